@@ -1,0 +1,208 @@
+"""A cluster: a topology instantiated by a vendor on a runtime, with role probes.
+
+Roles are read from the outside, the same way for every vendor: a node that answers a STOMP
+CONNECT is acting as master; a running node that does not is a slave.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from harness.history import PROBE, PROBE_NODE, History
+from harness.probe import stomp_accepts
+from harness.runtime.base import START_MARKER, Node, NodeError, Runtime
+from harness.topology.model import MasterSlaveGroup, Topology
+from harness.topology.render import NodeConfig, render_activemq_xml
+from harness.vendors.base import Vendor
+
+log = logging.getLogger("harness.cluster")
+
+Role = Literal["master", "slave", "down"]
+
+# Client-side failover options the harness uses unless a scenario says otherwise: retry quickly,
+# so that the failover time measured is the broker's, not the client's back-off.
+DEFAULT_FAILOVER_OPTIONS = {"randomize": "false", "initialReconnectDelay": "10", "maxReconnectDelay": "200"}
+
+
+SLAVE_LOG_LINE = "This broker is now in slave mode waiting a lock to be acquired"
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+class Cluster:
+    def __init__(self, topology: Topology, vendor: Vendor, runtime: Runtime) -> None:
+        self.topology = topology
+        self.vendor = vendor
+        self.runtime = runtime
+        self.nodes: dict[str, Node] = {}
+        self.configs: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, timeout: float = 60.0) -> Cluster:
+        """Start every node; the first node of each group starts first so that it becomes master."""
+        self.vendor.check_installed()
+        for group in self.topology.groups:
+            store = self.store_dir(group.name)
+            for name in group.nodes:
+                port = self.runtime.allocate_port()
+                config = NodeConfig(
+                    broker_name=name,
+                    data_dir=self.runtime.node_dir(name) / "data",
+                    store_dir=store,
+                    stomp_host=self.runtime.host,
+                    stomp_port=port,
+                    lock=group.lock,
+                )
+                xml = render_activemq_xml(config)
+                self.configs[name] = xml
+                launch = self.vendor.prepare(self.runtime.node_dir(name), xml)
+                self.nodes[name] = self.runtime.add_node(name, launch, port)
+        for group in self.topology.groups:
+            first, *rest = group.nodes
+            self.nodes[first].start()
+            self.wait_for_master(group.name, timeout=timeout)
+            for name in rest:
+                self.nodes[name].start()
+            self._wait_running(rest, settle=1.0)
+        log.info("cluster %s on %s/%s is up: %s", self.topology.name, self.vendor.name, self.runtime.name, self.roles())
+        return self
+
+    def _wait_running(self, names: list[str], settle: float) -> None:
+        """Slaves open no port, so the best sign of health is a process that stays up."""
+        time.sleep(settle)
+        for name in names:
+            node = self.nodes[name]
+            if not node.alive:
+                raise NodeError(f"node {name} exited during start-up; its log ends with:\n{node.logs(tail=30)}")
+
+    def stop(self) -> None:
+        self.runtime.close()
+
+    # -- addressing -------------------------------------------------------------------------
+    def group(self, name: str | None = None) -> MasterSlaveGroup:
+        if name is None:
+            return self.topology.groups[0]
+        for group in self.topology.groups:
+            if group.name == name:
+                return group
+        raise ClusterError(f"no group {name!r} in topology {self.topology.name}")
+
+    def store_dir(self, group: str | None = None) -> Path:
+        return self.runtime.shared_dir(self.group(group).name) / "kahadb"
+
+    def lock_path(self, group: str | None = None) -> Path:
+        return self.store_dir(group) / "lock"
+
+    def endpoint_names(self) -> dict[str, str]:
+        return {node.endpoint: name for name, node in self.nodes.items()}
+
+    def failover_uri(self, group: str | None = None, **options: object) -> str:
+        members = self.group(group).nodes
+        inner = ",".join(f"tcp://{self.nodes[n].endpoint}" for n in members)
+        merged = {**DEFAULT_FAILOVER_OPTIONS, **{k: str(v).lower() if isinstance(v, bool) else str(v)
+                                                 for k, v in options.items()}}
+        query = "&".join(f"{k}={v}" for k, v in merged.items())
+        return f"failover:({inner})?{query}"
+
+    # -- roles ------------------------------------------------------------------------------
+    def role(self, name: str, timeout: float = 0.5) -> Role:
+        node = self.nodes[name]
+        if not node.alive:
+            return "down"
+        return "master" if stomp_accepts(node.host, node.stomp_port, timeout) else "slave"
+
+    def roles(self) -> dict[str, Role]:
+        with ThreadPoolExecutor(max_workers=max(1, len(self.nodes))) as pool:
+            return dict(zip(self.nodes, pool.map(self.role, self.nodes), strict=True))
+
+    def masters(self, group: str | None = None) -> list[Node]:
+        names = self.group(group).nodes
+        roles = self.roles()
+        return [self.nodes[n] for n in names if roles[n] == "master"]
+
+    def master(self, group: str | None = None) -> Node:
+        masters = self.masters(group)
+        if len(masters) != 1:
+            raise ClusterError(
+                f"group {self.group(group).name}: expected one master, found {len(masters)}: {self.roles()}"
+            )
+        return masters[0]
+
+    def wait_for_master(self, group: str | None = None, timeout: float = 30.0, exclude: tuple[str, ...] = ()) -> Node:
+        """Block until exactly one node of the group (not in ``exclude``) accepts clients."""
+        deadline = time.monotonic() + timeout
+        while True:
+            masters = [m for m in self.masters(group) if m.name not in exclude]
+            if len(masters) == 1:
+                return masters[0]
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {n}:\n{self.nodes[n].logs(tail=15)}" for n in self.group(group).nodes)
+                raise ClusterError(
+                    f"group {self.group(group).name}: no single master within {timeout:.0f} s "
+                    f"(roles {self.roles()}); node logs end with:\n{logs}"
+                )
+            time.sleep(0.05)
+
+    def wait_standby(self, node: Node, timeout: float = 30.0) -> None:
+        """Block until a (re)started node is up as a slave: it logged the slave line and is still alive.
+
+        Both vendors log ActiveMQ's wording when they find the store locked by another node.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not node.alive:
+                raise ClusterError(f"node {node.name} exited; its log ends with:\n{node.logs(tail=20)}")
+            current_run = node.logs().rsplit(START_MARKER, 1)[-1]
+            if SLAVE_LOG_LINE in current_run:
+                return
+            time.sleep(0.05)
+        raise ClusterError(f"node {node.name} did not become a slave within {timeout:.0f} s: {node.logs(tail=20)}")
+
+    def wait_for_any_master(self, timeout: float = 30.0) -> list[Node]:
+        """Block until every group has at least one master (after faults heal); return them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [self.masters(g.name) for g in self.topology.groups]
+            if all(found):
+                return [m for masters in found for m in masters]
+            if time.monotonic() > deadline:
+                raise ClusterError(f"no master within {timeout:.0f} s (roles {self.roles()})")
+            time.sleep(0.05)
+
+    @contextmanager
+    def probing(self, history: History, interval: float = 0.2) -> Iterator[None]:
+        """Probe every node in rounds while the block runs, recording each probe in the history."""
+        stop = threading.Event()
+        group_of = {n: g.name for g in self.topology.groups for n in g.nodes}
+
+        def rounds() -> None:
+            round_no = 0
+            with ThreadPoolExecutor(max_workers=max(1, len(self.nodes))) as pool:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    names = list(self.nodes)
+                    answers = list(pool.map(lambda n: self.role(n) == "master", names))
+                    for name, accepting in zip(names, answers, strict=True):
+                        history.record(
+                            PROBE, "ok", PROBE_NODE,
+                            {"round": round_no, "accepting": accepting, "group": group_of[name]}, node=name,
+                        )
+                    round_no += 1
+                    stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+        thread = threading.Thread(target=rounds, name="probe", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)

@@ -1,0 +1,37 @@
+"""Node probes: does a node accept a STOMP client right now (is it acting as master)?"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+
+def stomp_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when the node answers a STOMP CONNECT with CONNECTED within ``timeout`` seconds.
+
+    A slave has no connector open (connection refused); a paused node accepts the TCP connection
+    in the kernel but never answers, which counts as not accepting.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(b"CONNECT\naccept-version:1.0,1.1,1.2\nhost:localhost\nheart-beat:0,0\n\n\x00")
+            reply = b""
+            while b"\x00" not in reply:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                sock.settimeout(left)
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return False
+                reply += chunk
+            accepted = reply.lstrip(b"\r\n").startswith(b"CONNECTED")
+            if accepted:
+                try:
+                    sock.sendall(b"DISCONNECT\n\n\x00")
+                except OSError:
+                    pass
+            return accepted
+    except OSError:
+        return False

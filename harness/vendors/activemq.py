@@ -1,0 +1,86 @@
+"""Apache ActiveMQ Classic from Debian's ``activemq`` package, run as a plain Java process.
+
+The JVM is started directly rather than through /usr/bin/activemq, whose shell wrapper would
+survive a kill -9 of its PID and leave the broker running.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from harness.topology.model import Topology
+from harness.vendors.base import LaunchSpec, VendorUnavailable
+
+ACTIVEMQ_HOME = Path("/usr/share/activemq")
+INSTALL_HINT = "run scripts/setup.sh (as root) or: apt-get install -y activemq"
+
+_LOG4J = """\
+log4j.rootLogger=INFO, out
+log4j.logger.org.apache.activemq.spring=WARN
+log4j.logger.org.springframework=WARN
+log4j.logger.org.apache.xbean=WARN
+log4j.appender.out=org.apache.log4j.ConsoleAppender
+log4j.appender.out.layout=org.apache.log4j.PatternLayout
+log4j.appender.out.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1} - %m%n
+"""
+
+
+class ActiveMQ:
+    name = "activemq"
+
+    def __init__(self, home: Path = ACTIVEMQ_HOME, java: str = "java", heap_mb: int = 256) -> None:
+        self.home = home
+        self.java = java
+        self.heap_mb = heap_mb
+
+    @property
+    def jar(self) -> Path:
+        return self.home / "bin" / "activemq.jar"
+
+    def check_installed(self) -> None:
+        if shutil.which(self.java) is None:
+            raise VendorUnavailable(f"vendor activemq needs Java, and {self.java!r} is not on PATH: {INSTALL_HINT}")
+        if not self.jar.is_file():
+            raise VendorUnavailable(f"vendor activemq: ActiveMQ Classic not found ({self.jar} missing): {INSTALL_HINT}")
+
+    def version(self) -> str:
+        try:
+            out = subprocess.run(
+                ["dpkg-query", "-W", "-f=${Version}", "activemq"], capture_output=True, text=True, timeout=10
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return "unknown"
+        match = re.match(r"\d+(\.\d+)*", out)
+        return match.group(0) if match else "unknown"
+
+    def unsupported_reason(self, topology: Topology) -> str | None:
+        for group in topology.groups:
+            if group.store != "shared-file":
+                return f"vendor activemq {self.version()}: store {group.store} is not supported here"
+        return None
+
+    def prepare(self, node_dir: Path, activemq_xml: str) -> LaunchSpec:
+        conf, data = node_dir / "conf", node_dir / "data"
+        for path in (conf, data, node_dir / "lib"):
+            path.mkdir(parents=True, exist_ok=True)
+        (conf / "activemq.xml").write_text(activemq_xml, encoding="utf-8")
+        (conf / "log4j.properties").write_text(_LOG4J, encoding="utf-8")
+        argv = [
+            self.java,
+            f"-Xmx{self.heap_mb}m",
+            "--add-opens",
+            "java.base/java.lang=ALL-UNNAMED",
+            f"-Dlog4j.configuration=file:{conf / 'log4j.properties'}",
+            f"-Dactivemq.home={self.home}",
+            f"-Dactivemq.base={node_dir}",
+            f"-Dactivemq.conf={conf}",
+            f"-Dactivemq.data={data}",
+            "-jar",
+            str(self.jar),
+            "start",
+            f"xbean:file:{conf / 'activemq.xml'}",
+        ]
+        return LaunchSpec(argv=argv, cwd=node_dir)

@@ -1,0 +1,34 @@
+"""The project's own broker, launched as ``python -m harness.broker``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import harness
+from harness.topology.model import Topology
+from harness.vendors.base import LaunchSpec
+
+
+class PyBroker:
+    name = "pybroker"
+
+    def check_installed(self) -> None:
+        """pybroker ships with the harness: nothing to check."""
+
+    def version(self) -> str:
+        return harness.__version__
+
+    def unsupported_reason(self, topology: Topology) -> str | None:
+        for group in topology.groups:
+            if group.store != "shared-file":
+                return f"pybroker {self.version()} has no {group.store} store yet"
+        return None
+
+    def prepare(self, node_dir: Path, activemq_xml: str) -> LaunchSpec:
+        conf = node_dir / "conf" / "activemq.xml"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(activemq_xml, encoding="utf-8")
+        # -u: log lines reach the log file as they happen, for people tailing it during a run.
+        argv = [sys.executable, "-u", "-m", "harness.broker", "--config", str(conf)]
+        return LaunchSpec(argv=argv, cwd=node_dir)

@@ -1,0 +1,37 @@
+from pathlib import Path
+
+import pytest
+
+from harness.topology import shared_file
+from harness.vendors import VendorUnavailable, get_vendor, vendor_names
+from harness.vendors.activemq import ActiveMQ
+
+
+def test_known_vendors():
+    assert vendor_names() == ["activemq", "pybroker"]
+    with pytest.raises(ValueError, match="unknown vendor 'rabbit'"):
+        get_vendor("rabbit")
+
+
+def test_activemq_runs_the_jvm_directly_with_its_own_base(tmp_path: Path):
+    launch = ActiveMQ(home=tmp_path / "amq").prepare(tmp_path / "amq1", "<beans/>")
+    assert launch.argv[0] == "java"
+    assert "-jar" in launch.argv and launch.argv[-2:] == ["start", f"xbean:file:{tmp_path}/amq1/conf/activemq.xml"]
+    assert (tmp_path / "amq1" / "conf" / "log4j.properties").is_file()
+    assert (tmp_path / "amq1" / "conf" / "activemq.xml").read_text() == "<beans/>"
+
+
+def test_missing_activemq_says_how_to_install(tmp_path: Path):
+    with pytest.raises(VendorUnavailable, match="apt-get install -y activemq"):
+        ActiveMQ(home=tmp_path / "nowhere").check_installed()
+
+
+def test_missing_java_is_named(tmp_path: Path):
+    with pytest.raises(VendorUnavailable, match="needs Java"):
+        ActiveMQ(java="no-such-java-binary").check_installed()
+
+
+def test_pybroker_launches_the_harness_broker_module(tmp_path: Path):
+    launch = get_vendor("pybroker").prepare(tmp_path / "amq1", "<beans/>")
+    assert launch.argv[-4:] == ["-m", "harness.broker", "--config", f"{tmp_path}/amq1/conf/activemq.xml"]
+    assert get_vendor("pybroker").unsupported_reason(shared_file(2)) is None
