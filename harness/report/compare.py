@@ -1,0 +1,56 @@
+"""The vendor comparison report: one row per scenario, one column per vendor, from results.jsonl."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+_VENDOR_PARAM = re.compile(r"\[(.*)\]$")
+
+
+def scenario_key(result: dict[str, Any]) -> str:
+    """The scenario's node id without the vendor in its parameters, so vendors line up on one row."""
+    nodeid = str(result["scenario"])
+    match = _VENDOR_PARAM.search(nodeid)
+    if not match:
+        return nodeid
+    params = [p for p in match.group(1).split("-") if p != result["vendor"]]
+    base = nodeid[: match.start()]
+    return f"{base}[{'-'.join(params)}]" if params else base
+
+
+def _cell(result: dict[str, Any]) -> str:
+    verdict = str(result["verdict"])
+    if result.get("expected") and verdict == "fail":
+        verdict = "fail (known)"
+    figures = result.get("figures") or {}
+    details = []
+    failover = [f for f in figures.get("failover_ms") or [] if f is not None]
+    if failover:
+        details.append(f"failover max {max(failover):.0f} ms")
+    if figures.get("lost"):
+        details.append(f"lost {figures['lost']}")
+    if figures.get("duplicated"):
+        details.append(f"dup {figures['duplicated']}")
+    if figures.get("split_brain"):
+        details.append("split brain")
+    return verdict + (f" ({', '.join(details)})" if details else "")
+
+
+def comparison_markdown(results: list[dict[str, Any]]) -> str:
+    """The newest result of each (scenario, vendor) pair, as a Markdown table."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for result in results:
+        key = (scenario_key(result), str(result["vendor"]))
+        if key not in latest or str(result.get("finished_at", "")) >= str(latest[key].get("finished_at", "")):
+            latest[key] = result
+    vendors = sorted({vendor for _, vendor in latest})
+    rows: dict[str, dict[str, str]] = defaultdict(dict)
+    for (scenario, vendor), result in latest.items():
+        rows[scenario][vendor] = _cell(result)
+    lines = ["| scenario | " + " | ".join(vendors) + " |", "|---|" + "---|" * len(vendors)]
+    for scenario in sorted(rows):
+        cells = [rows[scenario].get(v, "not run") for v in vendors]
+        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,64 @@
+"""Scenario results as JSON lines: one object per scenario run, appended to ``results.jsonl``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+VerdictName = Literal["pass", "fail", "unsupported", "error"]
+RESULTS_FILE = "results.jsonl"
+FIGURE_KEYS = (
+    "attempted", "acknowledged", "received", "lost", "duplicated", "unexpected", "recovered",
+    "reordered", "failover_ms", "max_unavailable_ms", "split_brain",
+)
+
+
+@dataclass
+class ScenarioResult:
+    scenario: str
+    vendor: str
+    vendor_version: str
+    runtime: str
+    topology: dict[str, Any]
+    faults: list[dict[str, Any]]
+    verdict: VerdictName
+    seed: int
+    figures: dict[str, Any] = field(default_factory=dict)
+    history: str | None = None
+    expected: str | None = None  # a documented, expected finding (e.g. a vendor's known split brain)
+    problems: list[str] = field(default_factory=list)
+    reason: str | None = None  # why unsupported / error
+    duration_s: float = 0.0
+    finished_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_result(results_dir: Path, result: ScenarioResult) -> Path:
+    """Append one line; a single O_APPEND write keeps lines whole when runs share the file."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / RESULTS_FILE
+    line = (json.dumps(result.to_json(), sort_keys=True) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+    return path
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    results = []
+    with path.open(encoding="utf-8") as src:
+        for line_no, line in enumerate(src, 1):
+            if not line.strip():
+                continue
+            try:
+                results.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{line_no}: not a JSON result line: {exc}") from exc
+    return results
