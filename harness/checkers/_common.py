@@ -1,0 +1,147 @@
+"""Helpers shared by the checkers: reading a history, send outcomes, times and key formatting."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from harness.history import NEMESIS, PROBE, RECEIVE, SEND, MessageKey, Op, completions
+
+HistoryLike = Iterable[Op]
+"""A History or any iterable of Op (a list loaded from JSON lines, a slice of a history ...)."""
+
+SendOutcome = Literal["ok", "fail", "info"]
+
+# How many individual keys or events a problem line spells out before it says "and N more".
+MAX_DETAILS = 20
+
+
+def as_ops(history: HistoryLike) -> list[Op]:
+    """The operations of a history in recorded order (by index)."""
+    return sorted(history, key=lambda op: op.index)
+
+
+def is_client(op: Op) -> bool:
+    """True for workload operations (producers and consumers), False for nemesis and probe records."""
+    return op.process not in (NEMESIS, PROBE)
+
+
+def is_delivery(op: Op) -> bool:
+    """A successful delivery: a lone ``ok receive`` carrying a message key."""
+    return is_client(op) and op.f == RECEIVE and op.type == "ok" and isinstance(op.value, MessageKey)
+
+
+def is_drain(op: Op) -> bool:
+    return bool(op.meta.get("drain"))
+
+
+def origin_ns(ops: Sequence[Op]) -> int:
+    """The time all reported times are relative to: the earliest recorded op."""
+    return min((op.time_ns for op in ops), default=0)
+
+
+def rel_ms(time_ns: int, origin: int) -> float:
+    """A time in ms relative to ``origin``, rounded to 0.1 ms."""
+    return round((time_ns - origin) / 1e6, 1)
+
+
+def span_ms(start_ns: int, end_ns: int) -> float:
+    """A duration in ms, rounded to 0.1 ms."""
+    return round((end_ns - start_ns) / 1e6, 1)
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value:.1f} ms"
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    """Everything the history says about one message's send."""
+
+    key: MessageKey
+    invoke: Op
+    completion: Op | None  # None: the history ended before the send completed
+    outcome: SendOutcome  # "info" also when there was no completion at all
+
+    @property
+    def node(self) -> str | None:
+        return self.completion.node if self.completion is not None else None
+
+
+def send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
+    """The send of every attempted key.
+
+    A key invoked more than once (a workload that retries at its level) gets the best outcome:
+    ``ok`` if any attempt was receipted, else ``info`` if any attempt was uncertain, else ``fail``.
+    """
+    done = completions(ops)
+    rank = {"ok": 0, "info": 1, "fail": 2}
+    records: dict[MessageKey, SendRecord] = {}
+    for op in ops:
+        if not (is_client(op) and op.f == SEND and op.type == "invoke" and isinstance(op.value, MessageKey)):
+            continue
+        completion = done.get(op.index)
+        outcome: SendOutcome
+        if completion is None or completion.type == "info":
+            outcome = "info"
+        elif completion.type == "ok":
+            outcome = "ok"
+        else:
+            outcome = "fail"
+        record = SendRecord(op.value, op, completion, outcome)
+        previous = records.get(op.value)
+        if previous is None or rank[outcome] < rank[previous.outcome]:
+            records[op.value] = record
+    return records
+
+
+def key_order(key: MessageKey) -> tuple[str, int]:
+    return (key.producer, key.seq)
+
+
+def sorted_keys(keys: Iterable[MessageKey]) -> list[MessageKey]:
+    return sorted(keys, key=key_order)
+
+
+def format_keys(keys: Iterable[MessageKey], limit: int = MAX_DETAILS) -> str:
+    """``p1#3, p1#5..p1#9, p2#1`` -- consecutive seqs of a producer collapse into a range."""
+    ordered = sorted_keys(set(keys))
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while (
+            j + 1 < len(ordered)
+            and ordered[j + 1].producer == ordered[i].producer
+            and ordered[j + 1].seq == ordered[j].seq + 1
+        ):
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}..{ordered[j]}")
+        i = j + 1
+    if len(parts) > limit:
+        return ", ".join(parts[:limit]) + f" (and {len(parts) - limit} more)"
+    return ", ".join(parts)
+
+
+def where(op: Op, origin: int) -> str:
+    """``at 12.5 ms on node1`` for an op."""
+    text = f"at {fmt_ms(rel_ms(op.time_ns, origin))}"
+    return f"{text} on {op.node}" if op.node else text
+
+
+def jsonable(value: Any) -> Any:
+    """Turn a result (dataclasses, MessageKeys, tuples, sets, dicts keyed by keys) into JSON data."""
+    if isinstance(value, MessageKey):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=str)
+    return value

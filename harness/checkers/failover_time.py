@@ -1,0 +1,259 @@
+"""Failover-time checker: how long after each fault the cluster served clients again.
+
+For every fault (a nemesis ``start`` record) it measures, like OpenChaos' RTO, the time from the
+fault's start to
+
+* the first successful send after it: a send *invoked* at or after the start and receipted (``ok``);
+  a send already in flight when the fault started does not count, since its receipt may have been
+  on its way before the fault took effect;
+* the first successful delivery after it (``ok receive`` recorded after the start).
+
+``failover_ms`` is the send time; when no send was invoked after the fault it falls back to the
+receive time; ``None`` when neither was seen.
+
+It also measures unavailability: the longest window without any successful operation (receipted send
+or delivery) over the workload phase of the run, and per fault from its start until the first success
+after it healed. The workload phase runs from the first client operation to the last send or
+non-drain delivery: the final drain happens after the faults are healed, after a pause that is not
+unavailability, so drain deliveries are not used.
+
+With ``bound_ms``, valid iff every fault's ``failover_ms`` is at most ``bound_ms``; a fault with no
+recovery seen is a violation when sends were attempted after it. Without a bound the result is valid
+and the figures are informative.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checkers._common import (
+    HistoryLike,
+    as_ops,
+    fmt_ms,
+    is_client,
+    is_delivery,
+    is_drain,
+    jsonable,
+    origin_ns,
+    rel_ms,
+    send_records,
+    span_ms,
+)
+from harness.history import FAULT_END, FAULT_START, NEMESIS, RECEIVE, SEND, Op
+
+
+@dataclass(frozen=True)
+class FaultRecovery:
+    fault_id: int | str
+    fault: str  # the fault's name, e.g. "kill"
+    target: str | None
+    start_ms: float  # relative to the first op
+    end_ms: float | None  # when it healed; None if the history has no stop record for it
+    sends_attempted: int  # sends invoked at or after the start
+    send_ms: float | None  # start -> first receipted send invoked after the start
+    receive_ms: float | None  # start -> first delivery after the start
+    failover_ms: float | None  # send_ms, or receive_ms when no send was attempted, or None
+    max_unavailable_ms: float  # longest window without success from the start to recovery after healing
+
+    def describe(self) -> str:
+        target = f" {self.target}" if self.target else ""
+        return f"fault {self.fault_id} ({self.fault}{target}) started at {fmt_ms(self.start_ms)}"
+
+
+@dataclass(frozen=True)
+class FailoverResult:
+    valid: bool
+    bound_ms: float | None
+    faults: list[FaultRecovery]
+    failover_ms: list[float | None]  # one per fault, in start order
+    unrecovered: int  # faults after which sends were attempted and none was receipted
+    max_unavailable_ms: float  # over the workload phase
+    max_unavailable_window: tuple[float, float] | None  # (from, to) in ms relative to the first op
+    problems: list[str]
+
+    def summary(self) -> str:
+        verdict = "valid" if self.valid else "INVALID"
+        times = ", ".join("none" if t is None else fmt_ms(t) for t in self.failover_ms) or "no faults"
+        bound = f" (bound {fmt_ms(self.bound_ms)})" if self.bound_ms is not None else ""
+        return (
+            f"failover {verdict}{bound}: failover per fault: {times}; longest window without a "
+            f"successful operation {fmt_ms(self.max_unavailable_ms)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = jsonable(self)
+        return data
+
+
+@dataclass(frozen=True)
+class _Fault:
+    fault_id: int | str
+    name: str
+    target: str | None
+    start: Op
+    end: Op | None
+
+
+def _faults(ops: list[Op]) -> list[_Fault]:
+    """Pair nemesis start and stop records, by fault_id, else by (fault, target), else in order."""
+    starts: list[Op] = []
+    stops: list[Op] = []
+    for op in ops:
+        if op.process == NEMESIS and isinstance(op.value, dict):
+            if op.f == FAULT_START:
+                starts.append(op)
+            elif op.f == FAULT_END:
+                stops.append(op)
+
+    def ident(op: Op) -> Any:
+        value = op.value
+        return value.get("fault_id", (value.get("fault"), value.get("target")))
+
+    faults: list[_Fault] = []
+    seen: set[Any] = set()
+    used: set[int] = set()
+    for start in starts:
+        fid = ident(start)
+        if fid in seen and "fault_id" in start.value:
+            continue  # the same fault recorded twice (invoke + info): keep the first
+        seen.add(fid)
+        end = next(
+            (s for s in stops if s.index not in used and s.time_ns >= start.time_ns and ident(s) == fid),
+            None,
+        )
+        if end is not None:
+            used.add(end.index)
+        value = start.value
+        raw_id = value.get("fault_id", start.index)
+        faults.append(
+            _Fault(
+                fault_id=raw_id if isinstance(raw_id, int | str) else str(raw_id),
+                name=str(value.get("fault", "fault")),
+                target=None if value.get("target") is None else str(value.get("target")),
+                start=start,
+                end=end,
+            )
+        )
+    return faults
+
+
+def _longest(points: list[int]) -> tuple[int, int] | None:
+    best: tuple[int, int] | None = None
+    for a, b in itertools.pairwise(points):
+        if best is None or b - a > best[1] - best[0]:
+            best = (a, b)
+    return best
+
+
+def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) -> FailoverResult:
+    """Measure, per fault, the time to the first successful send and delivery after it (module doc)."""
+    ops = as_ops(history)
+    origin = origin_ns(ops)
+    sends = send_records(ops)
+
+    workload = [
+        op for op in ops if is_client(op) and (op.f == SEND or (op.f == RECEIVE and not is_drain(op)))
+    ]
+    run_start = min((op.time_ns for op in ops if is_client(op)), default=None)
+    run_end = max((op.time_ns for op in workload), default=None)
+
+    # Successful sends as (invoke time, receipt time), successful deliveries as their time.
+    ok_sends = sorted(
+        (s.invoke.time_ns, s.completion.time_ns)
+        for s in sends.values()
+        if s.outcome == "ok" and s.completion is not None
+    )
+    send_invokes = sorted(op.time_ns for op in ops if is_client(op) and op.f == SEND and op.type == "invoke")
+    receipts = sorted(done for _, done in ok_sends)
+    deliveries = sorted(op.time_ns for op in ops if is_delivery(op) and not is_drain(op))
+    successes = sorted(receipts + deliveries)
+
+    max_unavailable = 0.0
+    window: tuple[float, float] | None = None
+    if run_start is not None and run_end is not None:
+        inside = [t for t in successes if run_start <= t <= run_end]
+        longest = _longest([run_start, *inside, max(run_end, run_start)])
+        if longest is not None:
+            max_unavailable = span_ms(*longest)
+            window = (rel_ms(longest[0], origin), rel_ms(longest[1], origin))
+
+    problems: list[str] = []
+    recoveries: list[FaultRecovery] = []
+    unrecovered = 0
+    for fault in _faults(ops):
+        start = fault.start.time_ns
+        attempted = len(send_invokes) - bisect.bisect_left(send_invokes, start)
+        # Successes that count for this fault: sends invoked after it, deliveries recorded after it.
+        after = sorted(
+            [done for invoked, done in ok_sends if invoked >= start] + [t for t in deliveries if t > start]
+        )
+        first_send = min((done for invoked, done in ok_sends if invoked >= start), default=None)
+        first_receive = next((t for t in deliveries if t > start), None)
+        send_ms = None if first_send is None else span_ms(start, first_send)
+        receive_ms = None if first_receive is None else span_ms(start, first_receive)
+        failover_ms = send_ms if attempted else receive_ms
+
+        # Unavailability: from the start through the fault to the first success after it healed.
+        if fault.end is not None:
+            heal = fault.end.time_ns
+            points = [start, *(t for t in after if t <= heal)]
+            later = next((t for t in after if t > heal), None)
+            tail = later if later is not None else run_end
+        else:
+            points = [start, *after]
+            tail = run_end
+        if tail is not None and tail > points[-1]:
+            points.append(tail)
+        longest = _longest(points)
+        fault_unavailable = span_ms(*longest) if longest is not None else 0.0
+
+        recovery = FaultRecovery(
+            fault_id=fault.fault_id,
+            fault=fault.name,
+            target=fault.target,
+            start_ms=rel_ms(start, origin),
+            end_ms=None if fault.end is None else rel_ms(fault.end.time_ns, origin),
+            sends_attempted=attempted,
+            send_ms=send_ms,
+            receive_ms=receive_ms,
+            failover_ms=failover_ms,
+            max_unavailable_ms=fault_unavailable,
+        )
+        recoveries.append(recovery)
+
+        if attempted and send_ms is None:
+            unrecovered += 1
+            seen_receive = (
+                f"; first delivery after it at +{fmt_ms(receive_ms)}" if receive_ms is not None else ""
+            )
+            problems.append(
+                f"{recovery.describe()}: expected a receipted send after it, saw none of the {attempted} "
+                f"send(s) attempted after it succeed (no recovery seen{seen_receive})"
+            )
+        elif bound_ms is not None and failover_ms is not None and failover_ms > bound_ms:
+            what = "first receipted send" if attempted else "first delivery (no sends attempted after it)"
+            problems.append(
+                f"{recovery.describe()}: expected failover within {fmt_ms(bound_ms)}, saw the {what} "
+                f"after {fmt_ms(failover_ms)}"
+            )
+
+    valid = True
+    if bound_ms is not None:
+        valid = all(
+            (r.failover_ms is not None and r.failover_ms <= bound_ms)
+            or (r.failover_ms is None and r.sends_attempted == 0)
+            for r in recoveries
+        )
+    return FailoverResult(
+        valid=valid,
+        bound_ms=bound_ms,
+        faults=recoveries,
+        failover_ms=[r.failover_ms for r in recoveries],
+        unrecovered=unrecovered,
+        max_unavailable_ms=max_unavailable,
+        max_unavailable_window=window,
+        problems=problems,
+    )

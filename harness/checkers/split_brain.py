@@ -1,0 +1,274 @@
+"""Split-brain checker: at most one node of a master/slave group accepts client work at a time.
+
+Two sources of evidence, per master/slave group:
+
+* **probes**: a probe round tries a client connection to every node of the group; a round in which
+  two or more nodes accepted is split brain. Consecutive such rounds are reported as one interval.
+* **confirmations**: every successful send, delivery or ack names the node that confirmed it. Sorted
+  by time, a group's confirmations form runs of one node. A return to a node after another node's run
+  (A at t1, B at t2, A at t3 with t1 < t2 < t3) means A and B interleaved: split brain.
+  A legitimate fail-back (A fails, B takes over, B fails, A takes over again) has the same shape, so
+  by default a return is not counted when a nemesis record (a fault starting or healing) lies between
+  the previous run's last confirmation and the return; ``handover_at_faults=False`` counts every
+  return.
+
+Node names: the workload may record a broker endpoint (``host:port``) in ``node``; ``endpoints`` maps
+endpoints to node names. Groups come from ``groups`` (group -> node names) or, for nodes not listed
+there, from the probe records' ``group``. Nodes in no group are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from harness.checkers._common import (
+    HistoryLike,
+    as_ops,
+    fmt_ms,
+    is_client,
+    jsonable,
+    origin_ns,
+    rel_ms,
+)
+from harness.history import ACK, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
+
+Source = Literal["probe", "confirmations"]
+
+
+@dataclass(frozen=True)
+class SplitBrainInterval:
+    group: str
+    nodes: tuple[str, ...]
+    start_ms: float
+    end_ms: float
+    source: Source
+    rounds: tuple[int, ...]  # probe rounds (source "probe"), empty otherwise
+    evidence: int  # probe rounds with 2+ masters, or interleavings of confirmations
+
+    @property
+    def duration_ms(self) -> float:
+        return round(self.end_ms - self.start_ms, 1)
+
+
+@dataclass(frozen=True)
+class SplitBrainResult:
+    valid: bool
+    split_brain: bool
+    groups: dict[str, list[str]]  # the groups checked
+    probe_rounds: int  # (group, round) pairs probed
+    split_rounds: int  # ... with two or more accepting nodes
+    masterless_rounds: int  # ... with no accepting node
+    confirmations: int  # confirmations by a node of some group
+    interleavings: int  # returns to a node after another node's run, not explained by a fault
+    intervals: list[SplitBrainInterval]
+    problems: list[str]
+
+    def summary(self) -> str:
+        verdict = "valid" if self.valid else "INVALID"
+        return (
+            f"split-brain {verdict}: {len(self.intervals)} split-brain interval(s); {self.split_rounds} of "
+            f"{self.probe_rounds} probe rounds with 2+ masters, {self.masterless_rounds} with none; "
+            f"{self.interleavings} interleaving(s) in {self.confirmations} confirmations"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = jsonable(self)
+        return data
+
+
+def _and(names: tuple[str, ...] | list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _describe(op: Op, node: str, origin: int) -> str:
+    value = f" {op.value}" if isinstance(op.value, MessageKey) else ""
+    return f"{node} confirmed {op.f}{value} at {fmt_ms(rel_ms(op.time_ns, origin))}"
+
+
+@dataclass
+class _Run:
+    node: str
+    first: Op
+    last: Op
+
+
+def _probe_intervals(
+    probes: list[tuple[Op, str, str]], origin: int
+) -> tuple[list[SplitBrainInterval], list[str], int, int, int]:
+    """Intervals of consecutive probe rounds with 2+ accepting nodes; and the round counts."""
+    rounds: dict[tuple[str, int], list[tuple[Op, str]]] = {}
+    for op, node, group in probes:
+        rounds.setdefault((group, int(op.value.get("round", -1))), []).append((op, node))
+    intervals: list[SplitBrainInterval] = []
+    problems: list[str] = []
+    split_rounds = masterless = 0
+
+    def close(group: str, streak: list[tuple[int, list[tuple[Op, str]]]]) -> None:
+        if not streak:
+            return
+        times = [op.time_ns for _, found in streak for op, _ in found]
+        nodes = tuple(sorted({node for _, found in streak for _, node in found}))
+        numbers = tuple(number for number, _ in streak)
+        start, end = rel_ms(min(times), origin), rel_ms(max(times), origin)
+        intervals.append(SplitBrainInterval(group, nodes, start, end, "probe", numbers, len(streak)))
+        span = f"round {numbers[0]}" if len(numbers) == 1 else f"rounds {numbers[0]}..{numbers[-1]}"
+        problems.append(
+            f"group {group}: expected at most one node accepting clients, saw {_and(nodes)} accepting in "
+            f"probe {span} ({len(streak)} round(s)) between {fmt_ms(start)} and {fmt_ms(end)}"
+        )
+
+    for group in sorted({g for g, _ in rounds}):
+        streak: list[tuple[int, list[tuple[Op, str]]]] = []
+        for number in sorted(r for g, r in rounds if g == group):
+            accepting = [(op, node) for op, node in rounds[(group, number)] if op.value.get("accepting")]
+            if len({node for _, node in accepting}) >= 2:
+                split_rounds += 1
+                streak.append((number, accepting))
+                continue
+            if not accepting:
+                masterless += 1
+            close(group, streak)
+            streak = []
+        close(group, streak)
+    return intervals, problems, len(rounds), split_rounds, masterless
+
+
+@dataclass
+class _Found:
+    start: int
+    end: int
+    nodes: set[str]
+    count: int
+    evidence: str
+
+
+def _confirmation_intervals(
+    group: str,
+    confirmed: list[tuple[Op, str]],
+    nemesis_times: list[int],
+    handover_at_faults: bool,
+    origin: int,
+) -> tuple[list[SplitBrainInterval], list[str], int]:
+    """Intervals where nodes of one group interleave in confirming client operations."""
+    runs: list[_Run] = []
+    for op, node in sorted(confirmed, key=lambda pair: (pair[0].time_ns, pair[0].index)):
+        if runs and runs[-1].node == node:
+            runs[-1].last = op
+        else:
+            runs.append(_Run(node, op, op))
+    found: list[_Found] = []
+    interleavings = 0
+    for i, run in enumerate(runs):
+        j = next((j for j in range(i - 1, -1, -1) if runs[j].node == run.node), None)
+        if j is None:
+            continue
+        previous = runs[i - 1]
+        if handover_at_faults and any(previous.last.time_ns <= t <= run.first.time_ns for t in nemesis_times):
+            continue
+        interleavings += 1
+        nodes = {r.node for r in runs[j : i + 1]}
+        start, end = runs[j].last.time_ns, run.first.time_ns
+        if found and start <= found[-1].end:
+            last = found[-1]
+            last.end = max(last.end, end)
+            last.nodes |= nodes
+            last.count += 1
+        else:
+            evidence = ", ".join(
+                _describe(r.first if k else r.last, r.node, origin)
+                for k, r in enumerate((runs[j], runs[j + 1], run))
+            )
+            found.append(_Found(start, end, nodes, 1, evidence))
+    intervals: list[SplitBrainInterval] = []
+    problems: list[str] = []
+    for item in found:
+        names = tuple(sorted(item.nodes))
+        interval = SplitBrainInterval(
+            group,
+            names,
+            rel_ms(item.start, origin),
+            rel_ms(item.end, origin),
+            "confirmations",
+            (),
+            item.count,
+        )
+        intervals.append(interval)
+        problems.append(
+            f"group {group}: expected one master at a time, saw {_and(names)} confirm client operations "
+            f"interleaved between {fmt_ms(interval.start_ms)} and {fmt_ms(interval.end_ms)} "
+            f"({item.count} interleaving(s); first: {item.evidence})"
+        )
+    return intervals, problems, interleavings
+
+
+def check_split_brain(
+    history: HistoryLike,
+    *,
+    groups: Mapping[str, list[str]] | None = None,
+    endpoints: Mapping[str, str] | None = None,
+    handover_at_faults: bool = True,
+) -> SplitBrainResult:
+    """Look for two masters in a master/slave group, in probe rounds and in confirmations."""
+    ops = as_ops(history)
+    origin = origin_ns(ops)
+    names = dict(endpoints or {})
+
+    def name(raw: str | None) -> str | None:
+        return None if raw is None else names.get(raw, raw)
+
+    group_of: dict[str, str] = {}
+    members: dict[str, set[str]] = {}
+    for group, nodes in (groups or {}).items():
+        members[group] = set()
+        for raw in nodes:
+            node = names.get(raw, raw)
+            group_of[node] = group
+            members[group].add(node)
+
+    probes: list[tuple[Op, str, str]] = []
+    for op in ops:
+        if op.process != PROBE or op.f != PROBE_NODE or op.type == "invoke" or not isinstance(op.value, dict):
+            continue
+        probed = name(op.node)
+        if probed is None:
+            continue
+        node = probed
+        if node not in group_of and op.value.get("group") is not None:
+            group_of[node] = str(op.value["group"])
+            members.setdefault(group_of[node], set()).add(node)
+        if node in group_of:
+            probes.append((op, node, group_of[node]))
+
+    intervals, problems, probe_rounds, split_rounds, masterless = _probe_intervals(probes, origin)
+
+    nemesis_times = sorted(op.time_ns for op in ops if op.process == NEMESIS)
+    confirmed: dict[str, list[tuple[Op, str]]] = {}
+    for op in ops:
+        if is_client(op) and op.type == "ok" and op.f in (SEND, RECEIVE, ACK):
+            confirmer = name(op.node)
+            if confirmer is not None and confirmer in group_of:
+                confirmed.setdefault(group_of[confirmer], []).append((op, confirmer))
+    interleavings = 0
+    for group in sorted(confirmed):
+        found, texts, count = _confirmation_intervals(
+            group, confirmed[group], nemesis_times, handover_at_faults, origin
+        )
+        intervals.extend(found)
+        problems.extend(texts)
+        interleavings += count
+
+    split = bool(intervals)
+    return SplitBrainResult(
+        valid=not split,
+        split_brain=split,
+        groups={g: sorted(nodes) for g, nodes in sorted(members.items())},
+        probe_rounds=probe_rounds,
+        split_rounds=split_rounds,
+        masterless_rounds=masterless,
+        confirmations=sum(len(c) for c in confirmed.values()),
+        interleavings=interleavings,
+        intervals=intervals,
+        problems=problems,
+    )

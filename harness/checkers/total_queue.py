@@ -1,0 +1,189 @@
+"""Total-queue checker: every acknowledged message is delivered, nothing is delivered that was not sent.
+
+Modelled on Jepsen's ``total-queue``: it compares the set of attempted sends (split by outcome) with
+the multiset of deliveries, after the run has drained every queue.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checkers._common import (
+    MAX_DETAILS,
+    HistoryLike,
+    SendRecord,
+    as_ops,
+    fmt_ms,
+    format_keys,
+    is_delivery,
+    is_drain,
+    jsonable,
+    origin_ns,
+    rel_ms,
+    send_records,
+    sorted_keys,
+    where,
+)
+from harness.history import MessageKey, Op
+
+
+@dataclass(frozen=True)
+class TotalQueueResult:
+    """Figures are counts of distinct message keys unless said otherwise."""
+
+    valid: bool
+    exactly_once: bool
+    attempted: int  # keys whose send was invoked
+    acknowledged: int  # ... and receipted (ok)
+    failed: int  # ... and definitely not sent (fail)
+    indeterminate: int  # ... with an unknown outcome (info, or no completion before the history ended)
+    received: int  # distinct keys delivered at least once
+    deliveries: int  # all deliveries, duplicates included
+    received_in_drain: int  # keys first delivered by the final drain
+    lost: int  # acknowledged, never delivered
+    unexpected: int  # delivered, never attempted
+    duplicated: int  # extra deliveries: sum over keys of (deliveries - 1)
+    recovered: int  # indeterminate sends that were delivered
+    unacknowledged_received: int  # failed sends that were delivered (must not happen)
+    lost_keys: list[MessageKey]
+    unexpected_keys: list[MessageKey]
+    recovered_keys: list[MessageKey]
+    unacknowledged_received_keys: list[MessageKey]
+    duplicates: dict[MessageKey, int]  # key -> number of deliveries, for keys delivered more than once
+    problems: list[str]
+
+    def summary(self) -> str:
+        verdict = "valid" if self.valid else "INVALID"
+        text = (
+            f"total-queue {verdict}: {self.attempted} attempted, {self.acknowledged} acknowledged, "
+            f"{self.received} received, {self.lost} lost, {self.unexpected} unexpected, "
+            f"{self.duplicated} duplicated, {self.recovered} recovered"
+        )
+        if self.unacknowledged_received:
+            text += f", {self.unacknowledged_received} failed sends received"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = jsonable(self)
+        return data
+
+
+def _describe_deliveries(deliveries: list[Op], origin: int) -> str:
+    parts = []
+    for op in deliveries[:MAX_DETAILS]:
+        text = f"consumer {op.process} {where(op, origin)}"
+        if op.meta.get("redelivered"):
+            text += " (redelivered)"
+        if is_drain(op):
+            text += " (drain)"
+        parts.append(text)
+    if len(deliveries) > MAX_DETAILS:
+        parts.append(f"and {len(deliveries) - MAX_DETAILS} more")
+    return ", ".join(parts)
+
+
+def _completed(send: SendRecord, origin: int) -> str:
+    return where(send.completion, origin) if send.completion is not None else "(no completion recorded)"
+
+
+def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> TotalQueueResult:
+    """Check that acknowledged sends were delivered and that nothing unsent was delivered.
+
+    Valid iff no acknowledged message was lost, no unexpected message was delivered, no send that
+    failed definitely was delivered, and, with ``exactly_once``, no message was delivered twice.
+    """
+    ops = as_ops(history)
+    origin = origin_ns(ops)
+    sends = send_records(ops)
+
+    deliveries: dict[MessageKey, list[Op]] = {}
+    for op in ops:
+        if is_delivery(op):
+            deliveries.setdefault(op.key, []).append(op)
+    counts = Counter({key: len(found) for key, found in deliveries.items()})
+
+    acknowledged = {k for k, s in sends.items() if s.outcome == "ok"}
+    failed = {k for k, s in sends.items() if s.outcome == "fail"}
+    indeterminate = {k for k, s in sends.items() if s.outcome == "info"}
+    received = set(deliveries)
+
+    lost = sorted_keys(acknowledged - received)
+    unexpected = sorted_keys(received - set(sends))
+    recovered = sorted_keys(indeterminate & received)
+    unacked_received = sorted_keys(failed & received)
+    duplicates = {k: counts[k] for k in sorted_keys(received) if counts[k] > 1}
+    duplicated = sum(n - 1 for n in duplicates.values())
+    in_drain = sum(1 for found in deliveries.values() if is_drain(found[0]))
+
+    problems: list[str] = []
+    if lost:
+        problems.append(
+            f"{len(lost)} acknowledged message(s) lost (send receipted, never delivered, not even by the "
+            f"final drain): {format_keys(lost)}"
+        )
+        for key in lost[:MAX_DETAILS]:
+            send = sends[key]
+            problems.append(
+                f"lost {key}: expected a delivery after its send was receipted "
+                f"{_completed(send, origin)} (invoked by process {send.invoke.process} at "
+                f"{fmt_ms(rel_ms(send.invoke.time_ns, origin))}); saw none"
+            )
+    if unexpected:
+        problems.append(
+            f"{len(unexpected)} unexpected message(s) delivered but never sent: {format_keys(unexpected)}"
+        )
+        for key in unexpected[:MAX_DETAILS]:
+            problems.append(
+                f"unexpected {key}: no send of it was invoked, yet it was delivered to "
+                f"{_describe_deliveries(deliveries[key], origin)}"
+            )
+    if unacked_received:
+        problems.append(
+            f"{len(unacked_received)} message(s) whose send failed definitely were delivered: "
+            f"{format_keys(unacked_received)}"
+        )
+        for key in unacked_received[:MAX_DETAILS]:
+            send = sends[key]
+            error = send.completion.meta.get("error") if send.completion is not None else None
+            problems.append(
+                f"failed send delivered {key}: the send failed {_completed(send, origin)}"
+                + (f" ({error})" if error else "")
+                + ", so no delivery was expected; saw delivery to "
+                + _describe_deliveries(deliveries[key], origin)
+            )
+    if exactly_once and duplicates:
+        problems.append(
+            f"{duplicated} duplicate deliveries of {len(duplicates)} message(s) where exactly-once is "
+            f"required: {format_keys(duplicates)}"
+        )
+        for key, n in list(duplicates.items())[:MAX_DETAILS]:
+            problems.append(
+                f"duplicate {key}: expected one delivery, saw {n}: "
+                + _describe_deliveries(deliveries[key], origin)
+            )
+
+    valid = not lost and not unexpected and not unacked_received and not (exactly_once and duplicated)
+    return TotalQueueResult(
+        valid=valid,
+        exactly_once=exactly_once,
+        attempted=len(sends),
+        acknowledged=len(acknowledged),
+        failed=len(failed),
+        indeterminate=len(indeterminate),
+        received=len(received),
+        deliveries=sum(counts.values()),
+        received_in_drain=in_drain,
+        lost=len(lost),
+        unexpected=len(unexpected),
+        duplicated=duplicated,
+        recovered=len(recovered),
+        unacknowledged_received=len(unacked_received),
+        lost_keys=lost,
+        unexpected_keys=unexpected,
+        recovered_keys=recovered,
+        unacknowledged_received_keys=unacked_received,
+        duplicates=duplicates,
+        problems=problems,
+    )

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from checker_histories import HistoryBuilder, healthy
+
+from harness.checkers import check_split_brain
+
+GROUPS = {"g1": ["node1", "node2"]}
+
+
+def confirmations(nodes: list[str], fault_after: dict[int, int] | None = None) -> HistoryBuilder:
+    """One receipted send per entry of ``nodes``, confirmed by that node; a fault record after entry i."""
+    b = HistoryBuilder()
+    for seq, node in enumerate(nodes):
+        b.send(f"p1#{seq}", node=node)
+        if fault_after and seq in fault_after:
+            b.fault(fault_after[seq], target=node)
+    return b
+
+
+def test_no_probes_and_no_groups() -> None:
+    result = check_split_brain(healthy(3).ops)
+    assert result.valid
+    assert not result.split_brain
+    assert result.groups == {}
+    assert result.confirmations == 0  # node1 belongs to no known group
+    assert result.problems == []
+
+
+def test_probe_rounds_with_one_master_are_valid() -> None:
+    b = HistoryBuilder()
+    b.probe(1, {"node1": True, "node2": False})
+    b.probe(2, {"node1": False, "node2": False})
+    b.probe(3, {"node1": False, "node2": True})
+    result = check_split_brain(b.ops)
+    assert result.valid
+    assert result.groups == {"g1": ["node1", "node2"]}  # derived from the probe records
+    assert (result.probe_rounds, result.split_rounds, result.masterless_rounds) == (3, 0, 1)
+
+
+def test_probe_rounds_with_two_masters() -> None:
+    b = HistoryBuilder(step_ms=10.0)
+    b.probe(1, {"node1": True, "node2": False})
+    b.probe(2, {"node1": True, "node2": True})
+    b.probe(3, {"node1": True, "node2": True})
+    b.probe(4, {"node1": False, "node2": True})
+    b.probe(5, {"node1": True, "node2": True})
+    result = check_split_brain(b.ops)
+    assert not result.valid
+    assert result.split_brain
+    assert result.split_rounds == 3
+    first, second = result.intervals
+    assert (first.group, first.nodes, first.rounds, first.source) == (
+        "g1",
+        ("node1", "node2"),
+        (2, 3),
+        "probe",
+    )
+    assert (first.start_ms, first.end_ms, first.duration_ms) == (20.0, 50.0, 30.0)
+    assert second.rounds == (5,)
+    assert result.problems[0] == (
+        "group g1: expected at most one node accepting clients, saw node1 and node2 accepting in probe "
+        "rounds 2..3 (2 round(s)) between 20.0 ms and 50.0 ms"
+    )
+    assert "probe round 5 (1 round(s))" in result.problems[1]
+
+
+def test_groups_and_endpoints_translate_probe_nodes() -> None:
+    b = HistoryBuilder()
+    b.add("probe", "ok", "probe", {"round": 1, "accepting": True}, "127.0.0.1:61613")
+    b.add("probe", "ok", "probe", {"round": 1, "accepting": True}, "127.0.0.1:61614")
+    endpoints = {"127.0.0.1:61613": "node1", "127.0.0.1:61614": "node2"}
+    result = check_split_brain(b.ops, groups=GROUPS, endpoints=endpoints)
+    assert not result.valid
+    assert result.intervals[0].nodes == ("node1", "node2")
+    # Without the groups, the probes carry no group: nothing to check.
+    assert check_split_brain(b.ops).valid
+
+
+def test_separate_groups_do_not_mix() -> None:
+    b = HistoryBuilder()
+    b.probe(1, {"node1": True, "node2": False}, group="g1")
+    b.probe(1, {"node3": True, "node4": False}, group="g2")
+    result = check_split_brain(b.ops)
+    assert result.valid
+    assert result.groups == {"g1": ["node1", "node2"], "g2": ["node3", "node4"]}
+
+
+def test_interleaved_confirmations_are_split_brain() -> None:
+    b = confirmations(["node1", "node1", "node2", "node1", "node2"])
+    result = check_split_brain(b.ops, groups=GROUPS)
+    assert not result.valid
+    assert result.interleavings == 2
+    (interval,) = result.intervals  # the two interleavings overlap: one interval
+    assert (interval.source, interval.nodes, interval.evidence) == ("confirmations", ("node1", "node2"), 2)
+    assert (interval.start_ms, interval.end_ms) == (3.0, 9.0)
+    assert result.problems == [
+        "group g1: expected one master at a time, saw node1 and node2 confirm client operations interleaved "
+        "between 3.0 ms and 9.0 ms (2 interleaving(s); first: node1 confirmed send p1#1 at 3.0 ms, node2 "
+        "confirmed send p1#2 at 5.0 ms, node1 confirmed send p1#3 at 7.0 ms)"
+    ]
+
+
+def test_interleaving_through_receives_and_acks_with_endpoints() -> None:
+    b = HistoryBuilder()
+    b.send("p1#0", node="10.0.0.1:61613")
+    b.receive("p1#0", node="10.0.0.2:61613")
+    b.ack("p1#0", node="10.0.0.1:61613")
+    endpoints = {"10.0.0.1:61613": "node1", "10.0.0.2:61613": "node2"}
+    result = check_split_brain(b.ops, groups=GROUPS, endpoints=endpoints)
+    assert not result.valid
+    assert "node2 confirmed receive p1#0" in result.problems[0]
+    assert "node1 confirmed ack p1#0" in result.problems[0]
+
+
+def test_failover_is_not_split_brain() -> None:
+    b = confirmations(["node1", "node1", "node2", "node2"], fault_after={1: 1})
+    result = check_split_brain(b.ops, groups=GROUPS)
+    assert result.valid
+    assert result.confirmations == 4
+
+
+def test_failback_after_faults_is_not_split_brain_by_default() -> None:
+    b = confirmations(["node1", "node1", "node2", "node2", "node1"], fault_after={1: 1, 3: 2})
+    assert check_split_brain(b.ops, groups=GROUPS).valid
+    strict = check_split_brain(b.ops, groups=GROUPS, handover_at_faults=False)
+    assert not strict.valid
+    assert strict.interleavings == 1
+
+
+def test_interleaving_after_a_healed_partition_is_caught() -> None:
+    # node1 is cut off, node2 takes over; after the heal both serve clients.
+    b = HistoryBuilder()
+    b.send("p1#0", node="node1")
+    b.fault(1, "partition", "node1")
+    b.send("p1#1", node="node2")
+    b.heal(1, "partition", "node1")
+    for seq, node in enumerate(["node1", "node2", "node1"], start=2):
+        b.send(f"p1#{seq}", node=node)
+    result = check_split_brain(b.ops, groups=GROUPS)
+    assert not result.valid
+    assert result.interleavings == 2  # the first return follows the heal, the next ones do not
+
+
+def test_nodes_outside_groups_are_ignored() -> None:
+    b = confirmations(["node1", "node3", "node1", "node3"])
+    assert check_split_brain(b.ops, groups=GROUPS).valid
+
+
+def test_to_dict() -> None:
+    b = HistoryBuilder().probe(1, {"node1": True, "node2": True})
+    data = check_split_brain(b.ops).to_dict()
+    assert data["split_brain"] is True
+    assert data["intervals"][0]["nodes"] == ["node1", "node2"]

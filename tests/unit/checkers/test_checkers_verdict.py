@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from checker_histories import HistoryBuilder, healthy
+
+from harness.checkers import Verdict, check_all
+from harness.history import History
+
+FIGURE_KEYS = {
+    "attempted",
+    "acknowledged",
+    "received",
+    "lost",
+    "duplicated",
+    "unexpected",
+    "recovered",
+    "reordered",
+    "failover_ms",
+    "max_unavailable_ms",
+    "split_brain",
+}
+
+
+def chaotic() -> HistoryBuilder:
+    """A run with a fault, a failover, a recovered info send, a duplicate, probes and a drain."""
+    b = HistoryBuilder(step_ms=2.0)
+    b.probe(1, {"node1": True, "node2": False})
+    b.sends("p1", range(3), node="node1")
+    b.receives("p1", range(3), node="node1")
+    b.fault(1, "kill", "node1")
+    b.send("p1#3", "info")
+    b.probe(2, {"node1": False, "node2": False})
+    b.send("p1#4", node="node2")
+    b.probe(3, {"node1": False, "node2": True})
+    b.receive("p1#2", node="node2", redelivered=True)
+    b.receive("p1#3", node="node2")
+    b.receive("p1#4", node="node2")
+    b.ack("p1#4", node="node2")
+    b.heal(1, "kill", "node1")
+    b.receive("p1#4", node="node2", drain=True, redelivered=True)
+    return b
+
+
+def test_healthy_run_without_faults() -> None:
+    verdict = check_all(healthy(4).history())
+    assert verdict.valid
+    assert set(verdict.figures()) >= FIGURE_KEYS
+    figures = verdict.figures()
+    assert (figures["attempted"], figures["acknowledged"], figures["received"]) == (4, 4, 4)
+    assert figures["failover_ms"] == []
+    assert figures["split_brain"] is False
+    assert verdict.problems == []
+    assert verdict.summary().startswith("VALID\n")
+
+
+def test_chaotic_but_correct_run() -> None:
+    verdict = check_all(chaotic().ops, groups={"g1": ["node1", "node2"]}, bound_ms=100.0)
+    assert verdict.valid, verdict.summary()
+    figures = verdict.figures()
+    assert figures["attempted"] == 5
+    assert figures["acknowledged"] == 4
+    assert figures["received"] == 5
+    assert figures["recovered"] == 1
+    assert figures["duplicated"] == 2
+    assert figures["failover_ms"] == [12.0]  # fault at 22 ms, p1#4 invoked at 32 and receipted at 34 ms
+    assert verdict.split_brain_result.masterless_rounds == 1
+    assert not verdict.split_brain
+    # Duplicates fail only where exactly-once is demanded.
+    strict = check_all(chaotic().ops, exactly_once=True)
+    assert not strict.valid
+    assert strict.summary().startswith("INVALID (total-queue failed)")
+    assert any(
+        p.startswith("[total-queue] duplicate p1#2: expected one delivery, saw 2") for p in strict.problems
+    )
+
+
+def test_broken_run_lists_every_failing_checker() -> None:
+    b = chaotic()
+    b.send("p1#5", node="node1")  # confirmed by the old master after node2 took over: split brain
+    b.send("p1#6", node="node2")
+    b.receive("p1#6", node="node2")
+    b.receive("p1#5", node="node2")  # reordered; p1#5 was never lost, but came late
+    b.send("p1#7", node="node2")  # lost
+    verdict = check_all(b.ops, groups={"g1": ["node1", "node2"]}, bound_ms=5.0)
+    assert not verdict.valid
+    assert verdict.summary().startswith("INVALID (total-queue, ordering, failover, split-brain failed)")
+    figures = verdict.figures()
+    assert figures["lost"] == 1
+    assert figures["reordered"] == 1
+    assert figures["split_brain"] is True
+    text = verdict.summary()
+    assert "[total-queue] lost p1#7" in text
+    assert "[ordering] consumer 1, producer p1: jump forward 1 from p1#4 to p1#6" in text
+    assert "[failover] fault 1 (kill node1) started at 22.0 ms: expected failover within 5.0 ms" in text
+    assert "[split-brain] group g1: expected one master at a time, saw node1 and node2" in text
+
+
+def test_ordering_scope_passes_through() -> None:
+    b = HistoryBuilder()
+    for seq in range(3):
+        b.send(f"p1#{seq}", group="A")
+    b.receive("p1#0", consumer=1, group="A")
+    b.receive("p1#2", consumer=2, group="A")
+    b.receive("p1#1", consumer=1, group="A")
+    assert check_all(b.ops).valid
+    assert not check_all(b.ops, ordering_scope="group").valid
+
+
+def test_saved_and_reloaded_history_gives_the_same_verdict(tmp_path: Path) -> None:
+    b = chaotic()
+    b.send("p1#5")
+    b.receive("p9#1")
+    history = b.history()
+    path = history.save(tmp_path / "history.jsonl")
+    reloaded = History.load(path)
+    kwargs = {"groups": {"g1": ["node1", "node2"]}, "bound_ms": 5.0}
+    before: Verdict = check_all(history, **kwargs)  # type: ignore[arg-type]
+    after: Verdict = check_all(reloaded, **kwargs)  # type: ignore[arg-type]
+    assert not before.valid
+    assert after == before
+    assert after.summary() == before.summary()
+    assert json.dumps(after.to_dict(), sort_keys=True) == json.dumps(before.to_dict(), sort_keys=True)
+
+
+def test_to_dict_is_json_serialisable() -> None:
+    data = check_all(chaotic().ops).to_dict()
+    text = json.dumps(data)
+    assert set(data) == {"valid", "figures", "checks"}
+    assert set(data["checks"]) == {"total-queue", "ordering", "failover", "split-brain"}
+    assert '"p1#2": 2' in text
