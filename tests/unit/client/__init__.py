@@ -1,0 +1,1 @@
+"""Unit tests of harness.client (failover STOMP client)."""
