@@ -1,0 +1,43 @@
+"""Seed 000 and the reference's SPLIT trap: the lock file of a shared store is deleted or replaced
+under a running master, so another node can lock a fresh file with the same name."""
+
+import time
+
+import pytest
+
+from harness.topology import shared_file
+
+
+@pytest.mark.parametrize("how", ["delete", "replace"])
+@pytest.mark.topology(shared_file(nodes=2, lock_keepalive_ms=1000))
+def test_stolen_lock_with_keepalive_never_gives_two_masters(cluster, workload, faults, how):
+    """With the lock checked every second the old master notices and steps down; pybroker's fencing
+    epoch also stops it from serving once another node took over. One master at a time, no loss."""
+    with workload.running(producers=2, consumers=1):
+        time.sleep(1)
+        faults.steal_lock(how=how)
+        time.sleep(4)
+        cluster.wait_for_master(timeout=30)
+        time.sleep(1)
+    result = workload.check(failover_bound_ms=15_000)
+    assert not result.split_brain, result.summary()
+    assert result.lost == 0, result.summary()
+    assert result.valid, result.summary()
+
+
+@pytest.mark.known_finding(
+    vendor="activemq",
+    reason="ActiveMQ's default lockKeepAlivePeriod=0 never re-checks the lock: a deleted lock file "
+    "gives two masters on one store (split brain)",
+)
+@pytest.mark.topology(shared_file(nodes=2, lock_keepalive_ms=None))
+def test_stolen_lock_with_vendor_default_keepalive(cluster, workload, faults):
+    """The vendor's own keep-alive default. ActiveMQ (0, off) keeps serving on a lock it lost while the
+    slave takes a new one: the harness must see two masters. pybroker (1000 ms, plus fencing) must not."""
+    with workload.running(producers=2, consumers=1):
+        time.sleep(1)
+        faults.steal_lock(how="delete")
+        time.sleep(4)
+    result = workload.check(failover_bound_ms=15_000)
+    assert not result.split_brain, result.summary()
+    assert result.lost == 0, result.summary()
