@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=10, help="kills per configuration (default 10)")
     parser.add_argument(
-        "--config", action="append",
+        "--config",
+        action="append",
         help="VENDOR@INTERVAL_MS or VENDOR@default; repeatable (default: " + ", ".join(DEFAULT_CONFIGS) + ")",
     )
     args = parser.parse_args(argv)

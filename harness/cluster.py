@@ -73,7 +73,13 @@ class Cluster:
             for name in rest:
                 self.nodes[name].start()
             self._wait_running(rest, settle=1.0)
-        log.info("cluster %s on %s/%s is up: %s", self.topology.name, self.vendor.name, self.runtime.name, self.roles())
+        log.info(
+            "cluster %s on %s/%s is up: %s",
+            self.topology.name,
+            self.vendor.name,
+            self.runtime.name,
+            self.roles(),
+        )
         return self
 
     def _wait_running(self, names: list[str], settle: float) -> None:
@@ -108,8 +114,10 @@ class Cluster:
     def failover_uri(self, group: str | None = None, **options: object) -> str:
         members = self.group(group).nodes
         inner = ",".join(f"tcp://{self.nodes[n].endpoint}" for n in members)
-        merged = {**DEFAULT_FAILOVER_OPTIONS, **{k: str(v).lower() if isinstance(v, bool) else str(v)
-                                                 for k, v in options.items()}}
+        merged = {
+            **DEFAULT_FAILOVER_OPTIONS,
+            **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in options.items()},
+        }
         query = "&".join(f"{k}={v}" for k, v in merged.items())
         return f"failover:({inner})?{query}"
 
@@ -193,8 +201,11 @@ class Cluster:
                     answers = list(pool.map(lambda n: self.role(n) == "master", names))
                     for name, accepting in zip(names, answers, strict=True):
                         history.record(
-                            PROBE, "ok", PROBE_NODE,
-                            {"round": round_no, "accepting": accepting, "group": group_of[name]}, node=name,
+                            PROBE,
+                            "ok",
+                            PROBE_NODE,
+                            {"round": round_no, "accepting": accepting, "group": group_of[name]},
+                            node=name,
                         )
                     round_no += 1
                     stop.wait(max(0.0, interval - (time.monotonic() - started)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 
@@ -28,10 +29,8 @@ def stomp_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
                 reply += chunk
             accepted = reply.lstrip(b"\r\n").startswith(b"CONNECTED")
             if accepted:
-                try:
+                with contextlib.suppress(OSError):
                     sock.sendall(b"DISCONNECT\n\n\x00")
-                except OSError:
-                    pass
             return accepted
     except OSError:
         return False

@@ -11,8 +11,17 @@ from typing import Any, Literal
 VerdictName = Literal["pass", "fail", "unsupported", "error"]
 RESULTS_FILE = "results.jsonl"
 FIGURE_KEYS = (
-    "attempted", "acknowledged", "received", "lost", "duplicated", "unexpected", "recovered",
-    "reordered", "failover_ms", "max_unavailable_ms", "split_brain",
+    "attempted",
+    "acknowledged",
+    "received",
+    "lost",
+    "duplicated",
+    "unexpected",
+    "recovered",
+    "reordered",
+    "failover_ms",
+    "max_unavailable_ms",
+    "split_brain",
 )
 
 

@@ -7,7 +7,6 @@ from typing import Protocol
 
 from harness.vendors.base import LaunchSpec
 
-
 # Written into a node's log before each start, so that the current run's lines can be told apart.
 START_MARKER = "---- amq-harness: starting node"
 

@@ -21,7 +21,5 @@ def shared_file(
     if nodes < 1:
         raise ValueError(f"shared_file: nodes must be at least 1, got {nodes}")
     lock = LockSettings(acquire_sleep_ms=lock_acquire_sleep_ms, keepalive_ms=lock_keepalive_ms)
-    group = MasterSlaveGroup(
-        name="ms-broker-a", nodes=tuple(f"amq{i}" for i in range(1, nodes + 1)), lock=lock
-    )
+    group = MasterSlaveGroup(name="ms-broker-a", nodes=tuple(f"amq{i}" for i in range(1, nodes + 1)), lock=lock)
     return Topology(name=name or f"shared_file({nodes})", groups=(group,))

@@ -265,7 +265,11 @@ class Workload:
         return drainer.deliveries
 
     def check(
-        self, *, exactly_once: bool = False, failover_bound_ms: float | None = None, master_timeout: float = 60.0
+        self,
+        *,
+        exactly_once: bool = False,
+        failover_bound_ms: float | None = None,
+        master_timeout: float = 60.0,
     ) -> Verdict:
         """Heal every fault, wait for a master, drain, and run every checker over the history."""
         heal_errors = self.nemesis.heal_all()

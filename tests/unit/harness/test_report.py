@@ -10,8 +10,16 @@ from harness.report.results import ScenarioResult, read_results, write_result
 
 def result(scenario: str, vendor: str, verdict: str = "pass", **figures: object) -> ScenarioResult:
     return ScenarioResult(
-        scenario=scenario, vendor=vendor, vendor_version="1", runtime="local", topology={}, faults=[],
-        verdict=verdict, seed=7, figures=dict(figures), finished_at="2026-01-01T00:00:00",  # type: ignore[arg-type]
+        scenario=scenario,
+        vendor=vendor,
+        vendor_version="1",
+        runtime="local",
+        topology={},
+        faults=[],
+        verdict=verdict,
+        seed=7,
+        figures=dict(figures),
+        finished_at="2026-01-01T00:00:00",  # type: ignore[arg-type]
     )
 
 
@@ -27,7 +35,7 @@ def test_results_are_appended_one_json_line_each(tmp_path: Path):
 def test_reading_a_corrupt_results_file_names_the_line(tmp_path: Path):
     path = tmp_path / "results.jsonl"
     path.write_text('{"a": 1}\nnot json\n')
-    with pytest.raises(ValueError, match="results.jsonl:2"):
+    with pytest.raises(ValueError, match=r"results\.jsonl:2"):
         read_results(path)
 
 

@@ -10,9 +10,7 @@ CORE = "{http://activemq.apache.org/schema/core}"
 
 
 def render(lock: LockSettings) -> ET.Element:
-    xml = render_activemq_xml(
-        NodeConfig("amq1", Path("/d/amq1"), Path("/d/shared/kahadb"), "127.0.0.1", 61613, lock)
-    )
+    xml = render_activemq_xml(NodeConfig("amq1", Path("/d/amq1"), Path("/d/shared/kahadb"), "127.0.0.1", 61613, lock))
     return ET.fromstring(xml)
 
 

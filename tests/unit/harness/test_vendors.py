@@ -16,7 +16,10 @@ def test_known_vendors():
 def test_activemq_runs_the_jvm_directly_with_its_own_base(tmp_path: Path):
     launch = ActiveMQ(home=tmp_path / "amq").prepare(tmp_path / "amq1", "<beans/>")
     assert launch.argv[0] == "java"
-    assert "-jar" in launch.argv and launch.argv[-2:] == ["start", f"xbean:file:{tmp_path}/amq1/conf/activemq.xml"]
+    assert "-jar" in launch.argv and launch.argv[-2:] == [
+        "start",
+        f"xbean:file:{tmp_path}/amq1/conf/activemq.xml",
+    ]
     assert (tmp_path / "amq1" / "conf" / "log4j.properties").is_file()
     assert (tmp_path / "amq1" / "conf" / "activemq.xml").read_text() == "<beans/>"
 

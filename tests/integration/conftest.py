@@ -1,0 +1,29 @@
+"""Fixtures for integration tests: real clusters of either vendor, stopped whatever happens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cluster import Cluster
+from harness.runtime import LocalRuntime
+from harness.topology.model import Topology
+from harness.vendors import get_vendor
+
+
+@pytest.fixture
+def make_cluster(tmp_path: Path) -> Iterator[Callable[[str, Topology], Cluster]]:
+    """Factory: ``make_cluster(broker_vendor, topology)`` starts a cluster; all are stopped at the end."""
+    started: list[Cluster] = []
+
+    def make(broker_vendor: str, topology: Topology) -> Cluster:
+        runtime = LocalRuntime(tmp_path / f"cluster{len(started)}")
+        cluster = Cluster(topology, get_vendor(broker_vendor), runtime)
+        started.append(cluster)
+        return cluster.start()
+
+    yield make
+    for cluster in started:
+        cluster.stop()

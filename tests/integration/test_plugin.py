@@ -1,0 +1,88 @@
+"""The pytest plugin as a user meets it: options, seed, one result line per scenario, verdicts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+UNSUPPORTED = """
+import pytest
+from harness.topology.model import MasterSlaveGroup, Topology
+
+LEVELDB = Topology("replicated", (MasterSlaveGroup("g", ("a", "b", "c"), store="replicated-leveldb"),))
+
+@pytest.mark.topology(LEVELDB)
+def test_replicated(cluster):
+    raise AssertionError("must not run")
+"""
+
+FAILING = """
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.topology(shared_file(nodes=1))
+def test_deliberately_wrong_expectation(cluster, workload):
+    workload.produce(5)
+    result = workload.check()
+    assert result.lost == 1, "this scenario expects a loss that a healthy broker does not have"
+"""
+
+KNOWN_FINDING = """
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.known_finding(vendor="pybroker", reason="demonstration of an expected finding")
+@pytest.mark.topology(shared_file(nodes=1))
+def test_expected_to_fail(cluster, workload):
+    workload.produce(3)
+    assert workload.check().lost == 3
+"""
+
+
+def results(pytester: pytest.Pytester) -> list[dict[str, Any]]:
+    text = (pytester.path / "out" / "results.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_unsupported_topology_is_reported_not_passed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_unsupported=UNSUPPORTED)
+    run = pytester.runpytest("--results-dir", "out", "--seed", "42", "-rs")
+    run.assert_outcomes(skipped=1)
+    run.stdout.fnmatch_lines(["*seed 42 (replay with --seed 42)*", "*unsupported: pybroker*replicated-leveldb*"])
+    [line] = results(pytester)
+    assert line["verdict"] == "unsupported"
+    assert "replicated-leveldb" in line["reason"]
+    assert line["seed"] == 42 and line["vendor"] == "pybroker"
+
+
+def test_a_failing_scenario_is_recorded_as_fail_with_its_figures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_failing=FAILING)
+    run = pytester.runpytest("--results-dir", "out")
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["*expects a loss that a healthy broker does not have*"])
+    [line] = results(pytester)
+    assert line["verdict"] == "fail"
+    assert line["figures"]["acknowledged"] == 5 and line["figures"]["lost"] == 0
+    assert line["topology"]["name"] == "shared_file(1)"
+    with open(line["history"]) as history:
+        assert sum(1 for _ in history) >= 10
+
+
+def test_a_known_finding_that_does_not_happen_fails_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_known=KNOWN_FINDING)
+    run = pytester.runpytest("--results-dir", "out")
+    run.assert_outcomes(failed=1)
+    [line] = results(pytester)
+    assert line["verdict"] == "pass"
+    assert line["expected"] == "known finding: demonstration of an expected finding"
+
+
+def test_an_unknown_vendor_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_unsupported=UNSUPPORTED)
+    run = pytester.runpytest("--vendor", "rabbitmq")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stderr.fnmatch_lines(["*invalid choice: 'rabbitmq'*"])
