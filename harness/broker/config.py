@@ -1,0 +1,342 @@
+"""activemq.xml -> BrokerConfig: the subset of ActiveMQ Classic's configuration that pybroker supports.
+
+Anything outside that subset is refused with a ConfigError naming the file, the element and the
+reason: silently ignoring a clustering option would make a test pass for the wrong reason.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from harness.broker.frames import DEFAULT_MAX_FRAME_SIZE
+
+# ActiveMQ defaults, except the keep-alive which is on by default here (0 lets a stolen lock go unseen).
+DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS = 10_000
+DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS = 1_000
+DEFAULT_MAXIMUM_CONNECTIONS = 1000
+
+# kahaDB tuning knobs that only matter to kahaDB's own index/journal format: accepted and ignored.
+IGNORED_KAHADB_ATTRIBUTES = frozenset(
+    {"journalMaxFileLength", "checkpointInterval", "cleanupInterval", "indexCacheSize", "indexWriteBatchSize"}
+)
+
+_BROKER_ATTRIBUTES = frozenset(
+    {"brokerName", "dataDirectory", "useJmx", "persistent", "schedulerSupport", "start"}
+)
+_KAHADB_ATTRIBUTES = frozenset({"directory", "lockKeepAlivePeriod"}) | IGNORED_KAHADB_ATTRIBUTES
+_LOCKER_ATTRIBUTES = frozenset({"lockAcquireSleepInterval", "failIfLocked"})
+_CONNECTOR_SCHEMES = frozenset({"stomp", "stomp+nio"})
+_CONNECTOR_OPTIONS = frozenset({"maximumConnections", "wireFormat.maxFrameSize"})
+_XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used by pybroker; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    name: str
+    scheme: str
+    host: str
+    port: int
+    maximum_connections: int = DEFAULT_MAXIMUM_CONNECTIONS
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    directory: Path
+    lock_keep_alive_period_ms: int = DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS
+    lock_acquire_sleep_interval_ms: int = DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS
+    fail_if_locked: bool = False
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    broker_name: str
+    connectors: tuple[ConnectorConfig, ...]
+    store: StoreConfig | None  # None when persistent="false": memory only, no lock
+    data_directory: Path | None = None
+    use_jmx: bool = False
+    source: str = "activemq.xml"
+    ignored: tuple[str, ...] = field(default=())  # accepted-but-ignored settings, for the startup log
+
+
+def load_config(path: str | Path) -> BrokerConfig:
+    """Read and validate an activemq.xml file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config file: {exc.strerror}") from None
+    return parse_config(text, source)
+
+
+def parse_config(text: str, source: str = "activemq.xml") -> BrokerConfig:
+    """Validate the text of an activemq.xml; ``source`` names it in error messages."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ConfigError(f"{source}: not well-formed XML: {exc}") from None
+    return _Parser(source).parse(root)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.ignored: list[str] = []
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {message}")
+
+    def unsupported(self, element: ET.Element, where: str = "", hint: str = "") -> ConfigError:
+        # "<X> is not supported by pybroker yet" always appears verbatim; context follows it.
+        context = [f"inside <{where}>"] if where and where != "broker" else []
+        if hint:
+            context.append(hint)
+        suffix = f" ({'; '.join(context)})" if context else ""
+        return self.error(f"<{_local(element.tag)}> is not supported by pybroker yet{suffix}")
+
+    def parse(self, root: ET.Element) -> BrokerConfig:
+        tag = _local(root.tag)
+        if tag == "beans":
+            self.check_attributes(root, frozenset())
+            brokers = []
+            for child in root:
+                if _local(child.tag) != "broker":
+                    raise self.unsupported(child, "beans")
+                brokers.append(child)
+            if len(brokers) != 1:
+                raise self.error(f"expected exactly one <broker> inside <beans>, found {len(brokers)}")
+            return self.broker(brokers[0])
+        if tag == "broker":
+            return self.broker(root)
+        raise self.error(f"root element <{tag}> is not supported: expected <beans> or <broker>")
+
+    def check_attributes(self, element: ET.Element, allowed: frozenset[str]) -> None:
+        for name, value in element.attrib.items():
+            if name.startswith(_XSI):
+                continue  # schemaLocation and friends carry no broker semantics
+            local = _local(name)
+            if local not in allowed:
+                raise self.error(
+                    f"<{_local(element.tag)}> attribute {local!r} is not supported by pybroker yet"
+                )
+            if "${" in value:
+                raise self.error(
+                    f"<{_local(element.tag)}> attribute {local}={value!r}: "
+                    "property placeholders are not supported"
+                )
+
+    def attr(self, element: ET.Element, name: str) -> str | None:
+        for key, value in element.attrib.items():
+            if _local(key) == name:
+                return value.strip()
+        return None
+
+    def boolean(self, element: ET.Element, name: str, default: bool) -> bool:
+        value = self.attr(element, name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise self.error(f"<{_local(element.tag)}> attribute {name}={value!r} is not a boolean (true/false)")
+
+    def integer(self, element: ET.Element, name: str, default: int, minimum: int = 0) -> int:
+        value = self.attr(element, name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise self.error(
+                f"<{_local(element.tag)}> attribute {name}={value!r} is not an integer"
+            ) from None
+        if number < minimum:
+            raise self.error(f"<{_local(element.tag)}> attribute {name}={value!r} must be >= {minimum}")
+        return number
+
+    def broker(self, element: ET.Element) -> BrokerConfig:
+        self.check_attributes(element, _BROKER_ATTRIBUTES)
+        name = self.attr(element, "brokerName") or "localhost"
+        data_dir = self.attr(element, "dataDirectory")
+        use_jmx = self.boolean(element, "useJmx", True)
+        persistent = self.boolean(element, "persistent", True)
+        if self.boolean(element, "schedulerSupport", False):
+            raise self.error('<broker> schedulerSupport="true" is not supported by pybroker yet')
+        if not self.boolean(element, "start", True):
+            raise self.error('<broker> start="false" is not supported: pybroker always starts the broker')
+        if use_jmx:
+            self.ignored.append("useJmx (pybroker has no JMX)")
+
+        store: StoreConfig | None = None
+        connectors: tuple[ConnectorConfig, ...] = ()
+        seen: set[str] = set()
+        for child in element:
+            tag = _local(child.tag)
+            if tag in seen:
+                raise self.error(f"<{tag}> appears more than once inside <broker>")
+            seen.add(tag)
+            if tag == "persistenceAdapter":
+                store = self.persistence_adapter(child)
+            elif tag == "transportConnectors":
+                connectors = self.transport_connectors(child)
+            elif tag == "plugins":
+                self.check_attributes(child, frozenset())
+                for plugin in child:
+                    raise self.unsupported(plugin, "plugins")
+            else:
+                raise self.unsupported(child, "broker")
+        if not connectors:
+            raise self.error("<broker> needs at least one stomp <transportConnector>")
+        if persistent and store is None:
+            raise self.error('<broker persistent="true"> needs <persistenceAdapter><kahaDB directory=...>')
+        if not persistent:
+            if store is not None:
+                self.ignored.append('persistenceAdapter (broker persistent="false")')
+            store = None
+        return BrokerConfig(
+            broker_name=name,
+            connectors=connectors,
+            store=store,
+            data_directory=Path(data_dir) if data_dir else None,
+            use_jmx=use_jmx,
+            source=self.source,
+            ignored=tuple(self.ignored),
+        )
+
+    def persistence_adapter(self, element: ET.Element) -> StoreConfig:
+        self.check_attributes(element, frozenset())
+        children = list(element)
+        if len(children) != 1:
+            raise self.error(
+                f"<persistenceAdapter> needs exactly one <kahaDB>, found {len(children)} elements"
+            )
+        adapter = children[0]
+        if _local(adapter.tag) != "kahaDB":
+            raise self.unsupported(adapter, "persistenceAdapter", "supported: <kahaDB>")
+        return self.kahadb(adapter)
+
+    def kahadb(self, element: ET.Element) -> StoreConfig:
+        self.check_attributes(element, _KAHADB_ATTRIBUTES)
+        directory = self.attr(element, "directory")
+        if not directory:
+            raise self.error("<kahaDB> needs a non-empty directory attribute")
+        for name in sorted(IGNORED_KAHADB_ATTRIBUTES):
+            if self.attr(element, name) is not None:
+                self.ignored.append(f"kahaDB {name}")
+        keep_alive = self.integer(element, "lockKeepAlivePeriod", DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS)
+        sleep_interval = DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS
+        fail_if_locked = False
+        seen_locker = False
+        for child in element:
+            if _local(child.tag) != "locker" or seen_locker:
+                raise self.unsupported(child, "kahaDB")
+            seen_locker = True
+            self.check_attributes(child, frozenset())
+            lockers = list(child)
+            if len(lockers) != 1 or _local(lockers[0].tag) != "shared-file-locker":
+                found = ", ".join(f"<{_local(c.tag)}>" for c in lockers) or "nothing"
+                raise self.error(
+                    f"<locker> must hold exactly one <shared-file-locker> (found {found}); "
+                    "other lockers are not supported by pybroker yet"
+                )
+            locker = lockers[0]
+            self.check_attributes(locker, _LOCKER_ATTRIBUTES)
+            if len(locker):
+                raise self.unsupported(locker[0], "shared-file-locker")
+            sleep_interval = self.integer(
+                locker, "lockAcquireSleepInterval", DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS, minimum=1
+            )
+            fail_if_locked = self.boolean(locker, "failIfLocked", False)
+        return StoreConfig(
+            directory=Path(directory),
+            lock_keep_alive_period_ms=keep_alive,
+            lock_acquire_sleep_interval_ms=sleep_interval,
+            fail_if_locked=fail_if_locked,
+        )
+
+    def transport_connectors(self, element: ET.Element) -> tuple[ConnectorConfig, ...]:
+        self.check_attributes(element, frozenset())
+        connectors: list[ConnectorConfig] = []
+        for child in element:
+            if _local(child.tag) != "transportConnector":
+                raise self.unsupported(child, "transportConnectors")
+            connectors.append(self.connector(child))
+        names = [c.name for c in connectors]
+        for name in names:
+            if names.count(name) > 1:
+                raise self.error(f"two <transportConnector> elements are named {name!r}")
+        return tuple(connectors)
+
+    def connector(self, element: ET.Element) -> ConnectorConfig:
+        self.check_attributes(element, frozenset({"name", "uri"}))
+        for child in element:
+            raise self.unsupported(child, "transportConnector")
+        uri = self.attr(element, "uri")
+        if not uri:
+            raise self.error("<transportConnector> needs a uri attribute")
+        name = self.attr(element, "name") or uri
+        where = f"<transportConnector name={name!r}> uri {uri!r}"
+        try:
+            parts = urlsplit(uri)
+            port = parts.port
+        except ValueError as exc:
+            raise self.error(f"{where} is not a valid URI: {exc}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in _CONNECTOR_SCHEMES:
+            raise self.error(
+                f"{where}: scheme {scheme or '(none)'!r} is not supported by pybroker yet "
+                "(supported: stomp, stomp+nio)"
+            )
+        if not parts.hostname:
+            raise self.error(f"{where} has no host")
+        if port is None:
+            raise self.error(f"{where} has no port")
+        if parts.path not in ("", "/") or parts.fragment or parts.username:
+            raise self.error(f"{where}: only scheme://host:port?options is supported")
+        options: dict[str, str] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
+            if key not in _CONNECTOR_OPTIONS:
+                raise self.error(f"{where}: option {key!r} is not supported by pybroker yet")
+            if key in options:
+                raise self.error(f"{where}: option {key!r} is given twice")
+            options[key] = value
+        return ConnectorConfig(
+            name=name,
+            scheme=scheme,
+            host=parts.hostname,
+            port=port,
+            maximum_connections=self._option_int(
+                where, options, "maximumConnections", DEFAULT_MAXIMUM_CONNECTIONS
+            ),
+            max_frame_size=self._option_int(
+                where, options, "wireFormat.maxFrameSize", DEFAULT_MAX_FRAME_SIZE
+            ),
+        )
+
+    def _option_int(self, where: str, options: dict[str, str], key: str, default: int) -> int:
+        if key not in options:
+            return default
+        try:
+            value = int(options[key])
+        except ValueError:
+            raise self.error(f"{where}: option {key}={options[key]!r} is not an integer") from None
+        if value < 1:
+            raise self.error(f"{where}: option {key}={options[key]!r} must be >= 1")
+        return value

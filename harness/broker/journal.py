@@ -1,0 +1,450 @@
+"""Append-only journal of persistent messages: per-epoch segments, group commit, recovery.
+
+Layout: ``<store>/journal/<epoch:010d>-<n:06d>.log``. A segment starts with an 8-byte magic and
+holds records ``[u32 length][u32 crc32][payload]``; a payload is a batch of operations applied
+atomically (a transaction commit is one record). A record whose length or CRC does not check out
+ends its segment: that is a torn tail from a crash, and nothing after it was ever confirmed.
+
+Each master term writes only its own segments, so the late append of a deposed master never lands
+in the new master's files. A new master first writes a snapshot of the live messages followed by
+a CHECKPOINT operation into segment ``<term>-000000``, fsyncs it, and only then deletes the older
+segments (compaction). Recovery starts from the newest epoch whose first segment holds a complete
+checkpoint and replays that epoch's segments in order; older epochs are superseded by the snapshot
+and later epochs without a checkpoint are compactions that died before serving any client.
+
+Group commit: ``append`` queues a record and returns a future; one writer at a time writes all
+queued records and fsyncs once (in a worker thread), then runs the fence check and resolves the
+futures only if this node is still master. A receipt waits for that future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.broker.epoch import fsync_dir
+from harness.broker.message import Message
+
+MAGIC = b"PYBJRNL1"
+JOURNAL_DIR = "journal"
+DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024
+_SNAPSHOT_RECORD_BYTES = 4 * 1024 * 1024
+_RECORD_HEAD = struct.Struct(">II")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_SEGMENT_NAME = re.compile(r"^(\d{10})-(\d{6})\.log$")
+
+_OP_ADD = 0x41  # "A"
+_OP_REMOVE = 0x52  # "R"
+_OP_CHECKPOINT = 0x43  # "C"
+
+
+@dataclass(frozen=True, slots=True)
+class AddOp:
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveOp:
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointOp:
+    """Marks the end of a complete snapshot at the start of a term's first segment."""
+
+
+Op = AddOp | RemoveOp | CheckpointOp
+
+
+class JournalError(Exception):
+    """Writing the journal failed; nothing in the failed batch may be confirmed."""
+
+
+class Fenced(Exception):
+    """The batch was written but this node is no longer master: nothing may be confirmed."""
+
+
+class CorruptRecord(Exception):
+    pass
+
+
+# -- encoding -----------------------------------------------------------------------------------
+
+
+def _str16(text: str) -> bytes:
+    data = text.encode("utf-8")
+    if len(data) > 0xFFFF:
+        raise ValueError(f"string too long for the journal: {len(data)} bytes")
+    return _U16.pack(len(data)) + data
+
+
+def encode_ops(ops: Iterable[Op]) -> bytes:
+    parts: list[bytes] = []
+    for op in ops:
+        if isinstance(op, AddOp):
+            msg = op.message
+            headers = json.dumps(msg.headers, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            parts += [
+                bytes((_OP_ADD,)),
+                _str16(msg.message_id),
+                _str16(msg.destination),
+                _U32.pack(len(headers)),
+                headers,
+                _U32.pack(len(msg.body)),
+                msg.body,
+            ]
+        elif isinstance(op, RemoveOp):
+            parts += [bytes((_OP_REMOVE,)), _str16(op.message_id)]
+        else:
+            parts.append(bytes((_OP_CHECKPOINT,)))
+    return b"".join(parts)
+
+
+def encode_record(ops: Iterable[Op]) -> bytes:
+    payload = encode_ops(ops)
+    return _RECORD_HEAD.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def decode_ops(payload: bytes) -> list[Op]:
+    ops: list[Op] = []
+    view = memoryview(payload)
+    pos = 0
+    n = len(payload)
+
+    def take(size: int) -> memoryview:
+        nonlocal pos
+        if pos + size > n:
+            raise CorruptRecord("operation runs past the end of its record")
+        chunk = view[pos : pos + size]
+        pos += size
+        return chunk
+
+    def text16() -> str:
+        (length,) = _U16.unpack(take(2))
+        return bytes(take(length)).decode("utf-8")
+
+    try:
+        while pos < n:
+            kind = payload[pos]
+            pos += 1
+            if kind == _OP_ADD:
+                message_id = text16()
+                destination = text16()
+                (hlen,) = _U32.unpack(take(4))
+                headers = json.loads(bytes(take(hlen)).decode("utf-8"))
+                (blen,) = _U32.unpack(take(4))
+                body = bytes(take(blen))
+                if not isinstance(headers, dict):
+                    raise CorruptRecord("message headers are not a JSON object")
+                msg = Message(
+                    message_id, destination, {str(k): str(v) for k, v in headers.items()}, body, True
+                )
+                ops.append(AddOp(msg))
+            elif kind == _OP_REMOVE:
+                ops.append(RemoveOp(text16()))
+            elif kind == _OP_CHECKPOINT:
+                ops.append(CheckpointOp())
+            else:
+                raise CorruptRecord(f"unknown operation type {kind:#x}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorruptRecord(str(exc)) from exc
+    return ops
+
+
+# -- segments and recovery ----------------------------------------------------------------------
+
+
+def segment_name(epoch: int, n: int) -> str:
+    return f"{epoch:010d}-{n:06d}.log"
+
+
+def list_segments(journal_dir: Path) -> dict[tuple[int, int], Path]:
+    segments: dict[tuple[int, int], Path] = {}
+    try:
+        names = os.listdir(journal_dir)
+    except FileNotFoundError:
+        return segments
+    for name in names:
+        match = _SEGMENT_NAME.match(name)
+        if match:
+            segments[(int(match.group(1)), int(match.group(2)))] = journal_dir / name
+    return segments
+
+
+@dataclass
+class SegmentRead:
+    records: list[list[Op]]
+    size: int
+    torn_bytes: int  # bytes after the last good record (0 = clean)
+    reason: str = ""
+
+
+def read_segment(path: Path) -> SegmentRead:
+    """All good records of one segment, stopping at the first torn or corrupt one."""
+    data = path.read_bytes()
+    records: list[list[Op]] = []
+    if data[: len(MAGIC)] != MAGIC:
+        return SegmentRead(records, len(data), len(data), "bad or missing segment header")
+    pos = len(MAGIC)
+    end = len(data)
+    while pos < end:
+        if end - pos < _RECORD_HEAD.size:
+            return SegmentRead(records, end, end - pos, "truncated record header")
+        length, crc = _RECORD_HEAD.unpack_from(data, pos)
+        start = pos + _RECORD_HEAD.size
+        if start + length > end:
+            return SegmentRead(records, end, end - pos, "truncated record")
+        payload = data[start : start + length]
+        if zlib.crc32(payload) != crc:
+            return SegmentRead(records, end, end - pos, "CRC mismatch")
+        try:
+            records.append(decode_ops(payload))
+        except CorruptRecord as exc:
+            return SegmentRead(records, end, end - pos, f"undecodable record: {exc}")
+        pos = start + length
+    return SegmentRead(records, end, 0)
+
+
+@dataclass
+class Recovery:
+    """What recovery found: the live messages in journal order, and how it got there."""
+
+    messages: list[Message]
+    base_epoch: int | None = None
+    segments_read: list[Path] = field(default_factory=list)
+    segments_ignored: list[Path] = field(default_factory=list)
+    records: int = 0
+    torn: list[str] = field(default_factory=list)
+
+
+def _has_checkpoint(read: SegmentRead) -> bool:
+    return any(isinstance(op, CheckpointOp) for record in read.records for op in record)
+
+
+def recover(journal_dir: Path) -> Recovery:
+    segments = list_segments(journal_dir)
+    result = Recovery(messages=[])
+    base: int | None = None
+    first_read: SegmentRead | None = None
+    for epoch in sorted({e for e, _ in segments}, reverse=True):
+        first = segments.get((epoch, 0))
+        if first is None:
+            continue
+        read = read_segment(first)
+        if _has_checkpoint(read):
+            base, first_read = epoch, read
+            break
+    live: dict[str, Message] = {}
+    for key in sorted(segments):
+        path = segments[key]
+        if key[0] != base:
+            result.segments_ignored.append(path)
+            continue
+        read = first_read if key[1] == 0 and first_read is not None else read_segment(path)
+        result.segments_read.append(path)
+        if read.torn_bytes:
+            result.torn.append(f"{path.name}: ignored {read.torn_bytes} bytes at the tail ({read.reason})")
+        for record in read.records:
+            result.records += 1
+            for op in record:
+                if isinstance(op, AddOp):
+                    live.setdefault(op.message.message_id, op.message)
+                elif isinstance(op, RemoveOp):
+                    live.pop(op.message_id, None)
+    result.base_epoch = base
+    result.messages = list(live.values())
+    return result
+
+
+# -- the write side -----------------------------------------------------------------------------
+
+
+class Journal:
+    """The journal writer of one master term."""
+
+    def __init__(
+        self,
+        journal_dir: Path,
+        term: int,
+        fd: int,
+        segment: int,
+        fence: Callable[[], bool],
+        on_failure: Callable[[str], None],
+        segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
+        sync: bool = True,
+    ) -> None:
+        self.journal_dir = journal_dir
+        self.term = term
+        self._fd = fd
+        self._segment = segment
+        self._size = os.fstat(fd).st_size
+        self._fence = fence
+        self._on_failure = on_failure
+        self._segment_max_bytes = segment_max_bytes
+        self._sync = sync
+        self._pending: list[bytes] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._error: Exception | None = None
+        self._closed = False
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self.batches = 0
+        self.records = 0
+
+    @classmethod
+    def open_term(
+        cls,
+        journal_dir: Path,
+        term: int,
+        live: Sequence[Message],
+        fence: Callable[[], bool],
+        on_failure: Callable[[str], None],
+        segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
+        sync: bool = True,
+    ) -> Journal:
+        """Compaction: snapshot ``live`` into this term's first segment, fsync, delete older segments.
+
+        Blocking; run it off the event loop. Call it only after the term was claimed and the
+        journal was recovered under that claim.
+        """
+        journal_dir.mkdir(parents=True, exist_ok=True)
+        path = journal_dir / segment_name(term, 0)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        try:
+            chunks: list[bytes] = [MAGIC]
+            batch: list[Op] = []
+            size = 0
+            for msg in live:
+                batch.append(AddOp(msg))
+                size += len(msg.body) + 64
+                if size >= _SNAPSHOT_RECORD_BYTES:
+                    chunks.append(encode_record(batch))
+                    batch, size = [], 0
+            if batch:
+                chunks.append(encode_record(batch))
+            chunks.append(encode_record([CheckpointOp()]))
+            _write_all(fd, b"".join(chunks))
+            if sync:
+                os.fsync(fd)
+                fsync_dir(journal_dir)
+        except BaseException:
+            os.close(fd)
+            raise
+        for (epoch, _n), old in list_segments(journal_dir).items():
+            if epoch < term:
+                with contextlib.suppress(FileNotFoundError):
+                    old.unlink()
+        if sync:
+            fsync_dir(journal_dir)
+        return cls(journal_dir, term, fd, 0, fence, on_failure, segment_max_bytes, sync)
+
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def append(self, ops: Iterable[Op]) -> asyncio.Future[None]:
+        """Queue one atomic record; the future resolves once it is on disk and the fence still holds."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        if self._error is not None or self._closed:
+            _fail(fut, self._error or JournalError("the journal is closed"))
+            return fut
+        self._pending.append(encode_record(ops))
+        self._waiters.append(fut)
+        if self._task is None:
+            self._task = loop.create_task(self._drain())
+        return fut
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far was written (or failed)."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def close(self) -> None:
+        """Stop accepting records, wait for the write in progress, close the segment."""
+        self._closed = True
+        await self.flush()
+        for fut in self._waiters:
+            _fail(fut, JournalError("the journal is closed"))
+        self._waiters.clear()
+        self._pending.clear()
+        self._executor.shutdown(wait=True)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending and self._error is None:
+                data = b"".join(self._pending)
+                waiters = self._waiters
+                count = len(self._pending)
+                self._pending, self._waiters = [], []
+                try:
+                    await loop.run_in_executor(self._executor, self._write_sync, data)
+                except OSError as exc:
+                    self._error = JournalError(f"journal write failed: {exc}")
+                    for fut in [*waiters, *self._waiters]:
+                        _fail(fut, self._error)
+                    self._waiters, self._pending = [], []
+                    self._on_failure(str(self._error))
+                    return
+                self.batches += 1
+                self.records += count
+                # The fence check comes AFTER the fsync: a record confirmed here is seen by any
+                # later master, which claims its term before it reads the journal.
+                if not self._fence():
+                    self._error = Fenced("deposed: the fencing epoch moved")
+                    for fut in [*waiters, *self._waiters]:
+                        _fail(fut, self._error)
+                    self._waiters, self._pending = [], []
+                    return
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_result(None)
+        finally:
+            self._task = None
+
+    def _write_sync(self, data: bytes) -> None:
+        _write_all(self._fd, data)
+        self._size += len(data)
+        if self._sync:
+            os.fdatasync(self._fd)
+        if self._size >= self._segment_max_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        path = self.journal_dir / segment_name(self.term, self._segment + 1)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        _write_all(fd, MAGIC)
+        if self._sync:
+            os.fsync(fd)
+            fsync_dir(self.journal_dir)
+        old, self._fd = self._fd, fd
+        self._segment += 1
+        self._size = len(MAGIC)
+        os.close(old)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fail(fut: asyncio.Future[None], exc: Exception) -> None:
+    if not fut.done():
+        fut.set_exception(exc)
+        # Nobody may be waiting (an auto-ack removal): mark the exception as seen to keep the log clean.
+        fut.exception()

@@ -1,0 +1,348 @@
+"""The broker process: master/slave lifecycle around the shared-file lock, and the STOMP listeners.
+
+One master term, in this order (the order is what makes fencing sound):
+  1. acquire the lock on ``<store>/lock`` (slave mode until then: no listener is open);
+  2. claim the next fencing epoch (the term);
+  3. recover the journal and compact it into this term's first segment;
+  4. open the connectors and log that this broker is master.
+The term ends on SIGTERM/SIGINT (graceful: flush the journal, close connections, release the lock,
+exit) or when the node is deposed: a failed keep-alive check (lock file deleted or replaced), a
+failed fence check (the epoch moved on) or a journal write failure. A deposed node confirms nothing
+more, closes its listeners and connections, drops its state, releases the lock and goes back to
+slave mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.broker.config import BrokerConfig, ConnectorConfig, StoreConfig
+from harness.broker.connection import ConnectionContext, StompConnection
+from harness.broker.core import Broker
+from harness.broker.epoch import EpochConflict, EpochStore, Fence, always_valid
+from harness.broker.journal import JOURNAL_DIR, Journal, Recovery, recover
+from harness.broker.locker import SharedFileLocker
+
+LOCK_FILE = "lock"
+_GRACEFUL_CLOSE_TIMEOUT = 2.0
+_STEP_DOWN_PAUSE = 0.1  # lets another node's takeover win before this one asks for the lock again
+
+
+class StartupError(Exception):
+    """The broker cannot run with this configuration on this machine (e.g. a port in use)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class BrokerServer:
+    def __init__(self, config: BrokerConfig, log: logging.Logger) -> None:
+        self.config = config
+        self.log = log
+        self.name = config.broker_name
+        self._stop = asyncio.Event()
+        self._listeners: list[asyncio.Server] = []
+        self.role = "starting"
+        self.term = 0
+
+    def request_stop(self) -> None:
+        if not self._stop.is_set():
+            self.log.info("Shutdown requested")
+            self._stop.set()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        for note in self.config.ignored:
+            self.log.info("Ignoring configuration setting: %s", note)
+        await self._probe_ports()
+        store = self.config.store
+        if store is None:
+            self.log.info('persistent="false": no store and no lock; messages are kept in memory only')
+            await self._serve_memory_only()
+            return 0
+        return await self._run_shared_store(store)
+
+    # -- master/slave ---------------------------------------------------------------------------
+
+    async def _run_shared_store(self, store: StoreConfig) -> int:
+        store.directory.mkdir(parents=True, exist_ok=True)
+        lock_path = store.directory / LOCK_FILE
+        locker = SharedFileLocker(lock_path, store.lock_acquire_sleep_interval_ms / 1000.0, self.log)
+        epochs = EpochStore(store.directory)
+        try:
+            if store.fail_if_locked and not locker.try_acquire():
+                self.log.error(
+                    "Database %s is locked by another server and failIfLocked is true; exiting", lock_path
+                )
+                return 1
+            while not self._stop.is_set():
+                if not await self._wait_for_lock(locker, lock_path):
+                    break
+                await self._serve_term(store, locker, epochs)
+                locker.release()
+                if not self._stop.is_set():
+                    await asyncio.sleep(_STEP_DOWN_PAUSE)
+        finally:
+            locker.close()
+        self.log.info("Broker %s stopped", self.name)
+        return 0
+
+    async def _wait_for_lock(self, locker: SharedFileLocker, lock_path: Path) -> bool:
+        """Block in slave mode until the lock is ours (True) or a stop is requested (False)."""
+        if locker.held:
+            return True
+
+        def announce() -> None:
+            self.role = "slave"
+            self.log.info(
+                "Database %s is locked by another server. "
+                "This broker is now in slave mode waiting a lock to be acquired",
+                lock_path,
+            )
+
+        acquire = asyncio.ensure_future(locker.acquire(announce))
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not acquire.done():
+            acquire.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquire
+            return locker.held and not self._stop.is_set()
+        acquire.result()
+        self.log.info("Acquired the lock on %s", lock_path)
+        return True
+
+    async def _serve_term(self, store: StoreConfig, locker: SharedFileLocker, epochs: EpochStore) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            term = epochs.claim_next()
+        except EpochConflict as exc:
+            self.log.warning("Cannot become master: %s; waiting for the lock again", exc)
+            return
+        self.term = term
+        deposed = asyncio.Event()
+        fence = Fence(term, lambda: epochs.current_term_for(term), lambda reason: deposed.set())
+        journal_dir = store.directory / JOURNAL_DIR
+
+        started = time.monotonic()
+        try:
+            recovery: Recovery = await asyncio.to_thread(recover, journal_dir)
+            journal = await asyncio.to_thread(
+                Journal.open_term,
+                journal_dir,
+                term,
+                recovery.messages,
+                fence.check,
+                self._journal_failed(fence),
+            )
+        except OSError as exc:
+            raise StartupError(f"cannot recover the journal in {journal_dir}: {exc}", exit_code=1) from None
+        for note in recovery.torn:
+            self.log.warning("Journal recovery: %s", note)
+        self.log.info(
+            "Recovered %d messages from %d journal records in %d segment(s) (%d superseded) in %.0f ms; "
+            "compacted into %s",
+            len(recovery.messages),
+            recovery.records,
+            len(recovery.segments_read),
+            len(recovery.segments_ignored),
+            (time.monotonic() - started) * 1000,
+            journal_dir / f"{term:010d}-000000.log",
+        )
+        broker = Broker(self.name, term, journal, fence.check, loop)
+        broker.restore(recovery.messages)
+        ctx = ConnectionContext(broker, fence, self.log, session_prefix=f"ID:{self.name}-{term}")
+        keepalive: asyncio.Task[None] | None = None
+        try:
+            if not fence.check():
+                return
+            await self._open_listeners(ctx)
+            self.role = "master"
+            self.log.info(
+                "Broker %s is now master (epoch %d), accepting STOMP on %s",
+                self.name,
+                term,
+                self._endpoints(),
+            )
+            period = store.lock_keep_alive_period_ms
+            if period > 0:
+                keepalive = asyncio.ensure_future(self._keep_alive(locker, fence, period / 1000.0))
+            stop = asyncio.ensure_future(self._stop.wait())
+            lost = asyncio.ensure_future(deposed.wait())
+            await asyncio.wait({stop, lost}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            lost.cancel()
+        finally:
+            if keepalive is not None:
+                keepalive.cancel()
+            if fence.deposed:
+                self.log.error(
+                    "%s, no longer able to keep the exclusive lock so giving up being a master: %s",
+                    self.name,
+                    fence.reason,
+                )
+                await self._end_term(ctx, journal, graceful=False)
+            else:
+                await self._end_term(ctx, journal, graceful=True)
+            self.role = "stopped" if self._stop.is_set() else "slave"
+
+    @staticmethod
+    def _journal_failed(fence: Fence) -> Callable[[str], None]:
+        def depose(reason: str) -> None:
+            fence.depose(reason)
+
+        return depose
+
+    async def _keep_alive(self, locker: SharedFileLocker, fence: Fence, period: float) -> None:
+        while not fence.deposed:
+            await asyncio.sleep(period)
+            problem = locker.check()
+            if problem is not None:
+                fence.depose(problem)
+                return
+            fence.check()
+
+    async def _end_term(self, ctx: ConnectionContext, journal: Journal | None, graceful: bool) -> None:
+        listeners, self._listeners = self._listeners, []
+        for server in listeners:
+            server.close()
+        if graceful and journal is not None:
+            # Let the records already accepted reach the disk and their receipts go out.
+            await journal.flush()
+            await asyncio.sleep(0)
+        ctx.broker.close()
+        connections = list(ctx.connections)
+        for conn in connections:
+            if graceful:
+                conn.close()
+            else:
+                conn.abort()
+        if journal is not None:
+            await journal.close()
+        if graceful and connections:
+            deadline = time.monotonic() + _GRACEFUL_CLOSE_TIMEOUT
+            while ctx.connections and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            for conn in list(ctx.connections):
+                conn.abort()
+        await self._wait_listeners_closed(listeners)
+        if connections:
+            self.log.info("Closed %d client connection(s)", len(connections))
+
+    # -- memory only ----------------------------------------------------------------------------
+
+    async def _serve_memory_only(self) -> None:
+        loop = asyncio.get_running_loop()
+        fence = always_valid()
+        # No shared epoch without a store: the start time keeps message ids unique across restarts.
+        broker = Broker(self.name, int(time.time() * 1000), None, fence.check, loop)
+        ctx = ConnectionContext(broker, fence, self.log, session_prefix=f"ID:{self.name}")
+        await self._open_listeners(ctx)
+        self.role = "master"
+        self.log.info(
+            "Broker %s is now master (epoch 0), accepting STOMP on %s", self.name, self._endpoints()
+        )
+        try:
+            await self._stop.wait()
+        finally:
+            await self._end_term(ctx, None, graceful=True)
+            self.log.info("Broker %s stopped", self.name)
+
+    # -- listeners ------------------------------------------------------------------------------
+
+    async def _probe_ports(self) -> None:
+        """Fail fast (before waiting as a slave) when a connector's port is taken."""
+        loop = asyncio.get_running_loop()
+        for connector in self.config.connectors:
+            if connector.port == 0:
+                continue
+            try:
+                probe = await loop.create_server(
+                    asyncio.Protocol, connector.host, connector.port, reuse_address=True
+                )
+            except OSError as exc:
+                raise StartupError(self._listen_error(connector, exc)) from None
+            probe.close()
+            await probe.wait_closed()
+
+    def _listen_error(self, connector: ConnectorConfig, exc: OSError) -> str:
+        return (
+            f"{self.config.source}: transportConnector {connector.name!r} cannot listen on "
+            f"{connector.host}:{connector.port}: {exc.strerror or exc}"
+        )
+
+    async def _open_listeners(self, ctx: ConnectionContext) -> None:
+        loop = asyncio.get_running_loop()
+        for connector in self.config.connectors:
+            factory = self._connection_factory(ctx, connector)
+            try:
+                server = await loop.create_server(
+                    factory, connector.host, connector.port, reuse_address=True, backlog=1024
+                )
+            except OSError as exc:
+                await self._close_listeners()
+                raise StartupError(self._listen_error(connector, exc)) from None
+            self._listeners.append(server)
+            self.log.info("Connector %s started at %s", connector.name, self._describe(connector, server))
+
+    def _connection_factory(
+        self, ctx: ConnectionContext, connector: ConnectorConfig
+    ) -> Callable[[], StompConnection]:
+        active: set[StompConnection] = set()
+        limit = connector.maximum_connections
+
+        def admit(conn: StompConnection) -> bool:
+            if len(active) >= limit:
+                self.log.warning(
+                    "Connector %s: refusing %s, maximumConnections=%d reached",
+                    connector.name,
+                    conn.peer,
+                    limit,
+                )
+                return False
+            active.add(conn)
+            return True
+
+        def factory() -> StompConnection:
+            return StompConnection(ctx, connector.max_frame_size, admit=admit, on_closed=active.discard)
+
+        return factory
+
+    async def _close_listeners(self) -> None:
+        listeners, self._listeners = self._listeners, []
+        for server in listeners:
+            server.close()
+        await self._wait_listeners_closed(listeners)
+
+    async def _wait_listeners_closed(self, listeners: list[asyncio.Server]) -> None:
+        for server in listeners:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+        for connector in self.config.connectors[: len(listeners)]:
+            self.log.info("Connector %s stopped", connector.name)
+
+    def _endpoints(self) -> str:
+        out = []
+        for server in self._listeners:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                out.append(f"{host}:{port}")
+        return ", ".join(out)
+
+    @staticmethod
+    def _describe(connector: ConnectorConfig, server: asyncio.Server) -> str:
+        ports = sorted({sock.getsockname()[1] for sock in server.sockets})
+        return f"{connector.scheme}://{connector.host}:{','.join(str(p) for p in ports)}"

@@ -1,0 +1,229 @@
+"""activemq.xml parsing: the supported subset, and a clear refusal of everything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.broker.config import (
+    DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS,
+    DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS,
+    ConfigError,
+    load_config,
+    parse_config,
+)
+from harness.broker.frames import DEFAULT_MAX_FRAME_SIZE
+
+GOOD = """<beans xmlns="http://www.springframework.org/schema/beans"
+       xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+       xsi:schemaLocation="http://www.springframework.org/schema/beans x">
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="node1"
+          dataDirectory="/tmp/x/node1/data" useJmx="false" persistent="true">
+    <persistenceAdapter>
+      <kahaDB directory="/tmp/x/shared/kahadb" lockKeepAlivePeriod="1000">
+        <locker><shared-file-locker lockAcquireSleepInterval="1000"/></locker>
+      </kahaDB>
+    </persistenceAdapter>
+    <transportConnectors>
+      <transportConnector name="stomp"
+        uri="stomp://127.0.0.1:61613?maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+    </transportConnectors>
+  </broker>
+</beans>
+"""
+
+
+def bare(inner: str, broker_attrs: str = 'brokerName="b"') -> str:
+    return f"""<broker {broker_attrs}>
+  <persistenceAdapter><kahaDB directory="/tmp/k"/></persistenceAdapter>
+  <transportConnectors><transportConnector name="stomp" uri="stomp://0.0.0.0:61613"/></transportConnectors>
+  {inner}
+</broker>"""
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "activemq.xml")
+    return str(info.value)
+
+
+def test_good_file() -> None:
+    config = parse_config(GOOD)
+    assert config.broker_name == "node1"
+    assert config.data_directory == Path("/tmp/x/node1/data")
+    assert config.store is not None
+    assert config.store.directory == Path("/tmp/x/shared/kahadb")
+    assert config.store.lock_keep_alive_period_ms == 1000
+    assert config.store.lock_acquire_sleep_interval_ms == 1000
+    assert config.store.fail_if_locked is False
+    [connector] = config.connectors
+    assert (connector.name, connector.scheme, connector.host, connector.port) == (
+        "stomp",
+        "stomp",
+        "127.0.0.1",
+        61613,
+    )
+    assert connector.maximum_connections == 1000
+    assert connector.max_frame_size == 104857600
+
+
+def test_bare_broker_root_and_defaults() -> None:
+    config = parse_config(bare(""))
+    assert config.broker_name == "b"
+    assert config.store is not None
+    assert config.store.lock_keep_alive_period_ms == DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS == 1000
+    assert config.store.lock_acquire_sleep_interval_ms == DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS == 10000
+    assert config.connectors[0].max_frame_size == DEFAULT_MAX_FRAME_SIZE
+
+
+def test_keep_alive_zero_and_fail_if_locked() -> None:
+    text = bare("").replace(
+        '<kahaDB directory="/tmp/k"/>',
+        '<kahaDB directory="/tmp/k" lockKeepAlivePeriod="0" journalMaxFileLength="32mb">'
+        '<locker><shared-file-locker failIfLocked="true"/></locker></kahaDB>',
+    )
+    config = parse_config(text)
+    assert config.store is not None
+    assert config.store.lock_keep_alive_period_ms == 0
+    assert config.store.fail_if_locked is True
+    assert "kahaDB journalMaxFileLength" in config.ignored
+
+
+def test_empty_plugins_and_nio_scheme() -> None:
+    text = bare("<plugins/>").replace("stomp://", "stomp+nio://")
+    config = parse_config(text)
+    assert config.connectors[0].scheme == "stomp+nio"
+
+
+def test_not_persistent_has_no_store() -> None:
+    text = """<broker brokerName="m" persistent="false">
+      <transportConnectors><transportConnector name="s" uri="stomp://127.0.0.1:1"/></transportConnectors>
+    </broker>"""
+    assert parse_config(text).store is None
+
+
+@pytest.mark.parametrize(
+    ("inner", "expected"),
+    [
+        (
+            '<networkConnectors><networkConnector uri="static:(tcp://a:61616)"/></networkConnectors>',
+            "activemq.xml: <networkConnectors> is not supported by pybroker yet",
+        ),
+        ("<destinationPolicy/>", "activemq.xml: <destinationPolicy> is not supported by pybroker yet"),
+        (
+            "<plugins><statisticsBrokerPlugin/></plugins>",
+            "<statisticsBrokerPlugin> is not supported by pybroker yet (inside <plugins>)",
+        ),
+    ],
+)
+def test_unsupported_broker_children(inner: str, expected: str) -> None:
+    assert expected in refusal(bare(inner))
+
+
+def test_jdbc_persistence_adapter_is_refused() -> None:
+    text = bare("").replace(
+        '<kahaDB directory="/tmp/k"/>', '<jdbcPersistenceAdapter dataSource="#postgres-ds"/>'
+    )
+    message = refusal(text)
+    assert message == (
+        "activemq.xml: <jdbcPersistenceAdapter> is not supported by pybroker yet "
+        "(inside <persistenceAdapter>; supported: <kahaDB>)"
+    )
+
+
+def test_replicated_leveldb_is_refused() -> None:
+    text = bare("").replace('<kahaDB directory="/tmp/k"/>', '<replicatedLevelDB directory="x" replicas="3"/>')
+    assert "<replicatedLevelDB> is not supported by pybroker yet" in refusal(text)
+
+
+def test_openwire_connector_is_refused() -> None:
+    text = bare("").replace("stomp://0.0.0.0:61613", "tcp://0.0.0.0:61616")
+    message = refusal(text)
+    assert "scheme 'tcp' is not supported by pybroker yet" in message
+    assert "<transportConnector name='stomp'>" in message
+
+
+def test_unknown_connector_option_is_refused() -> None:
+    text = bare("").replace(
+        "stomp://0.0.0.0:61613", "stomp://0.0.0.0:61613?transport.hbGracePeriodMultiplier=2"
+    )
+    assert "option 'transport.hbGracePeriodMultiplier' is not supported" in refusal(text)
+
+
+def test_unknown_attribute_is_refused() -> None:
+    assert "<broker> attribute 'advisorySupport' is not supported" in refusal(
+        bare("", 'brokerName="b" advisorySupport="false"')
+    )
+    text = bare("").replace(
+        '<kahaDB directory="/tmp/k"/>', '<kahaDB directory="/tmp/k" enableIndexRecovery="true"/>'
+    )
+    assert "<kahaDB> attribute 'enableIndexRecovery' is not supported" in refusal(text)
+
+
+def test_other_locker_is_refused() -> None:
+    text = bare("").replace(
+        '<kahaDB directory="/tmp/k"/>',
+        '<kahaDB directory="/tmp/k"><locker><lease-database-locker/></locker></kahaDB>',
+    )
+    assert "<lease-database-locker>" in refusal(text)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            '<kahaDB directory="/tmp/k"/>',
+            '<kahaDB directory="/tmp/k" lockKeepAlivePeriod="1s"/>',
+            "is not an integer",
+        ),
+        ('<kahaDB directory="/tmp/k"/>', "<kahaDB/>", "<kahaDB> needs a non-empty directory attribute"),
+        (
+            '<kahaDB directory="/tmp/k"/>',
+            '<kahaDB directory="/tmp/k"><locker>'
+            '<shared-file-locker lockAcquireSleepInterval="-5"/></locker></kahaDB>',
+            "must be >= 1",
+        ),
+        ("stomp://0.0.0.0:61613", "stomp://0.0.0.0", "has no port"),
+        ("stomp://0.0.0.0:61613", "stomp://0.0.0.0:61613?maximumConnections=many", "is not an integer"),
+        ('brokerName="b"', 'brokerName="b" useJmx="maybe"', "is not a boolean"),
+        ('brokerName="b"', 'brokerName="b" schedulerSupport="true"', "schedulerSupport"),
+    ],
+)
+def test_bad_values(old: str, new: str, expected: str) -> None:
+    assert expected in refusal(bare("").replace(old, new))
+
+
+def test_persistent_without_store_is_refused() -> None:
+    text = """<broker brokerName="m">
+      <transportConnectors><transportConnector name="s" uri="stomp://127.0.0.1:1"/></transportConnectors>
+    </broker>"""
+    assert "needs <persistenceAdapter>" in refusal(text)
+
+
+def test_no_connector_is_refused() -> None:
+    assert "at least one stomp <transportConnector>" in refusal(
+        '<broker><persistenceAdapter><kahaDB directory="/k"/></persistenceAdapter></broker>'
+    )
+
+
+def test_other_beans_are_refused() -> None:
+    text = GOOD.replace("<broker ", '<bean id="x" class="Foo"/><broker ')
+    assert "<bean> is not supported by pybroker yet (inside <beans>)" in refusal(text)
+
+
+def test_malformed_xml() -> None:
+    assert "activemq.xml: not well-formed XML" in refusal("<broker>")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file does not exist"):
+        load_config(tmp_path / "nope.xml")
+
+
+def test_load_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "activemq.xml"
+    path.write_text(bare("<networkConnectors/>"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: <networkConnectors>")

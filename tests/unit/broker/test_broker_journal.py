@@ -1,0 +1,241 @@
+"""Journal: records, recovery, torn tails, per-epoch segments, compaction, group commit and fencing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from harness.broker.journal import (
+    MAGIC,
+    AddOp,
+    CheckpointOp,
+    Fenced,
+    Journal,
+    JournalError,
+    Op,
+    RemoveOp,
+    decode_ops,
+    encode_ops,
+    encode_record,
+    list_segments,
+    recover,
+    segment_name,
+)
+from harness.broker.message import Message
+
+
+def msg(n: int, dest: str = "/queue/a") -> Message:
+    return Message(f"ID:t-1-{n}", dest, {"seq": str(n), "odd:header": "x\ny"}, f"body-{n}".encode(), True)
+
+
+def ids(messages: Sequence[Message]) -> list[str]:
+    return [m.message_id for m in messages]
+
+
+def open_term(
+    journal_dir: Path, term: int, fence_ok: bool = True, segment_max_bytes: int = 1 << 26
+) -> Journal:
+    recovery = recover(journal_dir)
+    return Journal.open_term(
+        journal_dir, term, recovery.messages, lambda: fence_ok, lambda reason: None, segment_max_bytes
+    )
+
+
+async def write(journal: Journal, *records: Sequence[Op]) -> None:
+    await asyncio.gather(*(journal.append(ops) for ops in records))
+    await journal.close()
+
+
+def test_ops_round_trip() -> None:
+    ops: list[Op] = [AddOp(msg(1)), RemoveOp("ID:t-1-0"), CheckpointOp()]
+    decoded = decode_ops(encode_ops(ops))
+    assert isinstance(decoded[0], AddOp)
+    assert decoded[0].message.headers == msg(1).headers
+    assert decoded[0].message.body == b"body-1"
+    assert decoded[1] == RemoveOp("ID:t-1-0")
+    assert isinstance(decoded[2], CheckpointOp)
+
+
+def test_write_and_recover_in_order(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    asyncio.run(write(journal, *([AddOp(msg(i))] for i in range(5)), [AddOp(msg(9, "/queue/b"))]))
+    recovery = recover(tmp_path)
+    assert ids(recovery.messages) == [f"ID:t-1-{i}" for i in (0, 1, 2, 3, 4, 9)]
+    assert recovery.messages[0].headers["odd:header"] == "x\ny"
+    assert recovery.messages[-1].destination == "/queue/b"
+    assert recovery.base_epoch == 1
+
+
+def test_acks_remove_messages(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    asyncio.run(
+        write(
+            journal,
+            [AddOp(msg(1))],
+            [AddOp(msg(2))],
+            [AddOp(msg(3))],
+            [RemoveOp("ID:t-1-2")],
+            [RemoveOp("ID:t-1-404")],  # unknown ids are harmless
+        )
+    )
+    assert ids(recover(tmp_path).messages) == ["ID:t-1-1", "ID:t-1-3"]
+
+
+def test_a_multi_op_record_is_atomic(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    asyncio.run(write(journal, [AddOp(msg(1))], [RemoveOp("ID:t-1-1"), AddOp(msg(1, "/queue/ActiveMQ.DLQ"))]))
+    [dead] = recover(tmp_path).messages
+    assert dead.destination == "/queue/ActiveMQ.DLQ"
+
+
+@pytest.mark.parametrize("cut", [1, 4, 9, 20])
+def test_torn_tail_is_ignored(tmp_path: Path, cut: int) -> None:
+    journal = open_term(tmp_path, 1)
+    asyncio.run(write(journal, [AddOp(msg(1))], [AddOp(msg(2))]))
+    path = tmp_path / segment_name(1, 0)
+    whole = path.read_bytes()
+    last = len(encode_record([AddOp(msg(2))]))
+    path.write_bytes(whole[: len(whole) - last + cut])  # the second record is torn
+    recovery = recover(tmp_path)
+    assert ids(recovery.messages) == ["ID:t-1-1"]
+    assert recovery.torn and "ignored" in recovery.torn[0]
+
+
+def test_garbage_tail_is_ignored(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    asyncio.run(write(journal, [AddOp(msg(1))]))
+    with open(tmp_path / segment_name(1, 0), "ab") as f:
+        f.write(os.urandom(100))
+    assert ids(recover(tmp_path).messages) == ["ID:t-1-1"]
+
+
+def test_corrupt_record_stops_the_segment(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    asyncio.run(write(journal, [AddOp(msg(1))], [AddOp(msg(2))], [AddOp(msg(3))]))
+    path = tmp_path / segment_name(1, 0)
+    data = bytearray(path.read_bytes())
+    index = data.index(b"body-2")
+    data[index] ^= 0xFF
+    path.write_bytes(bytes(data))
+    recovery = recover(tmp_path)
+    assert ids(recovery.messages) == ["ID:t-1-1"]
+    assert "CRC mismatch" in recovery.torn[0]
+
+
+def test_compaction_moves_live_messages_and_deletes_old_segments(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    asyncio.run(write(journal, [AddOp(msg(1))], [AddOp(msg(2))], [RemoveOp("ID:t-1-1")], [AddOp(msg(3))]))
+    journal2 = open_term(tmp_path, 2)
+    assert list(list_segments(tmp_path)) == [(2, 0)]
+    asyncio.run(write(journal2, [AddOp(msg(4))]))
+    recovery = recover(tmp_path)
+    assert ids(recovery.messages) == ["ID:t-1-2", "ID:t-1-3", "ID:t-1-4"]
+    assert recovery.base_epoch == 2
+
+
+def test_a_deposed_masters_late_segment_is_ignored(tmp_path: Path) -> None:
+    old = open_term(tmp_path, 1)
+    asyncio.run(write(old, [AddOp(msg(1))]))
+    new = open_term(tmp_path, 2)
+    asyncio.run(write(new, [AddOp(msg(2))]))
+    # The old master, unaware, rotates into a fresh segment of its own epoch after the compaction.
+    late = tmp_path / segment_name(1, 1)
+    late.write_bytes(MAGIC + encode_record([AddOp(msg(66))]) + encode_record([RemoveOp("ID:t-1-2")]))
+    recovery = recover(tmp_path)
+    assert ids(recovery.messages) == ["ID:t-1-1", "ID:t-1-2"]
+    assert late in recovery.segments_ignored
+
+
+def test_a_failed_compaction_is_ignored(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    asyncio.run(write(journal, [AddOp(msg(1))], [AddOp(msg(2))]))
+    # Term 2 died while writing its snapshot: the checkpoint never made it to disk.
+    (tmp_path / segment_name(2, 0)).write_bytes(MAGIC + encode_record([AddOp(msg(1))])[:-3])
+    recovery = recover(tmp_path)
+    assert recovery.base_epoch == 1
+    assert ids(recovery.messages) == ["ID:t-1-1", "ID:t-1-2"]
+    journal3 = open_term(tmp_path, 3)
+    asyncio.run(journal3.close())
+    assert list(list_segments(tmp_path)) == [(3, 0)]
+    assert ids(recover(tmp_path).messages) == ["ID:t-1-1", "ID:t-1-2"]
+
+
+def test_segments_rotate_within_a_term(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1, segment_max_bytes=200)
+    asyncio.run(write(journal, *([AddOp(msg(i))] for i in range(10)), [RemoveOp("ID:t-1-0")]))
+
+    # Group commit may put several records in one batch; rotation happens between batches.
+    async def one_at_a_time() -> None:
+        j = open_term(tmp_path, 2, segment_max_bytes=200)
+        for i in range(10, 15):
+            await j.append([AddOp(msg(i))])
+        await j.close()
+
+    asyncio.run(one_at_a_time())
+    assert len([key for key in list_segments(tmp_path) if key[0] == 2]) > 2
+    assert ids(recover(tmp_path).messages) == [f"ID:t-1-{i}" for i in range(1, 15)]
+
+
+def test_empty_store_recovers_nothing(tmp_path: Path) -> None:
+    recovery = recover(tmp_path / "missing")
+    assert recovery.messages == [] and recovery.base_epoch is None
+
+
+def test_group_commit_batches_concurrent_appends(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+
+    async def run() -> None:
+        await asyncio.gather(*(journal.append([AddOp(msg(i))]) for i in range(200)))
+        await journal.close()
+
+    asyncio.run(run())
+    assert journal.records == 200
+    assert journal.batches < 200
+    assert len(recover(tmp_path).messages) == 200
+
+
+def test_fence_failure_after_fsync_fails_the_futures(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1, fence_ok=False)
+
+    async def run() -> None:
+        with pytest.raises(Fenced):
+            await journal.append([AddOp(msg(1))])
+        with pytest.raises(Fenced):
+            await journal.append([AddOp(msg(2))])  # the journal stays failed
+        await journal.close()
+
+    asyncio.run(run())
+    # The record is on disk (a later master may see it) but was never confirmed.
+    assert ids(recover(tmp_path).messages) == ["ID:t-1-1"]
+
+
+def test_write_failure_reports_and_fails(tmp_path: Path) -> None:
+    failures: list[str] = []
+    recovery = recover(tmp_path)
+    journal = Journal.open_term(tmp_path, 1, recovery.messages, lambda: True, failures.append)
+
+    async def run() -> None:
+        # Simulate an I/O error: the segment descriptor is swapped for a read-only one.
+        os.close(journal._fd)
+        journal._fd = os.open(tmp_path / "read-only", os.O_RDONLY | os.O_CREAT)
+        with pytest.raises(JournalError):
+            await journal.append([AddOp(msg(1))])
+        await journal.close()
+
+    asyncio.run(run())
+    assert failures and "journal write failed" in failures[0]
+
+
+def test_appends_after_close_fail(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+
+    async def run() -> None:
+        await journal.close()
+        with pytest.raises(JournalError):
+            await journal.append([AddOp(msg(1))])
+
+    asyncio.run(run())
