@@ -18,6 +18,14 @@ def proc_state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
 
 
+def eventually(check, what: str, timeout: float = 10.0) -> None:
+    """Signals and a child's first output arrive asynchronously: poll instead of assuming."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.02)
+
+
 def sleeper(runtime: LocalRuntime, name: str = "n1"):
     launch = LaunchSpec(argv=[sys.executable, "-c", SLEEPER], cwd=runtime.node_dir(name))
     return runtime.add_node(name, launch, runtime.allocate_port())
@@ -27,12 +35,11 @@ def test_kill_pause_resume_restart_and_logs(tmp_path: Path):
     with LocalRuntime(tmp_path) as runtime:
         node = sleeper(runtime)
         node.start()
-        time.sleep(0.3)
-        assert "up" in node.logs()
+        eventually(lambda: "up" in node.logs(), "the node's first log line")
         node.pause()
-        assert proc_state(node.pid) == "T"
+        eventually(lambda: proc_state(node.pid) == "T", "stopped state after SIGSTOP")
         node.resume()
-        assert proc_state(node.pid) in ("S", "R")
+        eventually(lambda: proc_state(node.pid) in ("S", "R"), "running state after SIGCONT")
         first = node.pid
         node.restart(timeout=5)
         assert node.alive and node.pid != first

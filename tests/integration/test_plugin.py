@@ -39,7 +39,7 @@ from harness.topology import shared_file
 @pytest.mark.topology(shared_file(nodes=1))
 def test_expected_to_fail(cluster, workload):
     workload.produce(3)
-    assert workload.check().lost == 3
+    assert workload.check().lost == 0
 """
 
 
