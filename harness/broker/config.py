@@ -23,9 +23,7 @@ IGNORED_KAHADB_ATTRIBUTES = frozenset(
     {"journalMaxFileLength", "checkpointInterval", "cleanupInterval", "indexCacheSize", "indexWriteBatchSize"}
 )
 
-_BROKER_ATTRIBUTES = frozenset(
-    {"brokerName", "dataDirectory", "useJmx", "persistent", "schedulerSupport", "start"}
-)
+_BROKER_ATTRIBUTES = frozenset({"brokerName", "dataDirectory", "useJmx", "persistent", "schedulerSupport", "start"})
 _KAHADB_ATTRIBUTES = frozenset({"directory", "lockKeepAlivePeriod"}) | IGNORED_KAHADB_ATTRIBUTES
 _LOCKER_ATTRIBUTES = frozenset({"lockAcquireSleepInterval", "failIfLocked"})
 _CONNECTOR_SCHEMES = frozenset({"stomp", "stomp+nio"})
@@ -133,13 +131,10 @@ class _Parser:
                 continue  # schemaLocation and friends carry no broker semantics
             local = _local(name)
             if local not in allowed:
-                raise self.error(
-                    f"<{_local(element.tag)}> attribute {local!r} is not supported by pybroker yet"
-                )
+                raise self.error(f"<{_local(element.tag)}> attribute {local!r} is not supported by pybroker yet")
             if "${" in value:
                 raise self.error(
-                    f"<{_local(element.tag)}> attribute {local}={value!r}: "
-                    "property placeholders are not supported"
+                    f"<{_local(element.tag)}> attribute {local}={value!r}: property placeholders are not supported"
                 )
 
     def attr(self, element: ET.Element, name: str) -> str | None:
@@ -164,9 +159,7 @@ class _Parser:
         try:
             number = int(value)
         except ValueError:
-            raise self.error(
-                f"<{_local(element.tag)}> attribute {name}={value!r} is not an integer"
-            ) from None
+            raise self.error(f"<{_local(element.tag)}> attribute {name}={value!r} is not an integer") from None
         if number < minimum:
             raise self.error(f"<{_local(element.tag)}> attribute {name}={value!r} must be >= {minimum}")
         return number
@@ -224,9 +217,7 @@ class _Parser:
         self.check_attributes(element, frozenset())
         children = list(element)
         if len(children) != 1:
-            raise self.error(
-                f"<persistenceAdapter> needs exactly one <kahaDB>, found {len(children)} elements"
-            )
+            raise self.error(f"<persistenceAdapter> needs exactly one <kahaDB>, found {len(children)} elements")
         adapter = children[0]
         if _local(adapter.tag) != "kahaDB":
             raise self.unsupported(adapter, "persistenceAdapter", "supported: <kahaDB>")
@@ -301,8 +292,7 @@ class _Parser:
         scheme = parts.scheme.lower()
         if scheme not in _CONNECTOR_SCHEMES:
             raise self.error(
-                f"{where}: scheme {scheme or '(none)'!r} is not supported by pybroker yet "
-                "(supported: stomp, stomp+nio)"
+                f"{where}: scheme {scheme or '(none)'!r} is not supported by pybroker yet (supported: stomp, stomp+nio)"
             )
         if not parts.hostname:
             raise self.error(f"{where} has no host")
@@ -322,12 +312,8 @@ class _Parser:
             scheme=scheme,
             host=parts.hostname,
             port=port,
-            maximum_connections=self._option_int(
-                where, options, "maximumConnections", DEFAULT_MAXIMUM_CONNECTIONS
-            ),
-            max_frame_size=self._option_int(
-                where, options, "wireFormat.maxFrameSize", DEFAULT_MAX_FRAME_SIZE
-            ),
+            maximum_connections=self._option_int(where, options, "maximumConnections", DEFAULT_MAXIMUM_CONNECTIONS),
+            max_frame_size=self._option_int(where, options, "wireFormat.maxFrameSize", DEFAULT_MAX_FRAME_SIZE),
         )
 
     def _option_int(self, where: str, options: dict[str, str], key: str, default: int) -> int:

@@ -49,9 +49,7 @@ class Store(Protocol):
 class Subscription:
     """One consumer: a client's subscription to one destination, with its unacknowledged messages."""
 
-    def __init__(
-        self, client: Client, sub_id: str, destination: Destination, ack_mode: AckMode, prefetch: int
-    ) -> None:
+    def __init__(self, client: Client, sub_id: str, destination: Destination, ack_mode: AckMode, prefetch: int) -> None:
         self.client = client
         self.sub_id = sub_id
         self.destination = destination
@@ -187,9 +185,7 @@ class Broker:
         raise BrokerError(f"Unsupported destination {name!r}: use /queue/NAME or /topic/NAME")
 
     def queue_depths(self) -> dict[str, int]:
-        return {
-            name: len(q) + sum(len(s.inflight) for s in q.subscriptions) for name, q in self.queues.items()
-        }
+        return {name: len(q) + sum(len(s.inflight) for s in q.subscriptions) for name, q in self.queues.items()}
 
     def restore(self, messages: Iterable[Message]) -> int:
         """Load recovered persistent messages (already in the journal) in their journal order."""
@@ -278,14 +274,10 @@ class Broker:
             dest.push(msg)
             self._schedule(dest)
 
-    def ack(
-        self, sub: Subscription, message_id: str, tx: Transaction | None = None
-    ) -> asyncio.Future[None] | None:
+    def ack(self, sub: Subscription, message_id: str, tx: Transaction | None = None) -> asyncio.Future[None] | None:
         return self._settle(sub, message_id, tx, nack=False)
 
-    def nack(
-        self, sub: Subscription, message_id: str, tx: Transaction | None = None
-    ) -> asyncio.Future[None] | None:
+    def nack(self, sub: Subscription, message_id: str, tx: Transaction | None = None) -> asyncio.Future[None] | None:
         return self._settle(sub, message_id, tx, nack=True)
 
     def _settle(
@@ -293,9 +285,7 @@ class Broker:
     ) -> asyncio.Future[None] | None:
         verb = "NACK" if nack else "ACK"
         if not sub.explicit_ack:
-            raise BrokerError(
-                f"Unexpected {verb} received for message-id [{message_id}]: subscription uses ack:auto"
-            )
+            raise BrokerError(f"Unexpected {verb} received for message-id [{message_id}]: subscription uses ack:auto")
         messages = sub.take(message_id, cumulative=sub.ack_mode is AckMode.CLIENT)
         if messages is None:
             raise BrokerError(f"Unexpected {verb} received for message-id [{message_id}]")

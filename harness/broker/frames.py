@@ -164,9 +164,7 @@ class FrameParser:
             if end < 0:
                 self._nul_scan = len(buf)
                 if len(buf) - self._pos > self.max_frame_size:
-                    raise FrameTooLarge(
-                        f"frame exceeds the maximum frame size of {self.max_frame_size} bytes"
-                    )
+                    raise FrameTooLarge(f"frame exceeds the maximum frame size of {self.max_frame_size} bytes")
                 return None
             if end - self._pos > self.max_frame_size:
                 raise FrameTooLarge(f"frame exceeds the maximum frame size of {self.max_frame_size} bytes")

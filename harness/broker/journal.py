@@ -146,9 +146,7 @@ def decode_ops(payload: bytes) -> list[Op]:
                 body = bytes(take(blen))
                 if not isinstance(headers, dict):
                     raise CorruptRecord("message headers are not a JSON object")
-                msg = Message(
-                    message_id, destination, {str(k): str(v) for k, v in headers.items()}, body, True
-                )
+                msg = Message(message_id, destination, {str(k): str(v) for k, v in headers.items()}, body, True)
                 ops.append(AddOp(msg))
             elif kind == _OP_REMOVE:
                 ops.append(RemoveOp(text16()))

@@ -81,9 +81,7 @@ class BrokerServer:
         epochs = EpochStore(store.directory)
         try:
             if store.fail_if_locked and not locker.try_acquire():
-                self.log.error(
-                    "Database %s is locked by another server and failIfLocked is true; exiting", lock_path
-                )
+                self.log.error("Database %s is locked by another server and failIfLocked is true; exiting", lock_path)
                 return 1
             while not self._stop.is_set():
                 if not await self._wait_for_lock(locker, lock_path):
@@ -252,9 +250,7 @@ class BrokerServer:
         ctx = ConnectionContext(broker, fence, self.log, session_prefix=f"ID:{self.name}")
         await self._open_listeners(ctx)
         self.role = "master"
-        self.log.info(
-            "Broker %s is now master (epoch 0), accepting STOMP on %s", self.name, self._endpoints()
-        )
+        self.log.info("Broker %s is now master (epoch 0), accepting STOMP on %s", self.name, self._endpoints())
         try:
             await self._stop.wait()
         finally:
@@ -270,9 +266,7 @@ class BrokerServer:
             if connector.port == 0:
                 continue
             try:
-                probe = await loop.create_server(
-                    asyncio.Protocol, connector.host, connector.port, reuse_address=True
-                )
+                probe = await loop.create_server(asyncio.Protocol, connector.host, connector.port, reuse_address=True)
             except OSError as exc:
                 raise StartupError(self._listen_error(connector, exc)) from None
             probe.close()
@@ -298,9 +292,7 @@ class BrokerServer:
             self._listeners.append(server)
             self.log.info("Connector %s started at %s", connector.name, self._describe(connector, server))
 
-    def _connection_factory(
-        self, ctx: ConnectionContext, connector: ConnectorConfig
-    ) -> Callable[[], StompConnection]:
+    def _connection_factory(self, ctx: ConnectionContext, connector: ConnectorConfig) -> Callable[[], StompConnection]:
         active: set[StompConnection] = set()
         limit = connector.maximum_connections
 

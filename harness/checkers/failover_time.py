@@ -154,9 +154,7 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
     origin = origin_ns(ops)
     sends = send_records(ops)
 
-    workload = [
-        op for op in ops if is_client(op) and (op.f == SEND or (op.f == RECEIVE and not is_drain(op)))
-    ]
+    workload = [op for op in ops if is_client(op) and (op.f == SEND or (op.f == RECEIVE and not is_drain(op)))]
     run_start = min((op.time_ns for op in ops if is_client(op)), default=None)
     run_end = max((op.time_ns for op in workload), default=None)
 
@@ -187,9 +185,7 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
         start = fault.start.time_ns
         attempted = len(send_invokes) - bisect.bisect_left(send_invokes, start)
         # Successes that count for this fault: sends invoked after it, deliveries recorded after it.
-        after = sorted(
-            [done for invoked, done in ok_sends if invoked >= start] + [t for t in deliveries if t > start]
-        )
+        after = sorted([done for invoked, done in ok_sends if invoked >= start] + [t for t in deliveries if t > start])
         first_send = min((done for invoked, done in ok_sends if invoked >= start), default=None)
         first_receive = next((t for t in deliveries if t > start), None)
         send_ms = None if first_send is None else span_ms(start, first_send)
@@ -226,9 +222,7 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
 
         if attempted and send_ms is None:
             unrecovered += 1
-            seen_receive = (
-                f"; first delivery after it at +{fmt_ms(receive_ms)}" if receive_ms is not None else ""
-            )
+            seen_receive = f"; first delivery after it at +{fmt_ms(receive_ms)}" if receive_ms is not None else ""
             problems.append(
                 f"{recovery.describe()}: expected a receipted send after it, saw none of the {attempted} "
                 f"send(s) attempted after it succeed (no recovery seen{seen_receive})"

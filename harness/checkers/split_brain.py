@@ -177,8 +177,7 @@ def _confirmation_intervals(
             last.count += 1
         else:
             evidence = ", ".join(
-                _describe(r.first if k else r.last, r.node, origin)
-                for k, r in enumerate((runs[j], runs[j + 1], run))
+                _describe(r.first if k else r.last, r.node, origin) for k, r in enumerate((runs[j], runs[j + 1], run))
             )
             found.append(_Found(start, end, nodes, 1, evidence))
     intervals: list[SplitBrainInterval] = []

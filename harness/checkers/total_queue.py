@@ -131,9 +131,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
                 f"{fmt_ms(rel_ms(send.invoke.time_ns, origin))}); saw none"
             )
     if unexpected:
-        problems.append(
-            f"{len(unexpected)} unexpected message(s) delivered but never sent: {format_keys(unexpected)}"
-        )
+        problems.append(f"{len(unexpected)} unexpected message(s) delivered but never sent: {format_keys(unexpected)}")
         for key in unexpected[:MAX_DETAILS]:
             problems.append(
                 f"unexpected {key}: no send of it was invoked, yet it was delivered to "
@@ -160,8 +158,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
         )
         for key, n in list(duplicates.items())[:MAX_DETAILS]:
             problems.append(
-                f"duplicate {key}: expected one delivery, saw {n}: "
-                + _describe_deliveries(deliveries[key], origin)
+                f"duplicate {key}: expected one delivery, saw {n}: " + _describe_deliveries(deliveries[key], origin)
             )
 
     valid = not lost and not unexpected and not unacked_received and not (exactly_once and duplicated)

@@ -183,9 +183,7 @@ class FailoverConnection:
             if self._state == "new":
                 self._state = "connecting"
                 self._dispatcher.start()
-                self._thread = threading.Thread(
-                    target=self._run, name=f"{self.client_id}-failover", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name=f"{self.client_id}-failover", daemon=True)
                 self._thread.start()
             while self._state == "connecting":
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -201,8 +199,7 @@ class FailoverConnection:
             raise ConnectFailed(f"{self.client_id}: disconnected while connecting")
         self.disconnect(timeout=0)
         raise ConnectFailed(
-            f"{self.client_id}: not connected within {timeout:g} s to {self._endpoint_list()}"
-            f"{self._errors_text()}"
+            f"{self.client_id}: not connected within {timeout:g} s to {self._endpoint_list()}{self._errors_text()}"
         )
 
     def _endpoint_list(self) -> str:
@@ -526,9 +523,7 @@ class FailoverConnection:
                 self._state = "reconnecting"
             self._cond.notify_all()
             # Under the lock, so the "resumed" line and callback cannot overtake these.
-            log.warning(
-                "%s: transport interrupted: lost %s (%s)", self.client_id, link.endpoint, link.close_reason
-            )
+            log.warning("%s: transport interrupted: lost %s (%s)", self.client_id, link.endpoint, link.close_reason)
             self._notify("transport_interrupted", str(link.endpoint), reason)
 
     # --- dispatch thread ---
@@ -601,8 +596,7 @@ class FailoverConnection:
         if not self._schedule.connection_lost(endpoint):
             self._give_up(
                 ConnectionLost(
-                    f"{self.client_id}: connection to {endpoint} lost; "
-                    "maxReconnectAttempts=0 forbids reconnecting"
+                    f"{self.client_id}: connection to {endpoint} lost; maxReconnectAttempts=0 forbids reconnecting"
                 )
             )
             return False
@@ -634,9 +628,7 @@ class FailoverConnection:
                     f"{self.client_id}: could not {verb} to {self._endpoint_list()} after "
                     f"{failure.failures} attempt(s){self._errors_text()}"
                 )
-                self._give_up(
-                    ConnectFailed(message) if not schedule.ever_connected else ConnectionLost(message)
-                )
+                self._give_up(ConnectFailed(message) if not schedule.ever_connected else ConnectionLost(message))
                 return False
             if failure.warn:
                 log.warning(
@@ -695,17 +687,13 @@ class FailoverConnection:
                 if self._state == "closed" or not link.is_open:
                     return False
                 subs = [s for s in self._subs.values() if s.generation != link.generation]
-                sends = [
-                    p for p in self._pending.values() if p.kind == "send" and p.generation != link.generation
-                ]
+                sends = [p for p in self._pending.values() if p.kind == "send" and p.generation != link.generation]
                 if not subs and not sends:
                     return self._go_live(link, subscribed, resent)
                 confirmations: list[tuple[_SubscriptionState, _Pending]] = []
                 for sub in subs:
                     sub.generation = link.generation
-                    confirmations.append(
-                        (sub, self._register("subscribe", "SUBSCRIBE", sub.frame_headers, b"", link))
-                    )
+                    confirmations.append((sub, self._register("subscribe", "SUBSCRIBE", sub.frame_headers, b"", link)))
                 for pending in sends:
                     pending.generation = link.generation
                     pending.transmissions += 1

@@ -87,9 +87,7 @@ LinkState = Literal["new", "opening", "open", "closed"]
 class BrokerLink:
     """A single stomp.py connection to ``endpoint``. ``generation`` numbers the client's links."""
 
-    def __init__(
-        self, endpoint: Endpoint, generation: int, settings: LinkSettings, events: LinkEvents
-    ) -> None:
+    def __init__(self, endpoint: Endpoint, generation: int, settings: LinkSettings, events: LinkEvents) -> None:
         self.endpoint = endpoint
         self.generation = generation
         self._settings = settings
@@ -181,9 +179,7 @@ class BrokerLink:
             conn.connect(settings.login, settings.passcode, wait=False, headers=headers)
         else:
             # CONNECT rather than STOMP: every broker accepts it, STOMP is 1.1+ only.
-            conn.connect(
-                settings.login, settings.passcode, wait=False, headers=headers, with_connect_command=True
-            )
+            conn.connect(settings.login, settings.passcode, wait=False, headers=headers, with_connect_command=True)
 
     def transmit(self, command: str, headers: Mapping[str, str], body: bytes = b"") -> None:
         """Write one frame. Raises TransportFailure (and closes the link) if the socket fails."""

@@ -221,8 +221,7 @@ def _parse_transport_uri(text: str) -> Endpoint:
     if scheme not in TRANSPORT_SCHEMES:
         detail = " (TLS is not supported by this client)" if "ssl" in scheme else ""
         raise FailoverUriError(
-            f"broker URI {raw!r}: scheme {scheme!r} is not supported{detail}; "
-            f"use one of {', '.join(TRANSPORT_SCHEMES)}"
+            f"broker URI {raw!r}: scheme {scheme!r} is not supported{detail}; use one of {', '.join(TRANSPORT_SCHEMES)}"
         )
     try:
         host = split.hostname

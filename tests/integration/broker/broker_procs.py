@@ -134,9 +134,7 @@ class BrokerNode:
 
     def wait_log(self, pattern: str, timeout: float = 10.0, count: int = 1) -> float:
         regex = re.compile(pattern)
-        return wait_until(
-            lambda: len(regex.findall(self.log())) >= count, timeout, f"{self.name} log: {pattern}"
-        )
+        return wait_until(lambda: len(regex.findall(self.log())) >= count, timeout, f"{self.name} log: {pattern}")
 
     def accepting(self) -> bool:
         try:
@@ -200,9 +198,7 @@ class Client:
         with self.cond:
             return self.cond.wait_for(lambda: receipt in self.receipts, timeout)
 
-    def send(
-        self, destination: str, body: str, persistent: bool = True, timeout: float = 10.0, **headers: Any
-    ) -> bool:
+    def send(self, destination: str, body: str, persistent: bool = True, timeout: float = 10.0, **headers: Any) -> bool:
         receipt = self._receipt_id()
         if persistent:
             headers["persistent"] = "true"
@@ -214,9 +210,7 @@ class Client:
         self.conn.send(destination, body, headers={"persistent": "true", "receipt": receipt})
         return receipt
 
-    def subscribe(
-        self, destination: str, ack: str = "client-individual", sub_id: str = "s1", **headers: Any
-    ) -> None:
+    def subscribe(self, destination: str, ack: str = "client-individual", sub_id: str = "s1", **headers: Any) -> None:
         receipt = self._receipt_id()
         self.conn.subscribe(destination, id=sub_id, ack=ack, headers={**headers, "receipt": receipt})
         assert self.wait_receipt(receipt, 10.0)

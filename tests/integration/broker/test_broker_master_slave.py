@@ -73,9 +73,7 @@ def test_deleted_lock_file_new_master_and_old_one_steps_down(nodes: Nodes, clien
 
 
 @pytest.mark.parametrize("keep_alive", [0, 1000], ids=["fence-only", "fence-and-keepalive"])
-def test_paused_master_is_fenced_after_the_lock_is_stolen(
-    nodes: Nodes, clients: Clients, keep_alive: int
-) -> None:
+def test_paused_master_is_fenced_after_the_lock_is_stolen(nodes: Nodes, clients: Clients, keep_alive: int) -> None:
     master = nodes("node1", keep_alive=keep_alive, interval=300).start()
     master.wait_master()
     slave = nodes("node2", keep_alive=keep_alive, interval=300).start()
@@ -119,9 +117,7 @@ def test_paused_master_is_fenced_after_the_lock_is_stolen(
     master.wait_log(SLAVE_LINE, timeout=5)
 
 
-def test_restarted_old_master_becomes_slave_and_store_stays_consistent(
-    nodes: Nodes, clients: Clients
-) -> None:
+def test_restarted_old_master_becomes_slave_and_store_stays_consistent(nodes: Nodes, clients: Clients) -> None:
     master, slave = start_pair(nodes, interval=200)
     producer = clients(master.port)
     for i in range(10):

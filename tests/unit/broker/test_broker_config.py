@@ -122,9 +122,7 @@ def test_unsupported_broker_children(inner: str, expected: str) -> None:
 
 
 def test_jdbc_persistence_adapter_is_refused() -> None:
-    text = bare("").replace(
-        '<kahaDB directory="/tmp/k"/>', '<jdbcPersistenceAdapter dataSource="#postgres-ds"/>'
-    )
+    text = bare("").replace('<kahaDB directory="/tmp/k"/>', '<jdbcPersistenceAdapter dataSource="#postgres-ds"/>')
     message = refusal(text)
     assert message == (
         "activemq.xml: <jdbcPersistenceAdapter> is not supported by pybroker yet "
@@ -145,9 +143,7 @@ def test_openwire_connector_is_refused() -> None:
 
 
 def test_unknown_connector_option_is_refused() -> None:
-    text = bare("").replace(
-        "stomp://0.0.0.0:61613", "stomp://0.0.0.0:61613?transport.hbGracePeriodMultiplier=2"
-    )
+    text = bare("").replace("stomp://0.0.0.0:61613", "stomp://0.0.0.0:61613?transport.hbGracePeriodMultiplier=2")
     assert "option 'transport.hbGracePeriodMultiplier' is not supported" in refusal(text)
 
 
@@ -155,9 +151,7 @@ def test_unknown_attribute_is_refused() -> None:
     assert "<broker> attribute 'advisorySupport' is not supported" in refusal(
         bare("", 'brokerName="b" advisorySupport="false"')
     )
-    text = bare("").replace(
-        '<kahaDB directory="/tmp/k"/>', '<kahaDB directory="/tmp/k" enableIndexRecovery="true"/>'
-    )
+    text = bare("").replace('<kahaDB directory="/tmp/k"/>', '<kahaDB directory="/tmp/k" enableIndexRecovery="true"/>')
     assert "<kahaDB> attribute 'enableIndexRecovery' is not supported" in refusal(text)
 
 
@@ -180,8 +174,7 @@ def test_other_locker_is_refused() -> None:
         ('<kahaDB directory="/tmp/k"/>', "<kahaDB/>", "<kahaDB> needs a non-empty directory attribute"),
         (
             '<kahaDB directory="/tmp/k"/>',
-            '<kahaDB directory="/tmp/k"><locker>'
-            '<shared-file-locker lockAcquireSleepInterval="-5"/></locker></kahaDB>',
+            '<kahaDB directory="/tmp/k"><locker><shared-file-locker lockAcquireSleepInterval="-5"/></locker></kahaDB>',
             "must be >= 1",
         ),
         ("stomp://0.0.0.0:61613", "stomp://0.0.0.0", "has no port"),

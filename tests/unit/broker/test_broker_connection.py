@@ -33,9 +33,7 @@ class Env:
         self.fence = Fence(5, lambda: self.epoch, self.deposed.append)
         self.store = FakeStore(loop, auto_resolve)
         self.broker = Broker("t", 5, self.store, self.fence.check, loop)
-        self.ctx = ConnectionContext(
-            self.broker, self.fence, logging.getLogger("test"), session_prefix="ID:t-5"
-        )
+        self.ctx = ConnectionContext(self.broker, self.fence, logging.getLogger("test"), session_prefix="ID:t-5")
 
     def connect(self, version: str | None = V1_2, heart_beat: str | None = None) -> Client:
         client = Client(self, version)
@@ -86,9 +84,7 @@ def env(loop: asyncio.AbstractEventLoop) -> Env:
     return Env(loop)
 
 
-@pytest.mark.parametrize(
-    ("offered", "chosen"), [(None, V1_0), ("1.0", V1_0), ("1.0,1.1", V1_1), ("1.1,1.2,1.0", V1_2)]
-)
+@pytest.mark.parametrize(("offered", "chosen"), [(None, V1_0), ("1.0", V1_0), ("1.0,1.1", V1_1), ("1.1,1.2,1.0", V1_2)])
 def test_version_negotiation(env: Env, offered: str | None, chosen: str) -> None:
     client = env.connect(offered)
     [connected] = client.frames()
@@ -236,9 +232,7 @@ def test_1_1_ack_by_message_id_and_subscription(env: Env) -> None:
     client.send(Frame("SEND", {"destination": "/queue/a"}, b"x"))
     message = client.frames()[1]
     assert "ack" not in message.headers
-    client.send(
-        Frame("ACK", {"message-id": message.headers["message-id"], "subscription": "s1", "receipt": "a"})
-    )
+    client.send(Frame("ACK", {"message-id": message.headers["message-id"], "subscription": "s1", "receipt": "a"}))
     assert client.commands()[-1] == "RECEIPT"
 
 

@@ -179,9 +179,7 @@ def test_round_trip(version: str, headers: dict[str, str], body: bytes) -> None:
     headers.pop("content-length", None)
     if version == V1_1:
         # 1.1 cannot escape CR, and a CR before LF is read as a CRLF line ending.
-        headers = {
-            k.replace("\r", ""): v.replace("\r", "") for k, v in headers.items() if k.replace("\r", "")
-        }
+        headers = {k.replace("\r", ""): v.replace("\r", "") for k, v in headers.items() if k.replace("\r", "")}
     frame = Frame("SEND", headers, body)
     [parsed] = parse_all(encode_frame(frame, version), version)
     assert parsed.command == "SEND"

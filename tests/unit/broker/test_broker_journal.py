@@ -36,9 +36,7 @@ def ids(messages: Sequence[Message]) -> list[str]:
     return [m.message_id for m in messages]
 
 
-def open_term(
-    journal_dir: Path, term: int, fence_ok: bool = True, segment_max_bytes: int = 1 << 26
-) -> Journal:
+def open_term(journal_dir: Path, term: int, fence_ok: bool = True, segment_max_bytes: int = 1 << 26) -> Journal:
     recovery = recover(journal_dir)
     return Journal.open_term(
         journal_dir, term, recovery.messages, lambda: fence_ok, lambda reason: None, segment_max_bytes

@@ -85,9 +85,7 @@ class HistoryBuilder:
         self.complete_send(key, outcome, node)
         return self
 
-    def sends(
-        self, producer: str, seqs: range, outcome: OpType = "ok", node: str = "node1"
-    ) -> HistoryBuilder:
+    def sends(self, producer: str, seqs: range, outcome: OpType = "ok", node: str = "node1") -> HistoryBuilder:
         for seq in seqs:
             self.send(f"{producer}#{seq}", outcome, node)
         return self
@@ -119,23 +117,17 @@ class HistoryBuilder:
             self.receive(f"{producer}#{seq}", consumer, node)
         return self
 
-    def ack(
-        self, key: str, consumer: int = 1, outcome: OpType = "ok", node: str | None = "node1"
-    ) -> HistoryBuilder:
+    def ack(self, key: str, consumer: int = 1, outcome: OpType = "ok", node: str | None = "node1") -> HistoryBuilder:
         self.add(consumer, "invoke", ACK, k(key))
         self.add(consumer, outcome, ACK, k(key), node if outcome == "ok" else None)
         return self
 
     # Nemesis and probes.
     def fault(self, fault_id: int, fault: str = "kill", target: str = "node1", at: float | None = None) -> Op:
-        return self.add(
-            NEMESIS, "info", FAULT_START, {"fault": fault, "target": target, "fault_id": fault_id}, at=at
-        )
+        return self.add(NEMESIS, "info", FAULT_START, {"fault": fault, "target": target, "fault_id": fault_id}, at=at)
 
     def heal(self, fault_id: int, fault: str = "kill", target: str = "node1", at: float | None = None) -> Op:
-        return self.add(
-            NEMESIS, "info", FAULT_END, {"fault": fault, "target": target, "fault_id": fault_id}, at=at
-        )
+        return self.add(NEMESIS, "info", FAULT_END, {"fault": fault, "target": target, "fault_id": fault_id}, at=at)
 
     def probe(
         self, round: int, accepting: dict[str, bool], group: str = "g1", at: float | None = None

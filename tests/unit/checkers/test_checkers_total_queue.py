@@ -32,9 +32,7 @@ def test_lost_acknowledged_message_fails() -> None:
     assert result.problems[0].startswith("1 acknowledged message(s) lost")
     assert "p1#3" in result.problems[0]
     # The detail names the key, the confirming node and the time of its receipt.
-    assert (
-        "lost p1#3: expected a delivery after its send was receipted at 7.0 ms on node2" in result.problems[1]
-    )
+    assert "lost p1#3: expected a delivery after its send was receipted at 7.0 ms on node2" in result.problems[1]
     assert "saw none" in result.problems[1]
 
 
@@ -54,9 +52,7 @@ def test_unexpected_value_fails() -> None:
     assert result.unexpected == 1
     assert result.unexpected_keys == [k("p9#4")]
     assert result.received == 3
-    assert any(
-        "unexpected p9#4: no send of it was invoked" in p and "consumer 2" in p for p in result.problems
-    )
+    assert any("unexpected p9#4: no send of it was invoked" in p and "consumer 2" in p for p in result.problems)
 
 
 def test_duplicates_are_counted_but_valid_without_exactly_once() -> None:

@@ -71,9 +71,7 @@ def test_chaotic_but_correct_run() -> None:
     strict = check_all(chaotic().ops, exactly_once=True)
     assert not strict.valid
     assert strict.summary().startswith("INVALID (total-queue failed)")
-    assert any(
-        p.startswith("[total-queue] duplicate p1#2: expected one delivery, saw 2") for p in strict.problems
-    )
+    assert any(p.startswith("[total-queue] duplicate p1#2: expected one delivery, saw 2") for p in strict.problems)
 
 
 def test_broken_run_lists_every_failing_checker() -> None:

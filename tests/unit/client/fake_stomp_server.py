@@ -113,9 +113,7 @@ class FakeStompServer:
         listener.listen(16)
         self.port = listener.getsockname()[1]
         self._listener = listener
-        threading.Thread(
-            target=self._accept_loop, args=(listener,), name=f"{self.name}-accept", daemon=True
-        ).start()
+        threading.Thread(target=self._accept_loop, args=(listener,), name=f"{self.name}-accept", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -167,11 +165,7 @@ class FakeStompServer:
 
     def subscriptions(self) -> list[tuple[str, str, str]]:
         with self._lock:
-            return [
-                (s.id, s.destination, s.ack)
-                for c in self._connections.values()
-                for s in c.subscriptions.values()
-            ]
+            return [(s.id, s.destination, s.ack) for c in self._connections.values() for s in c.subscriptions.values()]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
@@ -209,9 +203,7 @@ class FakeStompServer:
             with self._lock:
                 self._connections[conn.number] = conn
                 self.connections_accepted += 1
-            threading.Thread(
-                target=self._read_loop, args=(conn,), name=f"{self.name}-conn", daemon=True
-            ).start()
+            threading.Thread(target=self._read_loop, args=(conn,), name=f"{self.name}-conn", daemon=True).start()
 
     def _read_loop(self, conn: _Connection) -> None:
         buffer = b""
@@ -297,14 +289,10 @@ class FakeStompServer:
                 return
             with self._lock:
                 headers = {k: v for k, v in frame.headers.items() if k not in ("receipt", "content-length")}
-                message = _Message(
-                    f"ID:{self.name}-{next(self._message_numbers)}", destination, frame.body, headers
-                )
+                message = _Message(f"ID:{self.name}-{next(self._message_numbers)}", destination, frame.body, headers)
                 self.queues.setdefault(destination, deque()).append(message)
         elif command == "SUBSCRIBE":
-            sub = _Subscription(
-                frame.headers["id"], frame.headers["destination"], frame.headers.get("ack", "auto")
-            )
+            sub = _Subscription(frame.headers["id"], frame.headers["destination"], frame.headers.get("ack", "auto"))
             with self._lock:
                 conn.subscriptions[sub.id] = sub
         elif command == "UNSUBSCRIBE":
@@ -381,11 +369,7 @@ class FakeStompServer:
             if message.redelivered:
                 headers["redelivered"] = "true"
             if sub.ack != "auto":
-                ack_id = (
-                    f"{self.name}-ack-{next(self._ack_numbers)}"
-                    if conn.version == "1.2"
-                    else message.message_id
-                )
+                ack_id = f"{self.name}-ack-{next(self._ack_numbers)}" if conn.version == "1.2" else message.message_id
                 if conn.version == "1.2":
                     headers["ack"] = ack_id
                 conn.unacked[ack_id] = (sub.id, message)

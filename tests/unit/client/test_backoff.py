@@ -10,9 +10,7 @@ from harness.client.uri import Endpoint, FailoverOptions, parse_failover_uri
 A, B, C = Endpoint("a", 1), Endpoint("b", 2), Endpoint("c", 3)
 
 
-def schedule(
-    query: str = "", endpoints: str = "tcp://a:1,tcp://b:2,tcp://c:3", seed: int = 7
-) -> ReconnectSchedule:
+def schedule(query: str = "", endpoints: str = "tcp://a:1,tcp://b:2,tcp://c:3", seed: int = 7) -> ReconnectSchedule:
     uri = parse_failover_uri(f"failover:({endpoints})?{query}")
     return ReconnectSchedule(uri.endpoints, uri.options, random.Random(seed))
 

@@ -57,9 +57,7 @@ class Inbox:
             return [d.text for d in self.deliveries]
 
     def wait(self, count: int, timeout: float = 5.0) -> list[Delivery]:
-        wait_until(
-            lambda: len(self.deliveries) >= count, timeout, f"{count} deliveries (have {self.bodies()})"
-        )
+        wait_until(lambda: len(self.deliveries) >= count, timeout, f"{count} deliveries (have {self.bodies()})")
         with self._lock:
             return list(self.deliveries)
 
@@ -101,9 +99,7 @@ def test_connect_passes_login_passcode_and_headers(server_a: FakeStompServer, cl
     assert (headers["login"], headers["passcode"], headers["client-id"]) == ("u", "p", "c1")
 
 
-def test_startup_skips_a_dead_broker(
-    server_a: FakeStompServer, server_b: FakeStompServer, clients: Clients
-) -> None:
+def test_startup_skips_a_dead_broker(server_a: FakeStompServer, server_b: FakeStompServer, clients: Clients) -> None:
     server_a.stop()
     client = clients(failover(server_a, server_b))
     client.connect(timeout=5)
@@ -195,9 +191,7 @@ def test_header_values_with_colons_survive_a_resend(
     client = clients(failover(server_a, server_b))
     client.connect(timeout=5)
     done: list[Any] = []
-    thread = threading.Thread(
-        target=lambda: done.append(client.send("/queue/q", "x", headers={"k": "a:b\\c"}))
-    )
+    thread = threading.Thread(target=lambda: done.append(client.send("/queue/q", "x", headers={"k": "a:b\\c"})))
     thread.start()
     server_a.wait_for(lambda: len(server_a.received("SEND")) == 1, what="the first SEND")
     server_a.stop()
@@ -275,9 +269,7 @@ def test_timed_out_send_is_not_resent_after_failover(
 
 
 def test_error_frame_answering_a_send_raises_send_failed(server_a: FakeStompServer, clients: Clients) -> None:
-    server_a.refuse_destinations["/queue/forbidden"] = (
-        "User u is not authorized to write to: queue://forbidden"
-    )
+    server_a.refuse_destinations["/queue/forbidden"] = "User u is not authorized to write to: queue://forbidden"
     recorder = Recorder()
     client = clients(failover(server_a), listener=recorder)
     client.connect(timeout=5)
@@ -352,9 +344,7 @@ def test_subscription_is_made_with_receipt_and_delivers_on_the_dispatch_thread(
     assert threads == ["client-dispatch"]
 
 
-def test_ack_12_names_the_ack_header_and_waits_for_the_receipt(
-    server_a: FakeStompServer, clients: Clients
-) -> None:
+def test_ack_12_names_the_ack_header_and_waits_for_the_receipt(server_a: FakeStompServer, clients: Clients) -> None:
     client = clients(failover(server_a))
     client.connect(timeout=5)
     inbox = Inbox()
@@ -367,9 +357,7 @@ def test_ack_12_names_the_ack_header_and_waits_for_the_receipt(
     assert "receipt" in ack.headers
 
 
-@pytest.mark.parametrize(
-    ("version", "expected"), [("1.1", {"message-id", "subscription"}), ("1.0", {"message-id"})]
-)
+@pytest.mark.parametrize(("version", "expected"), [("1.1", {"message-id", "subscription"}), ("1.0", {"message-id"})])
 def test_ack_headers_for_older_versions(
     server_a: FakeStompServer, clients: Clients, version: str, expected: set[str]
 ) -> None:
@@ -493,9 +481,7 @@ def test_redelivered_flag_is_reported(server_a: FakeStompServer, clients: Client
     assert deliveries[1].generation != deliveries[0].generation
 
 
-def test_handler_may_send_and_ack_with_receipts_without_deadlock(
-    server_a: FakeStompServer, clients: Clients
-) -> None:
+def test_handler_may_send_and_ack_with_receipts_without_deadlock(server_a: FakeStompServer, clients: Clients) -> None:
     client = clients(failover(server_a))
     client.connect(timeout=5)
     done = threading.Event()
@@ -623,9 +609,7 @@ def test_concurrent_senders_survive_repeated_failovers(
     server_a: FakeStompServer, server_b: FakeStompServer, clients: Clients
 ) -> None:
     recorder = Recorder()
-    client = clients(
-        failover(server_a, server_b, query="randomize=false&initialReconnectDelay=1"), listener=recorder
-    )
+    client = clients(failover(server_a, server_b, query="randomize=false&initialReconnectDelay=1"), listener=recorder)
     client.connect(timeout=5)
     results: list[Any] = []
     errors: list[BaseException] = []

@@ -9,9 +9,7 @@ from harness.client.uri import KNOWN_OPTIONS, NO_EFFECT_OPTIONS
 
 
 def test_parenthesised_failover_uri_gives_endpoints_in_order_and_options() -> None:
-    uri = parse_failover_uri(
-        "failover:(tcp://h1:61613,tcp://h2:61614)?randomize=false&maxReconnectAttempts=3"
-    )
+    uri = parse_failover_uri("failover:(tcp://h1:61613,tcp://h2:61614)?randomize=false&maxReconnectAttempts=3")
     assert uri.addresses == [("h1", 61613), ("h2", 61614)]
     assert uri.failover
     assert uri.options.randomize is False
@@ -113,9 +111,7 @@ def test_no_effect_options_are_known_options() -> None:
 
 
 def test_inner_query_is_kept_and_nested_options_are_appended() -> None:
-    uri = parse_failover_uri(
-        "failover:(tcp://h1:1?wireFormat.maxInactivityDuration=0,tcp://h2:2)?nested.soTimeout=500"
-    )
+    uri = parse_failover_uri("failover:(tcp://h1:1?wireFormat.maxInactivityDuration=0,tcp://h2:2)?nested.soTimeout=500")
     assert uri.endpoints[0].query == (("wireFormat.maxInactivityDuration", "0"), ("soTimeout", "500"))
     assert uri.endpoints[1].query == (("soTimeout", "500"),)
     assert uri.options.nested == (("soTimeout", "500"),)
@@ -137,9 +133,7 @@ def test_ipv6_host() -> None:
 
 
 def test_unknown_option_is_an_error_naming_the_known_ones() -> None:
-    with pytest.raises(
-        FailoverUriError, match=r"failover URI option 'foo' is not known \(known: .*randomize"
-    ):
+    with pytest.raises(FailoverUriError, match=r"failover URI option 'foo' is not known \(known: .*randomize"):
         parse_failover_uri("failover:(tcp://h:1)?foo=1")
 
 
