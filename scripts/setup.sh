@@ -31,7 +31,8 @@ fi
 # The editable install is redone only when pyproject.toml changed since the last one.
 stamp=build/.setup-stamp
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PYTHON" -c 'import harness, amq_harness_fixtures, stomp' 2>/dev/null; then
+installed_at=$("$PYTHON" -c 'import os, amq_harness_fixtures as f; print(os.path.dirname(os.path.dirname(f.__file__)))' 2>/dev/null || true)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ "$installed_at" = "$PWD" ]; then
   say "Python package amq-harness present (editable)"
 else
   say "installing amq-harness and its Python dependencies (pip install -e .[dev])"

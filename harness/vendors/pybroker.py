@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -31,4 +32,7 @@ class PyBroker:
         conf.write_text(activemq_xml, encoding="utf-8")
         # -u: log lines reach the log file as they happen, for people tailing it during a run.
         argv = [sys.executable, "-u", "-m", "harness.broker", "--config", str(conf)]
-        return LaunchSpec(argv=argv, cwd=node_dir)
+        # The broker runs the very code this process imported, whichever checkout that is.
+        source_root = str(Path(harness.__file__).resolve().parent.parent)
+        pythonpath = os.pathsep.join(p for p in (source_root, os.environ.get("PYTHONPATH", "")) if p)
+        return LaunchSpec(argv=argv, cwd=node_dir, env={"PYTHONPATH": pythonpath})

@@ -38,3 +38,11 @@ def test_pybroker_launches_the_harness_broker_module(tmp_path: Path):
     launch = get_vendor("pybroker").prepare(tmp_path / "amq1", "<beans/>")
     assert launch.argv[-4:] == ["-m", "harness.broker", "--config", f"{tmp_path}/amq1/conf/activemq.xml"]
     assert get_vendor("pybroker").unsupported_reason(shared_file(2)) is None
+
+
+def test_pybroker_runs_the_harness_code_this_process_imported(tmp_path: Path):
+    import harness
+
+    launch = get_vendor("pybroker").prepare(tmp_path / "amq1", "<beans/>")
+    source_root = str(Path(harness.__file__).resolve().parent.parent)
+    assert launch.env["PYTHONPATH"].split(":")[0] == source_root
