@@ -54,12 +54,14 @@ class Cluster:
             store = self.store_dir(group.name)
             for name in group.nodes:
                 port = self.runtime.allocate_port()
+                # In a container the broker listens on its own address; clients use the published one.
+                listen_host, listen_port = self.runtime.listen_address(port)
                 config = NodeConfig(
                     broker_name=name,
                     data_dir=self.runtime.node_dir(name) / "data",
                     store_dir=store,
-                    stomp_host=self.runtime.host,
-                    stomp_port=port,
+                    stomp_host=listen_host,
+                    stomp_port=listen_port,
                     lock=group.lock,
                 )
                 xml = render_activemq_xml(config)

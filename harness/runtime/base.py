@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from harness.vendors.base import LaunchSpec
 
@@ -42,11 +42,28 @@ class Node(Protocol):
     def logs(self, tail: int | None = None) -> str: ...
 
 
+@runtime_checkable
+class Partitionable(Protocol):
+    """A node whose network can be cut (docker runtime): isolate() cuts it from peers and clients."""
+
+    name: str
+
+    def isolate(self) -> None: ...
+
+    def rejoin(self) -> None: ...
+
+
 class Runtime(Protocol):
     name: str
     host: str
+    # Faults beyond the process ones (kill, pause, restart) this runtime's nodes can take, e.g. "partition".
+    faults: frozenset[str]
 
-    def allocate_port(self) -> int: ...
+    def allocate_port(self) -> int:
+        """The port clients use to reach a new node, on ``host``."""
+
+    def listen_address(self, client_port: int) -> tuple[str, int]:
+        """Where a node reached at ``host:client_port`` listens, as written in its own configuration."""
 
     def node_dir(self, node: str) -> Path: ...
 

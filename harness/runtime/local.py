@@ -165,6 +165,7 @@ class LocalRuntime:
     """Processes on loopback, each node in ``workdir/<node>``, shared stores in ``workdir/shared``."""
 
     name = "local"
+    faults: frozenset[str] = frozenset()
 
     def __init__(self, workdir: Path | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -176,6 +177,9 @@ class LocalRuntime:
 
     def allocate_port(self) -> int:
         return self.ports.allocate()
+
+    def listen_address(self, client_port: int) -> tuple[str, int]:
+        return self.host, client_port
 
     def node_dir(self, node: str) -> Path:
         path = self.workdir / node
@@ -190,6 +194,8 @@ class LocalRuntime:
     def add_node(self, name: str, launch: LaunchSpec, stomp_port: int) -> LocalNode:
         if name in self.nodes:
             raise NodeError(f"runtime local: node {name} exists already")
+        if launch.image is not None:
+            raise NodeError(f"runtime local: node {name} is meant to run in image {launch.image}: use --runtime docker")
         node = LocalNode(name, launch, self.host, stomp_port, self.node_dir(name) / "node.log")
         self.nodes[name] = node
         return node

@@ -18,7 +18,11 @@ _BEANS_OPEN = """<beans xmlns="http://www.springframework.org/schema/beans"
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """Everything the renderer needs for one node, resolved by the runtime (paths, ports)."""
+    """Everything the renderer needs for one node, resolved by the runtime (paths, ports).
+
+    ``stomp_host``/``stomp_port`` are where the broker listens, which in a container is not where
+    clients reach it (see Runtime.listen_address).
+    """
 
     broker_name: str
     data_dir: Path

@@ -16,11 +16,15 @@ class VendorUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """How to start one node as a process: the command line, extra environment and directory."""
+    """How to start one node as a process: the command line, extra environment and directory.
+
+    ``image`` names the container image the process runs in (docker runtime); None means this machine.
+    """
 
     argv: list[str]
     cwd: Path
     env: dict[str, str] = field(default_factory=dict)
+    image: str | None = None
 
 
 class Vendor(Protocol):

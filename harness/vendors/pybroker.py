@@ -12,7 +12,13 @@ from harness.vendors.base import LaunchSpec
 
 
 class PyBroker:
+    """``python`` and ``source_root`` default to this process's interpreter and checkout; an image sets its own."""
+
     name = "pybroker"
+
+    def __init__(self, python: str | None = None, source_root: Path | None = None) -> None:
+        self.python = python or sys.executable
+        self.source_root = source_root
 
     def check_installed(self) -> None:
         """pybroker ships with the harness: nothing to check."""
@@ -31,7 +37,9 @@ class PyBroker:
         conf.parent.mkdir(parents=True, exist_ok=True)
         conf.write_text(activemq_xml, encoding="utf-8")
         # -u: log lines reach the log file as they happen, for people tailing it during a run.
-        argv = [sys.executable, "-u", "-m", "harness.broker", "--config", str(conf)]
+        argv = [self.python, "-u", "-m", "harness.broker", "--config", str(conf)]
+        if self.source_root is not None:
+            return LaunchSpec(argv=argv, cwd=node_dir, env={"PYTHONPATH": str(self.source_root)})
         # The broker runs the very code this process imported, whichever checkout that is.
         source_root = str(Path(harness.__file__).resolve().parent.parent)
         pythonpath = os.pathsep.join(p for p in (source_root, os.environ.get("PYTHONPATH", "")) if p)

@@ -46,3 +46,14 @@ def test_pybroker_runs_the_harness_code_this_process_imported(tmp_path: Path):
     launch = get_vendor("pybroker").prepare(tmp_path / "amq1", "<beans/>")
     source_root = str(Path(harness.__file__).resolve().parent.parent)
     assert launch.env["PYTHONPATH"].split(":")[0] == source_root
+
+
+def test_the_local_runtime_refuses_a_launch_meant_for_a_container(tmp_path: Path):
+    from harness.runtime import LocalRuntime, NodeError
+    from harness.vendors import LaunchSpec
+
+    with LocalRuntime(tmp_path) as runtime:
+        launch = LaunchSpec(argv=["python3"], cwd=tmp_path, image="amq-harness/pybroker:x")
+        with pytest.raises(NodeError, match="meant to run in image amq-harness/pybroker:x: use --runtime docker"):
+            runtime.add_node("amq1", launch, runtime.allocate_port())
+        assert runtime.listen_address(1234) == ("127.0.0.1", 1234)

@@ -1,0 +1,28 @@
+"""The connection to the Docker engine, with an error that says what to install or start."""
+
+from __future__ import annotations
+
+import os
+
+import docker
+import docker.errors
+
+INSTALL_HINT = (
+    "install Docker Engine (Debian: apt-get install -y docker.io) and start it (systemctl start docker, "
+    "or run dockerd), or run the scenarios with --runtime local"
+)
+
+
+class EngineUnavailable(RuntimeError):
+    """No Docker engine answers; the message says where the harness looked and what to do."""
+
+
+def connect(timeout: float = 120.0) -> docker.DockerClient:
+    """A client of the engine at $DOCKER_HOST (default: the local socket), checked with a ping."""
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except (docker.errors.DockerException, OSError) as exc:
+        raise EngineUnavailable(f"the Docker engine at {where} does not answer ({exc}): {INSTALL_HINT}") from exc
+    return client
