@@ -1,9 +1,10 @@
-"""The ``amq-harness`` command: run pybroker, and turn scenario results into reports."""
+"""The ``amq-harness`` command: run pybroker, build container images, clean Docker up, report results."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 
@@ -28,6 +29,46 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
+def _images_build(args: argparse.Namespace) -> int:
+    from harness.images.build import ImageBuilder, ImageBuildError
+    from harness.images.recipes import RecipeError, plan_images
+    from harness.runtime.engine import EngineUnavailable, connect
+
+    vendors = args.vendor or ["pybroker", "activemq"]
+    started = time.monotonic()
+    try:
+        plans = plan_images(vendors, args.images)
+        client = connect(timeout=1800)
+        outcomes = ImageBuilder(client, _progress, Path(args.cache_dir) if args.cache_dir else None).ensure(plans)
+    except (EngineUnavailable, ImageBuildError, RecipeError) as exc:
+        print(f"amq-harness images build: {exc}", file=sys.stderr)
+        return 2
+    built = [o.name for o in outcomes if o.built]
+    summary = f"built {', '.join(built)}" if built else "all up to date"
+    print(f"images ready in {time.monotonic() - started:.1f} s ({summary}):", flush=True)
+    for outcome in outcomes:
+        print(f"  {outcome.name:9} {outcome.tag}")
+    return 0
+
+
+def _docker_prune(args: argparse.Namespace) -> int:
+    from harness.runtime.docker_reaper import prune
+    from harness.runtime.engine import EngineUnavailable, connect
+
+    try:
+        client = connect()
+    except EngineUnavailable as exc:
+        print(f"amq-harness docker prune: {exc}", file=sys.stderr)
+        return 2
+    removed = prune(client, everything=args.all, progress=_progress)
+    print(f"removed {removed.summary()}" if removed.count else "nothing to remove")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["broker"]:
@@ -44,6 +85,32 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("results", nargs="?", default="reports/results/results.jsonl")
     compare.add_argument("-o", "--output", help="write the table to this file instead of stdout")
     compare.set_defaults(handler=_compare)
+
+    images = commands.add_parser("images", help="container images for --runtime docker")
+    images_commands = images.add_subparsers(dest="images_command", required=True)
+    build = images_commands.add_parser(
+        "build", help="build the images (offline, from a Debian root file system); only what changed"
+    )
+    build.add_argument(
+        "--vendor", action="append", choices=["pybroker", "activemq"], help="only this vendor's image (repeatable)"
+    )
+    build.add_argument(
+        "--images",
+        choices=["built", "official"],
+        default="built",
+        help="built: made here from Debian packages, no registry needed (default); official: pull "
+        "apache/activemq-classic and python:3.11-slim from a registry",
+    )
+    build.add_argument("--cache-dir", help="where downloaded .deb files are kept (default: ~/.cache/amq-harness)")
+    build.set_defaults(handler=_images_build)
+
+    docker_cmd = commands.add_parser("docker", help="Docker housekeeping")
+    docker_commands = docker_cmd.add_subparsers(dest="docker_command", required=True)
+    prune = docker_commands.add_parser(
+        "prune", help="remove containers, networks and volumes left by harness runs that are no longer running"
+    )
+    prune.add_argument("--all", action="store_true", help="also those of runs still going (stops them)")
+    prune.set_defaults(handler=_docker_prune)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

@@ -86,3 +86,43 @@ def test_an_unknown_vendor_is_a_usage_error(pytester: pytest.Pytester) -> None:
     run = pytester.runpytest("--vendor", "rabbitmq")
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     run.stderr.fnmatch_lines(["*invalid choice: 'rabbitmq'*"])
+
+
+# The inner runs use this checkout's plugin, whichever checkout the pip-installed entry point names.
+THIS_CHECKOUTS_PLUGIN = ("-p", "no:amq_harness", "-p", "fixtures.plugin")
+
+NEEDS_PARTITION = """
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.needs_fault("partition")
+@pytest.mark.topology(shared_file(nodes=2))
+def test_partition(cluster, faults):
+    raise AssertionError("must not run on the local runtime")
+"""
+
+
+def test_a_docker_only_fault_is_unsupported_on_the_local_runtime(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_partition=NEEDS_PARTITION)
+    run = pytester.runpytest(*THIS_CHECKOUTS_PLUGIN, "--results-dir", "out", "-rs")
+    run.assert_outcomes(skipped=1)
+    run.stdout.fnmatch_lines(["*unsupported: runtime local cannot inject 'partition' (runtimes that can: docker)*"])
+    [line] = results(pytester)
+    assert (line["verdict"], line["runtime"]) == ("unsupported", "local")
+
+
+def test_docker_runtime_without_an_engine_says_what_to_install_or_start(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/amq-harness-no-docker.sock")
+    pytester.makepyfile(test_failing=FAILING)
+    run = pytester.runpytest(*THIS_CHECKOUTS_PLUGIN, "--results-dir", "out", "--runtime", "docker")
+    run.assert_outcomes(errors=1)
+    run.stdout.fnmatch_lines(
+        [
+            "*--runtime docker: the Docker engine at unix:///nonexistent/amq-harness-no-docker.sock does not answer"
+            "*install Docker Engine (Debian: apt-get install -y docker.io) and start it*"
+        ]
+    )
+    [line] = results(pytester)
+    assert (line["verdict"], line["runtime"]) == ("error", "docker")

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.faults import Kill, LockSteal, Nemesis, Pause
+from harness.faults import FaultUnsupported, Kill, LockSteal, Nemesis, Partition, Pause
 from harness.history import FAULT_END, FAULT_START, History
 
 
@@ -84,3 +84,25 @@ def test_lock_steal_without_a_lock_file_fails_clearly(tmp_path: Path):
 def test_lock_steal_rejects_an_unknown_method(tmp_path: Path):
     with pytest.raises(ValueError, match="'delete' or 'replace'"):
         LockSteal("g", tmp_path / "lock", "shred")  # type: ignore[arg-type]
+
+
+class FakePartitionableNode(FakeNode):
+    def isolate(self) -> None:
+        self.calls.append("isolate")
+
+    def rejoin(self) -> None:
+        self.calls.append("rejoin")
+
+
+def test_partition_isolates_and_heals_by_rejoining():
+    history, node = History(), FakePartitionableNode("amq2")
+    with Nemesis(history).inject(Partition(node)):  # type: ignore[arg-type]
+        assert node.calls == ["isolate"]
+    assert node.calls == ["isolate", "rejoin"]
+    (start,) = [op for op in history if op.f == FAULT_START]
+    assert start.value["fault"] == "partition" and start.node == "amq2"
+
+
+def test_partition_of_a_node_that_cannot_be_cut_off_says_which_runtime_can():
+    with pytest.raises(FaultUnsupported, match=r"node amq1 cannot be partitioned.*--runtime docker"):
+        Partition(FakeNode())  # type: ignore[arg-type]

@@ -1,0 +1,29 @@
+"""Seed 000, shared file system master/slave, in containers: the master is cut off from the network.
+The store is a file system every node mounts, not a network service: the master keeps its lock."""
+
+import time
+
+import pytest
+
+from harness.topology import shared_file
+
+
+@pytest.mark.needs_fault("partition")
+@pytest.mark.topology(shared_file(nodes=2))
+def test_partitioned_master_keeps_the_lock_and_serves_after_healing(cluster, workload, faults):
+    """While the master is unreachable nobody serves: the slave cannot take a lock the master still
+    holds on the shared disk. Once the partition heals the same master serves again; nothing receipted
+    is lost, every producer stays in order and there is never a second master."""
+    with workload.running(producers=2, consumers=1):
+        time.sleep(1)
+        master = cluster.master()
+        with faults.partition(master):
+            time.sleep(3)
+            assert cluster.masters() == [], "a slave became master while the lock holder was only cut off"
+        assert cluster.wait_for_master(timeout=30).name == master.name
+        time.sleep(2)
+    result = workload.check(failover_bound_ms=15_000)
+    assert result.lost == 0, result.summary()
+    assert result.reordered == 0, result.summary()
+    assert not result.split_brain, result.summary()
+    assert result.valid, result.summary()
