@@ -8,6 +8,10 @@ fault's start to
   on its way before the fault took effect;
 * the first successful delivery after it (``ok receive`` recorded after the start).
 
+Neither counts when the node the fault targets confirmed it before the fault healed: a kill or a
+pause lands some time after its start record (microseconds for a local signal, milliseconds through
+the Docker API), and what the target confirms meanwhile is the old master's last work, not recovery.
+
 ``failover_ms`` is the send time; when no send was invoked after the fault it falls back to the
 receive time; ``None`` when neither was seen.
 
@@ -158,15 +162,16 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
     run_start = min((op.time_ns for op in ops if is_client(op)), default=None)
     run_end = max((op.time_ns for op in workload), default=None)
 
-    # Successful sends as (invoke time, receipt time), successful deliveries as their time.
+    # Successful sends as (invoke time, receipt time, confirming node), deliveries as (time, node).
     ok_sends = sorted(
-        (s.invoke.time_ns, s.completion.time_ns)
+        (s.invoke.time_ns, s.completion.time_ns, s.completion.node or "")
         for s in sends.values()
         if s.outcome == "ok" and s.completion is not None
     )
     send_invokes = sorted(op.time_ns for op in ops if is_client(op) and op.f == SEND and op.type == "invoke")
-    receipts = sorted(done for _, done in ok_sends)
-    deliveries = sorted(op.time_ns for op in ops if is_delivery(op) and not is_drain(op))
+    receipts = sorted(done for _, done, _ in ok_sends)
+    delivered = sorted((op.time_ns, op.node or "") for op in ops if is_delivery(op) and not is_drain(op))
+    deliveries = [t for t, _ in delivered]
     successes = sorted(receipts + deliveries)
 
     max_unavailable = 0.0
@@ -183,11 +188,19 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
     unrecovered = 0
     for fault in _faults(ops):
         start = fault.start.time_ns
+        healed = fault.end.time_ns if fault.end is not None else None
+
+        def counts(at: int, node: str, fault: _Fault = fault, healed: int | None = healed) -> bool:
+            """Not the faulty node's own confirmations before it healed (module doc)."""
+            return not (fault.target is not None and node == fault.target and (healed is None or at <= healed))
+
         attempted = len(send_invokes) - bisect.bisect_left(send_invokes, start)
         # Successes that count for this fault: sends invoked after it, deliveries recorded after it.
-        after = sorted([done for invoked, done in ok_sends if invoked >= start] + [t for t in deliveries if t > start])
-        first_send = min((done for invoked, done in ok_sends if invoked >= start), default=None)
-        first_receive = next((t for t in deliveries if t > start), None)
+        recovered_sends = [done for invoked, done, node in ok_sends if invoked >= start and counts(done, node)]
+        recovered_deliveries = [t for t, node in delivered if t > start and counts(t, node)]
+        after = sorted(recovered_sends + recovered_deliveries)
+        first_send = min(recovered_sends, default=None)
+        first_receive = min(recovered_deliveries, default=None)
         send_ms = None if first_send is None else span_ms(start, first_send)
         receive_ms = None if first_receive is None else span_ms(start, first_receive)
         failover_ms = send_ms if attempted else receive_ms

@@ -9,8 +9,10 @@ Two sources of evidence, per master/slave group:
   (A at t1, B at t2, A at t3 with t1 < t2 < t3) means A and B interleaved: split brain.
   A legitimate fail-back (A fails, B takes over, B fails, A takes over again) has the same shape, so
   by default a return is not counted when a nemesis record (a fault starting or healing) lies between
-  the previous run's last confirmation and the return; ``handover_at_faults=False`` counts every
-  return.
+  the previous run's last confirmation and the return, or when a fault on the previous run's node
+  started during that run: B's receipts already in flight when B is killed reach the client after the
+  fault's start record (microseconds for a local process, milliseconds through Docker's port proxy).
+  ``handover_at_faults=False`` counts every return.
 
 Node names: the workload may record a broker endpoint (``host:port``) in ``node``; ``endpoints`` maps
 endpoints to node names. Groups come from ``groups`` (group -> node names) or, for nodes not listed
@@ -32,7 +34,7 @@ from harness.checkers._common import (
     origin_ns,
     rel_ms,
 )
-from harness.history import ACK, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
+from harness.history import ACK, FAULT_START, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
 
 Source = Literal["probe", "confirmations"]
 
@@ -148,6 +150,7 @@ def _confirmation_intervals(
     group: str,
     confirmed: list[tuple[Op, str]],
     nemesis_times: list[int],
+    fault_starts: list[tuple[int, str]],
     handover_at_faults: bool,
     origin: int,
 ) -> tuple[list[SplitBrainInterval], list[str], int]:
@@ -165,7 +168,13 @@ def _confirmation_intervals(
         if j is None:
             continue
         previous = runs[i - 1]
-        if handover_at_faults and any(previous.last.time_ns <= t <= run.first.time_ns for t in nemesis_times):
+        if handover_at_faults and (
+            any(previous.last.time_ns <= t <= run.first.time_ns for t in nemesis_times)
+            or any(
+                target == previous.node and previous.first.time_ns <= t <= run.first.time_ns
+                for t, target in fault_starts
+            )
+        ):
             continue
         interleavings += 1
         nodes = {r.node for r in runs[j : i + 1]}
@@ -243,6 +252,11 @@ def check_split_brain(
     intervals, problems, probe_rounds, split_rounds, masterless = _probe_intervals(probes, origin)
 
     nemesis_times = sorted(op.time_ns for op in ops if op.process == NEMESIS)
+    fault_starts = [
+        (op.time_ns, str(name(str(op.value.get("target")))))
+        for op in ops
+        if op.process == NEMESIS and op.f == FAULT_START and isinstance(op.value, dict)
+    ]
     confirmed: dict[str, list[tuple[Op, str]]] = {}
     for op in ops:
         if is_client(op) and op.type == "ok" and op.f in (SEND, RECEIVE, ACK):
@@ -252,7 +266,7 @@ def check_split_brain(
     interleavings = 0
     for group in sorted(confirmed):
         found, texts, count = _confirmation_intervals(
-            group, confirmed[group], nemesis_times, handover_at_faults, origin
+            group, confirmed[group], nemesis_times, fault_starts, handover_at_faults, origin
         )
         intervals.extend(found)
         problems.extend(texts)

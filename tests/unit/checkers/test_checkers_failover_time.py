@@ -139,11 +139,11 @@ def test_several_faults_and_unhealed_fault() -> None:
     b = HistoryBuilder()
     b.send("p1#0", at=0.0)
     b.fault(1, "kill", "node1", at=10.0)
-    b.send("p1#1", at=20.0)  # receipted at 21
+    b.send("p1#1", node="node2", at=20.0)  # receipted at 21 by the new master
     b.heal(1, "kill", "node1", at=30.0)
     b.fault(2, "partition", "node2", at=40.0)
     b.send("p1#2", "info", at=50.0)
-    b.send("p1#3", at=90.0)  # receipted at 91; the partition never heals
+    b.send("p1#3", node="node1", at=90.0)  # receipted at 91; the partition never heals
     result = check_failover_time(b.ops)
     assert [f.fault_id for f in result.faults] == [1, 2]
     assert result.failover_ms == [11.0, 51.0]
@@ -164,3 +164,28 @@ def test_drain_deliveries_are_not_recovery() -> None:
     assert result.faults[0].receive_ms is None
     # The workload phase ended with the last send (its completion at 21 ms): the drain pause is not counted.
     assert result.max_unavailable_ms == 20.0
+
+
+def test_the_faulty_nodes_last_receipts_are_not_recovery() -> None:
+    # A kill through the Docker API lands milliseconds after its start record: the old master still
+    # receipts a send invoked after the start. Recovery is the new master's first receipt.
+    b = HistoryBuilder()
+    b.send("p1#0", node="node1", at=0.0)
+    b.fault(1, "kill", "node1", at=10.0)
+    b.send("p1#1", node="node1", at=12.0)  # invoked after the start, receipted by the dying master
+    b.receive("p1#1", node="node1", at=14.0)
+    b.send("p1#2", node="node2", at=400.0)
+    b.receive("p1#2", node="node2", at=420.0)
+    b.heal(1, "kill", "node1", at=500.0)
+    (fault,) = check_failover_time(b.ops).faults
+    assert (fault.send_ms, fault.receive_ms) == (391.0, 410.0), "the dying master's receipt counted as recovery"
+
+
+def test_a_paused_node_serving_again_after_the_heal_is_recovery() -> None:
+    b = HistoryBuilder()
+    b.send("p1#0", node="node1", at=0.0)
+    b.fault(1, "pause", "node1", at=10.0)
+    b.send("p1#1", node="node1", at=11.0)  # receipted before the freeze landed
+    b.heal(1, "pause", "node1", at=3000.0)
+    b.send("p1#2", node="node1", at=3005.0)
+    assert check_failover_time(b.ops).failover_ms == [2996.0]

@@ -127,6 +127,32 @@ def test_failback_after_faults_is_not_split_brain_by_default() -> None:
     assert strict.interleavings == 1
 
 
+def test_receipts_in_flight_when_the_master_is_killed_are_a_handover() -> None:
+    # Each master confirms one more operation after its kill was recorded (the receipt was on its way).
+    b = HistoryBuilder()
+    b.send("p1#0", node="node1")
+    b.fault(1, "kill", "node1")
+    b.send("p1#1", node="node1")
+    b.send("p1#2", node="node2")
+    b.fault(2, "kill", "node2")
+    b.send("p1#3", node="node2")
+    b.send("p1#4", node="node1")
+    assert check_split_brain(b.ops, groups=GROUPS).valid
+    assert not check_split_brain(b.ops, groups=GROUPS, handover_at_faults=False).valid
+
+
+def test_a_fault_on_the_group_does_not_excuse_interleaving_masters() -> None:
+    # A stolen lock targets the group, not a node: node1 and node2 serving in turn after it is split brain.
+    b = HistoryBuilder()
+    b.send("p1#0", node="node1")
+    b.fault(1, "steal-lock", "g1")
+    for seq, node in enumerate(["node1", "node2", "node1", "node2"], start=1):
+        b.send(f"p1#{seq}", node=node)
+    result = check_split_brain(b.ops, groups=GROUPS)
+    assert not result.valid
+    assert result.interleavings == 2
+
+
 def test_interleaving_after_a_healed_partition_is_caught() -> None:
     # node1 is cut off, node2 takes over; after the heal both serve clients.
     b = HistoryBuilder()
