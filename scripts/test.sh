@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Quick start, the project's own tests: set everything up, then lint, type-check, run the unit and
-# integration tests, and run the HA suites on both vendors (real pybroker and real ActiveMQ).
+# Quick start, the project's own tests: set everything up, then lint, type-check, build the container
+# images (offline, cached by content), run the unit and integration tests, run the HA suites on both
+# vendors (real pybroker and real ActiveMQ) as local processes, and the shared-file kill -9 and
+# partition scenarios on both vendors in Docker containers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 bash scripts/setup.sh
 echo "== ruff"; "$PY" -m ruff check .
 echo "== mypy"; "$PY" -m mypy harness fixtures
+echo "== container images for --runtime docker (built offline from Debian packages; cached by content)"
+"$PY" -m harness.cli images build
 echo "== unit and integration tests"; "$PY" -m pytest tests -q
 echo "== suites/ha on pybroker and activemq"
 "$PY" -m pytest suites/ha --vendor pybroker --vendor activemq --results-dir reports/results -q
+echo "== suites/ha in Docker containers: shared-file kill -9 and partition on pybroker and activemq"
+"$PY" -m pytest suites/ha/test_shared_file_kill.py suites/ha/test_shared_file_partition.py --runtime docker \
+  -k "round_robin and 2-nodes or restarts_as_slave or partition" \
+  --vendor pybroker --vendor activemq --results-dir reports/results -q
 "$PY" -m harness.cli report compare reports/results/results.jsonl -o reports/comparison.md
 cat reports/comparison.md
