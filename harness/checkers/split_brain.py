@@ -11,6 +11,9 @@ Two sources of evidence, per master/slave group:
   by default a return is not counted when a nemesis record (a fault starting or healing) lies between
   the previous run's last confirmation and the return; ``handover_at_faults=False`` counts every
   return.
+  A node that is killed, paused or stopped does no new work until the fault heals, so a confirmation
+  from it recorded in that time is the late arrival of earlier work (a receipt already on the wire
+  when the node died) and is not taken as evidence of it serving.
 
 Node names: the workload may record a broker endpoint (``host:port``) in ``node``; ``endpoints`` maps
 endpoints to node names. Groups come from ``groups`` (group -> node names) or, for nodes not listed
@@ -19,7 +22,7 @@ there, from the probe records' ``group``. Nodes in no group are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,7 +35,7 @@ from harness.checkers._common import (
     origin_ns,
     rel_ms,
 )
-from harness.history import ACK, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
+from harness.history import ACK, FAULT_END, FAULT_START, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
 
 Source = Literal["probe", "confirmations"]
 
@@ -202,6 +205,35 @@ def _confirmation_intervals(
     return intervals, problems, interleavings
 
 
+# Faults after whose start the target node cannot confirm new work until the fault heals.
+INCAPACITATING_FAULTS = frozenset({"kill", "pause", "restart"})
+
+
+def _incapacitated(ops: list[Op], name: Callable[[str | None], str | None]) -> dict[str, list[tuple[int, int]]]:
+    """Per node, the (start, heal) times of faults that left it unable to do new work."""
+    starts: dict[Any, Op] = {}
+    windows: dict[str, list[tuple[int, int]]] = {}
+    end_of_history = max((op.time_ns for op in ops), default=0)
+    for op in ops:
+        if op.process != NEMESIS or not isinstance(op.value, dict):
+            continue
+        if op.value.get("fault") not in INCAPACITATING_FAULTS:
+            continue
+        fault_id = op.value.get("fault_id")
+        if op.f == FAULT_START:
+            starts[fault_id] = op
+        elif op.f == FAULT_END and fault_id in starts:
+            start = starts.pop(fault_id)
+            target = name(start.node or start.value.get("target"))
+            if target is not None:
+                windows.setdefault(target, []).append((start.time_ns, op.time_ns))
+    for start in starts.values():  # never healed within the history
+        target = name(start.node or start.value.get("target"))
+        if target is not None:
+            windows.setdefault(target, []).append((start.time_ns, end_of_history))
+    return windows
+
+
 def check_split_brain(
     history: HistoryLike,
     *,
@@ -243,12 +275,16 @@ def check_split_brain(
     intervals, problems, probe_rounds, split_rounds, masterless = _probe_intervals(probes, origin)
 
     nemesis_times = sorted(op.time_ns for op in ops if op.process == NEMESIS)
+    down = _incapacitated(ops, name)
     confirmed: dict[str, list[tuple[Op, str]]] = {}
     for op in ops:
         if is_client(op) and op.type == "ok" and op.f in (SEND, RECEIVE, ACK):
             confirmer = name(op.node)
-            if confirmer is not None and confirmer in group_of:
-                confirmed.setdefault(group_of[confirmer], []).append((op, confirmer))
+            if confirmer is None or confirmer not in group_of:
+                continue
+            if any(start <= op.time_ns <= end for start, end in down.get(confirmer, ())):
+                continue
+            confirmed.setdefault(group_of[confirmer], []).append((op, confirmer))
     interleavings = 0
     for group in sorted(confirmed):
         found, texts, count = _confirmation_intervals(
