@@ -9,10 +9,11 @@ Two sources of evidence, per master/slave group:
   (A at t1, B at t2, A at t3 with t1 < t2 < t3) means A and B interleaved: split brain.
   A legitimate fail-back (A fails, B takes over, B fails, A takes over again) has the same shape, so
   by default a return is not counted when a nemesis record (a fault starting or healing) lies between
-  the previous run's last confirmation and the return, or when a fault on the previous run's node
-  started during that run: B's receipts already in flight when B is killed reach the client after the
-  fault's start record (microseconds for a local process, milliseconds through Docker's port proxy).
-  ``handover_at_faults=False`` counts every return.
+  the previous run's last confirmation and the return; ``handover_at_faults=False`` counts every
+  return.
+  A node that is killed, paused or stopped does no new work until the fault heals, so a confirmation
+  from it recorded in that time is the late arrival of earlier work (a receipt already on the wire
+  when the node died) and is not taken as evidence of it serving.
 
 Node names: the workload may record a broker endpoint (``host:port``) in ``node``; ``endpoints`` maps
 endpoints to node names. Groups come from ``groups`` (group -> node names) or, for nodes not listed
@@ -21,7 +22,7 @@ there, from the probe records' ``group``. Nodes in no group are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from harness.checkers._common import (
     origin_ns,
     rel_ms,
 )
-from harness.history import ACK, FAULT_START, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
+from harness.history import ACK, FAULT_END, FAULT_START, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
 
 Source = Literal["probe", "confirmations"]
 
@@ -150,7 +151,6 @@ def _confirmation_intervals(
     group: str,
     confirmed: list[tuple[Op, str]],
     nemesis_times: list[int],
-    fault_starts: list[tuple[int, str]],
     handover_at_faults: bool,
     origin: int,
 ) -> tuple[list[SplitBrainInterval], list[str], int]:
@@ -168,13 +168,7 @@ def _confirmation_intervals(
         if j is None:
             continue
         previous = runs[i - 1]
-        if handover_at_faults and (
-            any(previous.last.time_ns <= t <= run.first.time_ns for t in nemesis_times)
-            or any(
-                target == previous.node and previous.first.time_ns <= t <= run.first.time_ns
-                for t, target in fault_starts
-            )
-        ):
+        if handover_at_faults and any(previous.last.time_ns <= t <= run.first.time_ns for t in nemesis_times):
             continue
         interleavings += 1
         nodes = {r.node for r in runs[j : i + 1]}
@@ -209,6 +203,35 @@ def _confirmation_intervals(
             f"({item.count} interleaving(s); first: {item.evidence})"
         )
     return intervals, problems, interleavings
+
+
+# Faults after whose start the target node cannot confirm new work until the fault heals.
+INCAPACITATING_FAULTS = frozenset({"kill", "pause", "restart"})
+
+
+def _incapacitated(ops: list[Op], name: Callable[[str | None], str | None]) -> dict[str, list[tuple[int, int]]]:
+    """Per node, the (start, heal) times of faults that left it unable to do new work."""
+    starts: dict[Any, Op] = {}
+    windows: dict[str, list[tuple[int, int]]] = {}
+    end_of_history = max((op.time_ns for op in ops), default=0)
+    for op in ops:
+        if op.process != NEMESIS or not isinstance(op.value, dict):
+            continue
+        if op.value.get("fault") not in INCAPACITATING_FAULTS:
+            continue
+        fault_id = op.value.get("fault_id")
+        if op.f == FAULT_START:
+            starts[fault_id] = op
+        elif op.f == FAULT_END and fault_id in starts:
+            start = starts.pop(fault_id)
+            target = name(start.node or start.value.get("target"))
+            if target is not None:
+                windows.setdefault(target, []).append((start.time_ns, op.time_ns))
+    for start in starts.values():  # never healed within the history
+        target = name(start.node or start.value.get("target"))
+        if target is not None:
+            windows.setdefault(target, []).append((start.time_ns, end_of_history))
+    return windows
 
 
 def check_split_brain(
@@ -252,21 +275,20 @@ def check_split_brain(
     intervals, problems, probe_rounds, split_rounds, masterless = _probe_intervals(probes, origin)
 
     nemesis_times = sorted(op.time_ns for op in ops if op.process == NEMESIS)
-    fault_starts = [
-        (op.time_ns, str(name(str(op.value.get("target")))))
-        for op in ops
-        if op.process == NEMESIS and op.f == FAULT_START and isinstance(op.value, dict)
-    ]
+    down = _incapacitated(ops, name)
     confirmed: dict[str, list[tuple[Op, str]]] = {}
     for op in ops:
         if is_client(op) and op.type == "ok" and op.f in (SEND, RECEIVE, ACK):
             confirmer = name(op.node)
-            if confirmer is not None and confirmer in group_of:
-                confirmed.setdefault(group_of[confirmer], []).append((op, confirmer))
+            if confirmer is None or confirmer not in group_of:
+                continue
+            if any(start <= op.time_ns <= end for start, end in down.get(confirmer, ())):
+                continue
+            confirmed.setdefault(group_of[confirmer], []).append((op, confirmer))
     interleavings = 0
     for group in sorted(confirmed):
         found, texts, count = _confirmation_intervals(
-            group, confirmed[group], nemesis_times, fault_starts, handover_at_faults, origin
+            group, confirmed[group], nemesis_times, handover_at_faults, origin
         )
         intervals.extend(found)
         problems.extend(texts)

@@ -29,6 +29,9 @@ def _cell(result: dict[str, Any]) -> str:
     failover = [f for f in figures.get("failover_ms") or [] if f is not None]
     if failover:
         details.append(f"failover max {max(failover):.0f} ms")
+    if figures.get("max_unavailable_ms"):
+        # The per-fault figure misses outages that start after the fault (a master stepping down).
+        details.append(f"longest outage {figures['max_unavailable_ms']:.0f} ms")
     if figures.get("lost"):
         details.append(f"lost {figures['lost']}")
     if figures.get("duplicated"):

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 VerdictName = Literal["pass", "fail", "unsupported", "error"]
 RESULTS_FILE = "results.jsonl"
+# The figures every result line carries (Verdict.figures() must provide them all).
 FIGURE_KEYS = (
     "attempted",
     "acknowledged",

@@ -8,12 +8,14 @@ GROUPS = {"g1": ["node1", "node2"]}
 
 
 def confirmations(nodes: list[str], fault_after: dict[int, int] | None = None) -> HistoryBuilder:
-    """One receipted send per entry of ``nodes``, confirmed by that node; a fault record after entry i."""
+    """One receipted send per entry of ``nodes``, confirmed by that node; after entry i a fault on that
+    node which heals at once (the killed node restarts as a slave, as in real runs)."""
     b = HistoryBuilder()
     for seq, node in enumerate(nodes):
         b.send(f"p1#{seq}", node=node)
         if fault_after and seq in fault_after:
             b.fault(fault_after[seq], target=node)
+            b.heal(fault_after[seq], target=node)
     return b
 
 
@@ -134,9 +136,11 @@ def test_receipts_in_flight_when_the_master_is_killed_are_a_handover() -> None:
     b.fault(1, "kill", "node1")
     b.send("p1#1", node="node1")
     b.send("p1#2", node="node2")
+    b.heal(1, "kill", "node1")  # node1 restarts as a slave
     b.fault(2, "kill", "node2")
     b.send("p1#3", node="node2")
     b.send("p1#4", node="node1")
+    b.heal(2, "kill", "node2")
     assert check_split_brain(b.ops, groups=GROUPS).valid
     assert not check_split_brain(b.ops, groups=GROUPS, handover_at_faults=False).valid
 
@@ -177,3 +181,37 @@ def test_to_dict() -> None:
     data = check_split_brain(b.ops).to_dict()
     assert data["split_brain"] is True
     assert data["intervals"][0]["nodes"] == ["node1", "node2"]
+
+
+THREE = {"g1": ["node1", "node2", "node3"]}
+
+
+def test_late_receipt_from_a_killed_master_is_not_split_brain() -> None:
+    """A receipt already on the wire when the master died is recorded after the kill: that is
+    earlier work arriving late, not the dead node serving (seen on a loaded machine)."""
+    b = HistoryBuilder()
+    b.send("p1#0", node="node1")
+    b.fault(0, target="node1")
+    b.send("p1#1", node="node1")  # late: node1 was already killed
+    b.send("p1#2", node="node3")
+    b.heal(0, target="node1")
+    b.fault(1, target="node3")
+    b.send("p1#3", node="node3")  # late again
+    b.send("p1#4", node="node1")  # node1 took over after node3's kill
+    b.heal(1, target="node3")
+    result = check_split_brain(b.ops, groups=THREE)
+    assert result.valid, result.problems
+    assert result.confirmations == 3
+
+
+def test_a_paused_node_that_confirms_after_it_resumed_still_counts() -> None:
+    b = HistoryBuilder()
+    b.send("p1#0", node="node1")
+    b.fault(0, fault="pause", target="node1")
+    b.heal(0, fault="pause", target="node1")
+    b.send("p1#1", node="node2")
+    b.send("p1#2", node="node1")  # after the pause healed: node1 is serving again, next to node2
+    b.send("p1#3", node="node2")
+    result = check_split_brain(b.ops, groups=THREE)
+    assert not result.valid
+    assert "node1 and node2 confirm client operations interleaved" in result.problems[0]

@@ -46,13 +46,13 @@ def test_scenario_key_drops_only_the_vendor_parameter():
 
 def test_comparison_puts_vendors_side_by_side_with_figures():
     rows = [
-        result("t.py::test_x[pybroker]", "pybroker", failover_ms=[120.0, 340.5]).to_json(),
+        result("t.py::test_x[pybroker]", "pybroker", failover_ms=[120.0, 340.5], max_unavailable_ms=400.2).to_json(),
         result("t.py::test_x[activemq]", "activemq", "fail", lost=2, split_brain=True).to_json(),
         result("t.py::test_y[pybroker]", "pybroker").to_json(),
     ]
     table = comparison_markdown(rows)
     assert "| scenario | activemq | pybroker |" in table
-    assert "| t.py::test_x | fail (lost 2, split brain) | pass (failover max 340 ms) |" in table
+    assert "| t.py::test_x | fail (lost 2, split brain) | pass (failover max 340 ms, longest outage 400 ms) |" in table
     assert "| t.py::test_y | not run | pass |" in table
 
 
