@@ -41,11 +41,17 @@ def _cell(result: dict[str, Any]) -> str:
     return verdict + (f" ({', '.join(details)})" if details else "")
 
 
+def column(result: dict[str, Any]) -> str:
+    """One column per vendor and runtime; the default local runtime goes unnamed."""
+    runtime = str(result.get("runtime") or "local")
+    return str(result["vendor"]) if runtime == "local" else f"{result['vendor']} ({runtime})"
+
+
 def comparison_markdown(results: list[dict[str, Any]]) -> str:
-    """The newest result of each (scenario, vendor) pair, as a Markdown table."""
+    """The newest result of each (scenario, vendor and runtime), as a Markdown table."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for result in results:
-        key = (scenario_key(result), str(result["vendor"]))
+        key = (scenario_key(result), column(result))
         if key not in latest or str(result.get("finished_at", "")) >= str(latest[key].get("finished_at", "")):
             latest[key] = result
     vendors = sorted({vendor for _, vendor in latest})

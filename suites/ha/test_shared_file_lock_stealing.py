@@ -12,7 +12,7 @@ from harness.topology import shared_file
 @pytest.mark.topology(shared_file(nodes=2, lock_keepalive_ms=1000))
 def test_stolen_lock_with_keepalive_never_gives_two_masters(cluster, workload, faults, how):
     """With the lock checked every second the old master notices and steps down; pybroker's fencing
-    epoch also stops it from serving once another node took over. One master at a time, no loss."""
+    epoch also stops it from serving once another node took over. One master at a time."""
     with workload.running(producers=2, consumers=1):
         time.sleep(1)
         faults.steal_lock(how=how)
@@ -21,6 +21,25 @@ def test_stolen_lock_with_keepalive_never_gives_two_masters(cluster, workload, f
         time.sleep(1)
     result = workload.check(failover_bound_ms=15_000)
     assert not result.split_brain, result.summary()
+
+
+@pytest.mark.known_finding(
+    vendor="activemq",
+    strict=False,
+    reason="intermittent: the slave may lock the new file before the master's next keep-alive check; "
+    "what the old master receipts in between is never seen by the new one (2-7 messages lost per run)",
+)
+@pytest.mark.topology(shared_file(nodes=2, lock_keepalive_ms=1000))
+def test_stolen_lock_with_keepalive_loses_nothing_receipted(cluster, workload, faults):
+    """Every message receipted before, during and after the theft is delivered by whichever node ends
+    up master. pybroker fences: a receipt is sent only while the store's epoch is still the master's."""
+    with workload.running(producers=2, consumers=1):
+        time.sleep(1)
+        faults.steal_lock(how="delete")
+        time.sleep(4)
+        cluster.wait_for_master(timeout=30)
+        time.sleep(1)
+    result = workload.check(failover_bound_ms=15_000)
     assert result.lost == 0, result.summary()
     assert result.valid, result.summary()
 

@@ -59,3 +59,11 @@ def test_comparison_puts_vendors_side_by_side_with_figures():
 def test_cli_compare_without_results_says_how_to_get_some(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert main(["report", "compare", str(tmp_path / "none.jsonl")]) == 2
     assert "run: pytest suites/ha" in capsys.readouterr().err
+
+
+def test_each_runtime_gets_its_own_column():
+    local = result("t.py::test_x[pybroker]", "pybroker").to_json()
+    docker = {**result("t.py::test_x[pybroker]", "pybroker", "fail").to_json(), "runtime": "docker"}
+    table = comparison_markdown([local, docker])
+    assert "| scenario | pybroker | pybroker (docker) |" in table
+    assert "| t.py::test_x | pass | fail |" in table
