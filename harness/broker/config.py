@@ -11,7 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from harness.broker.auth import SimpleAuthentication, User
 from harness.broker.frames import DEFAULT_MAX_FRAME_SIZE
+from harness.broker.policy import (
+    DeadLetterKind,
+    DeadLetterStrategy,
+    DestinationKind,
+    DestinationPattern,
+    DestinationPolicy,
+    GroupMapKind,
+    GroupMapSettings,
+    PatternMap,
+    PolicyMap,
+    RedeliveryPolicy,
+    RedeliverySettings,
+)
 
 # ActiveMQ defaults, except the keep-alive which is on by default here (0 lets a stolen lock go unseen).
 DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS = 10_000
@@ -29,6 +43,56 @@ _LOCKER_ATTRIBUTES = frozenset({"lockAcquireSleepInterval", "failIfLocked"})
 _CONNECTOR_SCHEMES = frozenset({"stomp", "stomp+nio"})
 _CONNECTOR_OPTIONS = frozenset({"maximumConnections", "wireFormat.maxFrameSize"})
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+_DESTINATION_ATTRIBUTES = frozenset({"queue", "topic", "tempQueue", "tempTopic"})
+_POLICY_ENTRY_ATTRIBUTES = _DESTINATION_ATTRIBUTES | frozenset(
+    {
+        "prioritizedMessages",
+        "useConsumerPriority",
+        "allConsumersExclusiveByDefault",
+        "expireMessagesPeriod",
+        "queuePrefetch",
+        "topicPrefetch",
+        "durableTopicPrefetch",
+        "queueBrowserPrefetch",
+        "messageGroupMapFactoryType",
+    }
+)
+_REDELIVERY_POLICY_ATTRIBUTES = _DESTINATION_ATTRIBUTES | frozenset(
+    {
+        "maximumRedeliveries",
+        "initialRedeliveryDelay",
+        "redeliveryDelay",
+        "useExponentialBackOff",
+        "backOffMultiplier",
+        "maximumRedeliveryDelay",
+    }
+)
+_DEAD_LETTER_ATTRIBUTES = {
+    DeadLetterKind.SHARED: frozenset({"processExpired", "processNonPersistent", "expiration", "enableAudit"}),
+    DeadLetterKind.INDIVIDUAL: frozenset(
+        {
+            "processExpired",
+            "processNonPersistent",
+            "expiration",
+            "enableAudit",
+            "queuePrefix",
+            "topicPrefix",
+            "queueSuffix",
+            "topicSuffix",
+            "useQueueForQueueMessages",
+            "useQueueForTopicMessages",
+            "destinationPerDurableSubscriber",
+        }
+    ),
+    DeadLetterKind.DISCARDING: frozenset(),
+}
+_GROUP_FACTORY_TYPES = {
+    "cached": GroupMapKind.CACHED,
+    "simple": GroupMapKind.SIMPLE,
+    "bucket": GroupMapKind.HASH_BUCKET,
+}
+# ActiveMQ's RedeliveryPlugin refuses shorter delays (the poison ack must complete before the resend).
+MIN_REDELIVERY_DELAY_MS = 1000
 
 
 class ConfigError(Exception):
@@ -64,6 +128,10 @@ class BrokerConfig:
     store: StoreConfig | None  # None when persistent="false": memory only, no lock
     data_directory: Path | None = None
     use_jmx: bool = False
+    scheduler_support: bool = False
+    policies: PolicyMap = field(default_factory=PolicyMap)
+    redelivery: RedeliverySettings | None = None  # <redeliveryPlugin>
+    authentication: SimpleAuthentication | None = None  # <simpleAuthenticationPlugin>
     source: str = "activemq.xml"
     ignored: tuple[str, ...] = field(default=())  # accepted-but-ignored settings, for the startup log
 
@@ -170,8 +238,7 @@ class _Parser:
         data_dir = self.attr(element, "dataDirectory")
         use_jmx = self.boolean(element, "useJmx", True)
         persistent = self.boolean(element, "persistent", True)
-        if self.boolean(element, "schedulerSupport", False):
-            raise self.error('<broker> schedulerSupport="true" is not supported by pybroker yet')
+        scheduler_support = self.boolean(element, "schedulerSupport", False)
         if not self.boolean(element, "start", True):
             raise self.error('<broker> start="false" is not supported: pybroker always starts the broker')
         if use_jmx:
@@ -179,6 +246,9 @@ class _Parser:
 
         store: StoreConfig | None = None
         connectors: tuple[ConnectorConfig, ...] = ()
+        policies = PolicyMap()
+        redelivery: RedeliverySettings | None = None
+        authentication: SimpleAuthentication | None = None
         seen: set[str] = set()
         for child in element:
             tag = _local(child.tag)
@@ -190,15 +260,20 @@ class _Parser:
             elif tag == "transportConnectors":
                 connectors = self.transport_connectors(child)
             elif tag == "plugins":
-                self.check_attributes(child, frozenset())
-                for plugin in child:
-                    raise self.unsupported(plugin, "plugins")
+                redelivery, authentication = self.plugins(child)
+            elif tag == "destinationPolicy":
+                policies = self.destination_policy(child)
             else:
                 raise self.unsupported(child, "broker")
         if not connectors:
             raise self.error("<broker> needs at least one stomp <transportConnector>")
         if persistent and store is None:
             raise self.error('<broker persistent="true"> needs <persistenceAdapter><kahaDB directory=...>')
+        if redelivery is not None and not scheduler_support:
+            raise self.error(
+                '<redeliveryPlugin> requires schedulerSupport="true" on <broker> '
+                "(ActiveMQ refuses it otherwise: it schedules redeliveries with the broker's scheduler)"
+            )
         if not persistent:
             if store is not None:
                 self.ignored.append('persistenceAdapter (broker persistent="false")')
@@ -209,6 +284,10 @@ class _Parser:
             store=store,
             data_directory=Path(data_dir) if data_dir else None,
             use_jmx=use_jmx,
+            scheduler_support=scheduler_support,
+            policies=policies,
+            redelivery=redelivery,
+            authentication=authentication,
             source=self.source,
             ignored=tuple(self.ignored),
         )
@@ -326,3 +405,306 @@ class _Parser:
         if value < 1:
             raise self.error(f"{where}: option {key}={options[key]!r} must be >= 1")
         return value
+
+    # -- helpers for nested beans -------------------------------------------------------------------
+
+    def only_children(self, element: ET.Element, allowed: frozenset[str], where: str) -> list[ET.Element]:
+        children = list(element)
+        for child in children:
+            if _local(child.tag) not in allowed:
+                raise self.unsupported(child, where)
+        return children
+
+    def single_child(self, element: ET.Element, allowed: frozenset[str]) -> ET.Element:
+        tag = _local(element.tag)
+        children = list(element)
+        if len(children) != 1:
+            names = " or ".join(f"<{a}>" for a in sorted(allowed))
+            raise self.error(f"<{tag}> must hold exactly one {names}, found {len(children)} elements")
+        child = children[0]
+        if _local(child.tag) not in allowed:
+            raise self.unsupported(child, tag)
+        return child
+
+    def positive_float(self, element: ET.Element, name: str, default: float) -> float:
+        value = self.attr(element, name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise self.error(f"<{_local(element.tag)}> attribute {name}={value!r} is not a number") from None
+        if number <= 0:
+            raise self.error(f"<{_local(element.tag)}> attribute {name}={value!r} must be > 0")
+        return number
+
+    def destination_pattern(self, element: ET.Element, required: bool) -> DestinationPattern | None:
+        tag = _local(element.tag)
+        found: list[DestinationPattern] = []
+        for attribute, kind in (("queue", DestinationKind.QUEUE), ("topic", DestinationKind.TOPIC)):
+            value = self.attr(element, attribute)
+            if value is not None:
+                if not value:
+                    raise self.error(f"<{tag}> attribute {attribute} is empty")
+                found.append(DestinationPattern(kind, value))
+        for attribute, kind in (("tempQueue", DestinationKind.TEMP_QUEUE), ("tempTopic", DestinationKind.TEMP_TOPIC)):
+            if self.boolean(element, attribute, False):
+                found.append(DestinationPattern(kind, ">"))
+        if len(found) > 1:
+            raise self.error(f"<{tag}> names more than one destination ({', '.join(str(p) for p in found)})")
+        if not found and required:
+            raise self.error(f"<{tag}> needs a queue, topic, tempQueue or tempTopic attribute")
+        return found[0] if found else None
+
+    # -- <plugins> ----------------------------------------------------------------------------------
+
+    def plugins(self, element: ET.Element) -> tuple[RedeliverySettings | None, SimpleAuthentication | None]:
+        self.check_attributes(element, frozenset())
+        redelivery: RedeliverySettings | None = None
+        authentication: SimpleAuthentication | None = None
+        for plugin in element:
+            tag = _local(plugin.tag)
+            if tag == "redeliveryPlugin" and redelivery is None:
+                redelivery = self.redelivery_plugin(plugin)
+            elif tag == "simpleAuthenticationPlugin" and authentication is None:
+                authentication = self.authentication_plugin(plugin)
+            elif tag in ("redeliveryPlugin", "simpleAuthenticationPlugin"):
+                raise self.error(f"<{tag}> appears more than once inside <plugins>")
+            else:
+                raise self.unsupported(
+                    plugin, "plugins", "supported plugins: <simpleAuthenticationPlugin>, <redeliveryPlugin>"
+                )
+        return redelivery, authentication
+
+    def authentication_plugin(self, element: ET.Element) -> SimpleAuthentication:
+        self.check_attributes(element, frozenset({"anonymousAccessAllowed", "anonymousUser", "anonymousGroup"}))
+        users: list[User] = []
+        for child in self.only_children(element, frozenset({"users"}), "simpleAuthenticationPlugin"):
+            self.check_attributes(child, frozenset())
+            for entry in self.only_children(child, frozenset({"authenticationUser"}), "users"):
+                self.check_attributes(entry, frozenset({"username", "password", "groups"}))
+                if len(entry):
+                    raise self.unsupported(entry[0], "authenticationUser")
+                username = self.attr(entry, "username")
+                if not username:
+                    raise self.error("<authenticationUser> needs a username attribute")
+                if any(u.username == username for u in users):
+                    raise self.error(f"<authenticationUser username={username!r}> appears more than once")
+                password = self.attr(entry, "password")
+                if password is None:
+                    raise self.error(f"<authenticationUser username={username!r}> needs a password attribute")
+                groups = tuple(g.strip() for g in (self.attr(entry, "groups") or "").split(",") if g.strip())
+                users.append(User(username, password, groups))
+        anonymous = self.boolean(element, "anonymousAccessAllowed", False)
+        if not users and not anonymous:
+            raise self.error("<simpleAuthenticationPlugin> has no <authenticationUser>: nobody could connect")
+        return SimpleAuthentication(
+            tuple(users),
+            anonymous_access_allowed=anonymous,
+            anonymous_user=self.attr(element, "anonymousUser") or "anonymous",
+            anonymous_group=self.attr(element, "anonymousGroup") or "anonymous",
+        )
+
+    def redelivery_plugin(self, element: ET.Element) -> RedeliverySettings:
+        self.check_attributes(element, frozenset({"fallbackToDeadLetter", "sendToDlqIfMaxRetriesExceeded"}))
+        policies: PatternMap[RedeliveryPolicy] = PatternMap()
+        children = self.only_children(element, frozenset({"redeliveryPolicyMap"}), "redeliveryPlugin")
+        if len(children) > 1:
+            raise self.error("<redeliveryPlugin> holds more than one <redeliveryPolicyMap>")
+        if children:
+            outer = children[0]
+            self.check_attributes(outer, frozenset())
+            inner = self.single_child(outer, frozenset({"redeliveryPolicyMap"}))
+            self.check_attributes(inner, frozenset())
+            entries: list[tuple[DestinationPattern, RedeliveryPolicy]] = []
+            default: RedeliveryPolicy | None = None
+            for child in self.only_children(
+                inner, frozenset({"redeliveryPolicyEntries", "defaultEntry"}), "redeliveryPolicyMap"
+            ):
+                self.check_attributes(child, frozenset())
+                if _local(child.tag) == "defaultEntry":
+                    if default is not None:
+                        raise self.error("<redeliveryPolicyMap> has more than one <defaultEntry>")
+                    policy_element = self.single_child(child, frozenset({"redeliveryPolicy"}))
+                    if self.destination_pattern(policy_element, required=False) is not None:
+                        raise self.error("<defaultEntry><redeliveryPolicy> must not name a destination")
+                    default = self.redelivery_policy(policy_element)
+                    continue
+                for policy_element in self.only_children(
+                    child, frozenset({"redeliveryPolicy"}), "redeliveryPolicyEntries"
+                ):
+                    pattern = self.destination_pattern(policy_element, required=True)
+                    assert pattern is not None
+                    entries.append((pattern, self.redelivery_policy(policy_element)))
+            policies = PatternMap(tuple(entries), default)
+        return RedeliverySettings(
+            policies=policies,
+            fallback_to_dead_letter=self.boolean(element, "fallbackToDeadLetter", True),
+            send_to_dlq_if_max_retries_exceeded=self.boolean(element, "sendToDlqIfMaxRetriesExceeded", True),
+        )
+
+    def redelivery_policy(self, element: ET.Element) -> RedeliveryPolicy:
+        self.check_attributes(element, _REDELIVERY_POLICY_ATTRIBUTES)
+        if len(element):
+            raise self.unsupported(element[0], "redeliveryPolicy")
+        maximum = self.integer(element, "maximumRedeliveries", 6, minimum=-1)
+        initial = self.integer(element, "initialRedeliveryDelay", 1000)
+        delay = self.integer(element, "redeliveryDelay", initial)
+        for name, value in (("initialRedeliveryDelay", initial), ("redeliveryDelay", delay)):
+            if value < MIN_REDELIVERY_DELAY_MS:
+                raise self.error(
+                    f"<redeliveryPolicy> {name}={value} is too short: ActiveMQ's redeliveryPlugin requires "
+                    f"at least {MIN_REDELIVERY_DELAY_MS} ms"
+                )
+        return RedeliveryPolicy(
+            maximum_redeliveries=maximum,
+            initial_redelivery_delay_ms=initial,
+            redelivery_delay_ms=delay,
+            use_exponential_back_off=self.boolean(element, "useExponentialBackOff", False),
+            back_off_multiplier=self.positive_float(element, "backOffMultiplier", 5.0),
+            maximum_redelivery_delay_ms=self.integer(element, "maximumRedeliveryDelay", -1, minimum=-1),
+        )
+
+    # -- <destinationPolicy> ------------------------------------------------------------------------
+
+    def destination_policy(self, element: ET.Element) -> PolicyMap:
+        # <destinationPolicy> is the property, <policyMap> the bean (unlike the redelivery plugin's
+        # <redeliveryPolicyMap><redeliveryPolicyMap>, this bean's element is not doubled).
+        self.check_attributes(element, frozenset())
+        inner = self.single_child(element, frozenset({"policyMap"}))
+        self.check_attributes(inner, frozenset())
+        if any(_local(child.tag) == "policyMap" for child in inner):
+            raise self.error(
+                "<destinationPolicy><policyMap> holds <policyEntries> and <defaultEntry> directly: "
+                "ActiveMQ's schema has no second <policyMap> there"
+            )
+        entries: list[tuple[DestinationPattern, DestinationPolicy]] = []
+        default: DestinationPolicy | None = None
+        for child in self.only_children(inner, frozenset({"policyEntries", "defaultEntry"}), "policyMap"):
+            self.check_attributes(child, frozenset())
+            if _local(child.tag) == "defaultEntry":
+                if default is not None:
+                    raise self.error("<policyMap> has more than one <defaultEntry>")
+                entry = self.single_child(child, frozenset({"policyEntry"}))
+                if self.destination_pattern(entry, required=False) is not None:
+                    raise self.error("<defaultEntry><policyEntry> must not name a destination")
+                default = self.policy_entry(entry)
+                continue
+            for entry in self.only_children(child, frozenset({"policyEntry"}), "policyEntries"):
+                pattern = self.destination_pattern(entry, required=True)
+                assert pattern is not None
+                entries.append((pattern, self.policy_entry(entry)))
+        return PolicyMap(PatternMap(tuple(entries), default))
+
+    def policy_entry(self, element: ET.Element) -> DestinationPolicy:
+        self.check_attributes(element, _POLICY_ENTRY_ATTRIBUTES)
+        dead_letter = DeadLetterStrategy()
+        groups = self.group_factory_type(element)
+        seen: set[str] = set()
+        for child in self.only_children(
+            element, frozenset({"deadLetterStrategy", "messageGroupMapFactory"}), "policyEntry"
+        ):
+            tag = _local(child.tag)
+            if tag in seen:
+                raise self.error(f"<{tag}> appears more than once inside <policyEntry>")
+            seen.add(tag)
+            self.check_attributes(child, frozenset())
+            if tag == "deadLetterStrategy":
+                dead_letter = self.dead_letter_strategy(
+                    self.single_child(child, frozenset(kind.value for kind in DeadLetterKind))
+                )
+            else:
+                if self.attr(element, "messageGroupMapFactoryType") is not None:
+                    raise self.error("<policyEntry> has both messageGroupMapFactoryType and <messageGroupMapFactory>")
+                groups = self.group_factory(self.single_child(child, frozenset(kind.value for kind in GroupMapKind)))
+        return DestinationPolicy(
+            prioritized_messages=self.boolean(element, "prioritizedMessages", False),
+            use_consumer_priority=self.boolean(element, "useConsumerPriority", True),
+            all_consumers_exclusive_by_default=self.boolean(element, "allConsumersExclusiveByDefault", False),
+            expire_messages_period_ms=self.integer(element, "expireMessagesPeriod", 30_000),
+            queue_prefetch=self.integer(element, "queuePrefetch", 1000, minimum=1),
+            topic_prefetch=self.integer(element, "topicPrefetch", 32766, minimum=1),
+            durable_topic_prefetch=self.integer(element, "durableTopicPrefetch", 100, minimum=1),
+            queue_browser_prefetch=self.integer(element, "queueBrowserPrefetch", 500, minimum=1),
+            dead_letter=dead_letter,
+            groups=groups,
+        )
+
+    def dead_letter_strategy(self, element: ET.Element) -> DeadLetterStrategy:
+        kind = DeadLetterKind(_local(element.tag))
+        self.check_attributes(element, _DEAD_LETTER_ATTRIBUTES[kind])
+        if not self.boolean(element, "enableAudit", True):
+            raise self.error(
+                f'<{kind.value}> enableAudit="false" is not supported by pybroker yet '
+                "(it never dead-letters a message twice, which is what the audit prevents)"
+            )
+        if self.boolean(element, "destinationPerDurableSubscriber", False):
+            raise self.error(f'<{kind.value}> destinationPerDurableSubscriber="true" is not supported by pybroker yet')
+        dead_letter_queue = DeadLetterStrategy.dead_letter_queue
+        for child in self.only_children(element, frozenset({"deadLetterQueue"}), kind.value):
+            if kind is not DeadLetterKind.SHARED:
+                raise self.unsupported(child, kind.value)
+            self.check_attributes(child, frozenset())
+            queue = self.single_child(child, frozenset({"queue"}))
+            self.check_attributes(queue, frozenset({"physicalName"}))
+            name = self.attr(queue, "physicalName")
+            if not name:
+                raise self.error("<deadLetterQueue><queue> needs a physicalName attribute")
+            dead_letter_queue = name
+        defaults = DeadLetterStrategy()
+        return DeadLetterStrategy(
+            kind=kind,
+            dead_letter_queue=dead_letter_queue,
+            queue_prefix=self.attr(element, "queuePrefix") or defaults.queue_prefix,
+            topic_prefix=self.attr(element, "topicPrefix") or defaults.topic_prefix,
+            queue_suffix=self.attr(element, "queueSuffix") or "",
+            topic_suffix=self.attr(element, "topicSuffix") or "",
+            use_queue_for_queue_messages=self.boolean(element, "useQueueForQueueMessages", True),
+            use_queue_for_topic_messages=self.boolean(element, "useQueueForTopicMessages", True),
+            process_expired=self.boolean(element, "processExpired", True),
+            process_non_persistent=self.boolean(element, "processNonPersistent", False),
+            expiration_ms=self.integer(element, "expiration", 0),
+        )
+
+    def group_factory(self, element: ET.Element) -> GroupMapSettings:
+        kind = GroupMapKind(_local(element.tag))
+        allowed = {
+            GroupMapKind.CACHED: frozenset({"cacheSize"}),
+            GroupMapKind.SIMPLE: frozenset(),
+            GroupMapKind.HASH_BUCKET: frozenset({"cacheSize", "bucketCount"}),
+        }[kind]
+        self.check_attributes(element, allowed)
+        if len(element):
+            raise self.unsupported(element[0], kind.value)
+        default_cache = 64 if kind is GroupMapKind.HASH_BUCKET else 1024
+        return GroupMapSettings(
+            kind=kind,
+            cache_size=self.integer(element, "cacheSize", default_cache, minimum=1),
+            bucket_count=self.integer(element, "bucketCount", 1024, minimum=1),
+        )
+
+    def group_factory_type(self, element: ET.Element) -> GroupMapSettings:
+        value = self.attr(element, "messageGroupMapFactoryType")
+        if value is None:
+            return GroupMapSettings()
+        name, _, query = value.partition("?")
+        kind = _GROUP_FACTORY_TYPES.get(name.strip())
+        if kind is None:
+            raise self.error(f"<policyEntry> messageGroupMapFactoryType={value!r}: expected cached, simple or bucket")
+        options = dict(parse_qsl(query, keep_blank_values=True))
+        allowed = {"cacheSize", "bucketCount"} if kind is GroupMapKind.HASH_BUCKET else {"cacheSize"}
+        if kind is GroupMapKind.SIMPLE:
+            allowed = set()
+        settings = {"cacheSize": 64 if kind is GroupMapKind.HASH_BUCKET else 1024, "bucketCount": 1024}
+        for key, raw in options.items():
+            if key not in allowed:
+                raise self.error(f"<policyEntry> messageGroupMapFactoryType={value!r}: option {key!r} is not supported")
+            try:
+                settings[key] = int(raw)
+            except ValueError:
+                raise self.error(
+                    f"<policyEntry> messageGroupMapFactoryType={value!r}: {key} is not an integer"
+                ) from None
+            if settings[key] < 1:
+                raise self.error(f"<policyEntry> messageGroupMapFactoryType={value!r}: {key} must be >= 1")
+        return GroupMapSettings(kind=kind, cache_size=settings["cacheSize"], bucket_count=settings["bucketCount"])

@@ -1,148 +1,96 @@
-"""The broker core: destinations, subscriptions, dispatch, acknowledgements, transactions.
+"""The broker core: routing, dispatch, acknowledgements, transactions, redelivery, dead letters, expiry.
 
 It knows nothing about sockets or frames: connections call it and it calls back ``Client.deliver``.
-Everything runs on the event loop thread. Persistent queue messages are journaled through the
-``Store``; an operation whose confirmation must wait for the disk returns the store's future.
+Everything runs on the event loop thread. Persistent messages of queues and durable subscriptions
+are journaled through the ``Store``; an operation whose confirmation must wait for the disk returns
+the store's future.
 
 Messages become visible to consumers as soon as they are accepted (like ActiveMQ's concurrent
 store and dispatch); only the RECEIPT waits for the fsync. The journal keeps the order in which
 operations were accepted, so an acknowledgement is never on disk before the message it removes.
+
+Poisoned messages (NACK) follow ActiveMQ: without a <redeliveryPlugin> they go to the dead letter
+destination of their destination's policy (ActiveMQ.DLQ by default; non-persistent ones are
+dropped); with one, they come back after the policy's delay, with ``redelivered:true``, until
+maximumRedeliveries is used up. Expired messages go to the dead letter destination too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
+import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from typing import Protocol
 
-from harness.broker.journal import AddOp, Op, RemoveOp
-from harness.broker.message import DLQ, QUEUE_PREFIX, TOPIC_PREFIX, Message, MessageIds
+from harness.broker.destinations import Queue, SubscriptionQueue, Topic
+from harness.broker.journal import AddOp, DurableSubscriptionRecord, Op, RemoveOp, SubscribeOp, UnsubscribeOp
+from harness.broker.message import (
+    DEFAULT_PRIORITY,
+    QUEUE_PREFIX,
+    REMOTE_TEMP_QUEUE_PREFIX,
+    REMOTE_TEMP_TOPIC_PREFIX,
+    TOPIC_PREFIX,
+    Location,
+    Message,
+    MessageIds,
+    is_queue,
+    is_temporary,
+)
+from harness.broker.policy import PolicyMap, RedeliverySettings
+from harness.broker.properties import resolver
+from harness.broker.selector import Selector
+from harness.broker.selector import parse as parse_selector
+from harness.broker.subscription import AckMode, Client, Subscription
 
-DEFAULT_PREFETCH = 1000
+__all__ = ["AckMode", "Broker", "BrokerError", "BrokerSettings", "Client", "Subscription", "Transaction"]
 
-
-class AckMode(StrEnum):
-    AUTO = "auto"
-    CLIENT = "client"
-    CLIENT_INDIVIDUAL = "client-individual"
+log = logging.getLogger("pybroker")
 
 
 class BrokerError(Exception):
     """A client request the broker refuses; the connection reports it in an ERROR frame."""
 
 
-class Client(Protocol):
-    """What the core needs from a connection."""
-
-    def deliver(self, subscription: Subscription, message: Message) -> None: ...
-
-    def can_receive(self) -> bool: ...
-
-
 class Store(Protocol):
     def append(self, ops: Iterable[Op]) -> asyncio.Future[None]: ...
 
 
-class Subscription:
-    """One consumer: a client's subscription to one destination, with its unacknowledged messages."""
+@dataclass(frozen=True)
+class BrokerSettings:
+    """What the core takes from activemq.xml."""
 
-    def __init__(self, client: Client, sub_id: str, destination: Destination, ack_mode: AckMode, prefetch: int) -> None:
-        self.client = client
-        self.sub_id = sub_id
-        self.destination = destination
-        self.ack_mode = ack_mode
-        self.prefetch = max(1, prefetch)
-        self.inflight: dict[str, Message] = {}  # delivered, not yet acknowledged; in delivery order
-        self.closed = False
-
-    @property
-    def explicit_ack(self) -> bool:
-        return self.ack_mode is not AckMode.AUTO
-
-    def has_capacity(self) -> bool:
-        if self.explicit_ack and len(self.inflight) >= self.prefetch:
-            return False
-        return self.client.can_receive()
-
-    def take(self, message_id: str, cumulative: bool) -> list[Message] | None:
-        """Remove an acknowledged message (and, cumulatively, all delivered before it) from inflight."""
-        if message_id not in self.inflight:
-            return None
-        if not cumulative:
-            return [self.inflight.pop(message_id)]
-        taken: list[Message] = []
-        while True:
-            key = next(iter(self.inflight))
-            taken.append(self.inflight.pop(key))
-            if key == message_id:
-                return taken
+    policies: PolicyMap = field(default_factory=PolicyMap)
+    redelivery: RedeliverySettings | None = None
+    scheduler_support: bool = False
 
 
-class Destination:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.subscriptions: list[Subscription] = []
-
-    def has_work(self) -> bool:
-        raise NotImplementedError
-
-
-class Queue(Destination):
-    """Point-to-point: each message goes to one consumer, round-robin among those with capacity."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self._pending: list[tuple[int, Message]] = []  # heap by seq: redeliveries keep their place
-        self._next = 0
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def push(self, message: Message) -> None:
-        heapq.heappush(self._pending, (message.seq, message))
-
-    def pending(self) -> list[Message]:
-        return [m for _, m in sorted(self._pending, key=lambda item: item[0])]
-
-    def has_work(self) -> bool:
-        return bool(self._pending) and any(s.has_capacity() for s in self.subscriptions)
-
-    def next_consumer(self) -> Subscription | None:
-        subs = self.subscriptions
-        n = len(subs)
-        for i in range(n):
-            sub = subs[(self._next + i) % n]
-            if sub.has_capacity():
-                self._next = (self._next + i + 1) % n
-                return sub
-        return None
-
-    def pop(self) -> Message | None:
-        return heapq.heappop(self._pending)[1] if self._pending else None
-
-
-class Topic(Destination):
-    """Publish/subscribe without durable subscriptions: a copy to each subscriber present at dispatch."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.outgoing: list[Message] = []
-
-    def has_work(self) -> bool:
-        if not self.subscriptions:
-            self.outgoing.clear()  # nobody to receive them: non-durable topic messages are dropped
-        return bool(self.outgoing)
+@dataclass
+class TxAck:
+    subscription: Subscription
+    messages: list[Message]
+    nack: bool
 
 
 @dataclass
 class Transaction:
     tx_id: str
     sends: list[Message] = field(default_factory=list)
-    # (acknowledged messages, whether they were NACKed)
-    acks: list[tuple[list[Message], bool]] = field(default_factory=list)
+    acks: list[TxAck] = field(default_factory=list)
+
+
+class _Wakeup(Enum):
+    DELIVER = "deliver"  # a scheduled message's time has come
+    EXPIRE = "expire"
+
+
+def durable_key(client_id: str, name: str) -> str:
+    """The container name of a durable subscription (unambiguous whatever the ids contain)."""
+    return f"durable:{len(client_id)}:{client_id}:{name}"
 
 
 class Broker:
@@ -155,48 +103,107 @@ class Broker:
         store: Store | None,
         fence: Callable[[], bool],
         loop: asyncio.AbstractEventLoop,
+        settings: BrokerSettings | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
         self.ids = MessageIds(name, epoch)
+        self.settings = settings or BrokerSettings()
         self._store = store
         self._fence = fence
         self._loop = loop
+        self._clock = clock
         self.queues: dict[str, Queue] = {}
         self.topics: dict[str, Topic] = {}
+        self.durables: dict[str, SubscriptionQueue] = {}
         self._seq = 0
-        self._dirty: set[Destination] = set()
+        self._subscription_serial = itertools.count(1)
+        self._dirty: set[Queue] = set()
         self._scheduled = False
         self._auto_removed: list[Op] = []
+        self._wakeups: list[tuple[int, int, _Wakeup, Queue, Message]] = []
+        self._wakeup_serial = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0
         self.closed = False
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
 
     # -- destinations ---------------------------------------------------------------------------
 
-    def destination(self, name: str) -> Destination:
-        if name.startswith(QUEUE_PREFIX) and len(name) > len(QUEUE_PREFIX):
-            queue = self.queues.get(name)
-            if queue is None:
-                queue = self.queues[name] = Queue(name)
-            return queue
-        if name.startswith(TOPIC_PREFIX) and len(name) > len(TOPIC_PREFIX):
-            topic = self.topics.get(name)
-            if topic is None:
-                topic = self.topics[name] = Topic(name)
-            return topic
-        raise BrokerError(f"Unsupported destination {name!r}: use /queue/NAME or /topic/NAME")
+    def check_destination(self, name: str) -> None:
+        """Raise BrokerError unless ``name`` is a destination this broker can use."""
+        for prefix in (QUEUE_PREFIX, TOPIC_PREFIX, REMOTE_TEMP_QUEUE_PREFIX, REMOTE_TEMP_TOPIC_PREFIX):
+            if name.startswith(prefix) and len(name) > len(prefix):
+                break
+        else:
+            raise BrokerError(
+                f"Unsupported destination {name!r}: use /queue/NAME, /topic/NAME, /temp-queue/NAME or /temp-topic/NAME"
+            )
+        if name.startswith(REMOTE_TEMP_QUEUE_PREFIX) and name not in self.queues:
+            raise BrokerError(f"Cannot publish to a deleted Destination: {name}")
+        if name.startswith(REMOTE_TEMP_TOPIC_PREFIX) and name not in self.topics:
+            raise BrokerError(f"Cannot publish to a deleted Destination: {name}")
+
+    def queue(self, name: str) -> Queue:
+        queue = self.queues.get(name)
+        if queue is None:
+            self.check_destination(name)
+            queue = self.queues[name] = Queue(name, self.settings.policies.policy_for(name))
+        return queue
+
+    def topic(self, name: str) -> Topic:
+        topic = self.topics.get(name)
+        if topic is None:
+            self.check_destination(name)
+            topic = self.topics[name] = Topic(name)
+        return topic
+
+    def create_temporary(self, name: str, owner: object) -> None:
+        """A temporary queue or topic (``/remote-temp-...`` name) that lives as long as its connection."""
+        if is_queue(name):
+            policy = self.settings.policies.policy_for(name)
+            self.queues[name] = Queue(name, policy, journaled=False, owner=owner)
+        else:
+            self.topics[name] = Topic(name, owner=owner)
+
+    def delete_temporary(self, name: str) -> None:
+        queue = self.queues.pop(name, None)
+        if queue is not None:
+            queue.deleted = True
+            for sub in list(queue.consumers):
+                self.unsubscribe(sub)
+            queue.pending.clear()
+            queue.scheduled.clear()
+            queue.fresh.clear()
+        topic = self.topics.pop(name, None)
+        if topic is not None:
+            topic.deleted = True
+            for container in list(topic.subscriptions):
+                for sub in list(container.consumers):
+                    self.unsubscribe(sub)
 
     def queue_depths(self) -> dict[str, int]:
-        return {name: len(q) + sum(len(s.inflight) for s in q.subscriptions) for name, q in self.queues.items()}
+        """Messages held per queue (pending, scheduled and unacknowledged)."""
+        return {name: q.depth() for name, q in self.queues.items()}
 
-    def restore(self, messages: Iterable[Message]) -> int:
-        """Load recovered persistent messages (already in the journal) in their journal order."""
+    def restore(self, messages: Iterable[Message], subscriptions: Iterable[DurableSubscriptionRecord] = ()) -> int:
+        """Load recovered durable subscriptions and persistent messages (already journaled), in journal order."""
+        for record in subscriptions:
+            self._add_durable(record)
+        now = self.now_ms()
         count = 0
         for msg in messages:
-            dest = self.destination(msg.destination)
-            if isinstance(dest, Queue):
-                self._seq += 1
-                msg.seq = self._seq
-                dest.push(msg)
-                count += 1
+            name = msg.container or msg.destination
+            container: Queue | None = self.durables.get(name)
+            if container is None and name.startswith(QUEUE_PREFIX):
+                container = self.queue(name)
+            if container is None:
+                log.warning("Journal holds message %s for unknown container %s; skipped", msg.message_id, name)
+                continue
+            self._place(container, msg, now, fresh=False)
+            count += 1
         return count
 
     # -- producing ------------------------------------------------------------------------------
@@ -208,29 +215,77 @@ class Broker:
         body: bytes,
         persistent: bool,
         tx: Transaction | None = None,
+        *,
+        priority: int = DEFAULT_PRIORITY,
+        expires: int = 0,
+        timestamp: int = 0,
+        deliver_at: int = 0,
+        group_id: str | None = None,
+        group_seq: int = 0,
+        publisher: object | None = None,
     ) -> asyncio.Future[None] | None:
-        self.destination(destination)  # validate now, even inside a transaction
-        msg = Message(self.ids.next(), destination, headers, body, persistent)
+        self.check_destination(destination)  # validate now, even inside a transaction
+        msg = Message(
+            self.ids.next(),
+            destination,
+            headers,
+            body,
+            persistent,
+            priority=priority,
+            expires=expires,
+            timestamp=timestamp or self.now_ms(),
+            deliver_at=deliver_at,
+            group_id=group_id,
+            group_seq=group_seq,
+            publisher=publisher,
+        )
         if tx is not None:
             tx.sends.append(msg)
             return None
         ops: list[Op] = []
-        self._accept(msg, ops)
+        self._route(msg, ops)
         return self._log(ops)
 
-    def _accept(self, msg: Message, ops: list[Op]) -> None:
-        dest = self.destination(msg.destination)
-        if isinstance(dest, Queue):
-            self._seq += 1
-            msg.seq = self._seq
-            dest.push(msg)
-            if msg.persistent:
-                ops.append(AddOp(msg))
+    def _route(self, msg: Message, ops: list[Op]) -> None:
+        if is_queue(msg.destination):
+            queue = self.queues.get(msg.destination)
+            msg.publisher = None
+            if queue is None:
+                if msg.destination.startswith(REMOTE_TEMP_QUEUE_PREFIX):
+                    return  # its connection is gone (the send passed the check before a commit)
+                queue = self.queue(msg.destination)
+            self._accept(queue, msg, ops)
+            return
+        topic = self.topics.get(msg.destination)
+        if topic is None:
+            return  # nobody subscribed: non-durable topic messages are dropped
+        wanted = [container for container in topic.subscriptions if container.wants(msg)]
+        msg.publisher = None
+        for i, container in enumerate(wanted):
+            self._accept(container, msg if i == 0 else msg.copy(), ops)
+
+    def _accept(self, container: Queue, msg: Message, ops: list[Op]) -> None:
+        if msg.persistent and container.journaled:
+            msg.container = container.name
+            ops.append(AddOp(msg))
+        self._place(container, msg, self.now_ms(), fresh=True)
+
+    def _place(self, container: Queue, msg: Message, now: int, fresh: bool) -> None:
+        self._seq += 1
+        msg.seq = self._seq
+        msg.container = container.name
+        if msg.deliver_at > now:
+            container.scheduled.push(msg)
+            self._wake_at(msg.deliver_at, _Wakeup.DELIVER, container, msg)
+        elif fresh:
+            msg.location = Location.FRESH
+            container.fresh.append(msg)
         else:
-            assert isinstance(dest, Topic)
-            if dest.subscriptions:
-                dest.outgoing.append(msg)
-        self._schedule(dest)
+            container.pending.push(msg)
+            container.stale = True
+        if msg.expires and container.policy.expire_messages_period_ms > 0:
+            self._wake_at(msg.expires, _Wakeup.EXPIRE, container, msg)
+        self._schedule(container)
 
     def _log(self, ops: list[Op]) -> asyncio.Future[None] | None:
         if not ops or self._store is None:
@@ -245,34 +300,186 @@ class Broker:
         sub_id: str,
         destination: str,
         ack_mode: AckMode,
-        prefetch: int = DEFAULT_PREFETCH,
+        prefetch: int | None = None,
+        *,
+        selector: Selector | None = None,
+        exclusive: bool = False,
+        priority: int = 0,
+        no_local: bool = False,
+        browser: bool = False,
     ) -> Subscription:
-        dest = self.destination(destination)
-        sub = Subscription(client, sub_id, dest, ack_mode, prefetch)
-        dest.subscriptions.append(sub)
-        self._schedule(dest)
+        """A queue consumer, a queue browser, or a non-durable topic subscriber."""
+        policy = self.settings.policies.policy_for(destination)
+        if is_queue(destination):
+            queue = self.queue(destination)
+            if queue.owner is not None and queue.owner is not client:
+                raise BrokerError(f"Cannot subscribe to a remote temporary destination: {destination}")
+            if browser:
+                sub = Subscription(client, sub_id, destination, queue, AckMode.AUTO, 1, selector=selector, browser=True)
+                queue.browsers_waiting.append(sub)
+            else:
+                sub = Subscription(
+                    client,
+                    sub_id,
+                    destination,
+                    queue,
+                    ack_mode,
+                    policy.queue_prefetch if prefetch is None else prefetch,
+                    selector=selector,
+                    exclusive=exclusive,
+                    priority=priority,
+                )
+                queue.add_consumer(sub)
+            self._schedule(queue)
+            return sub
+        if browser:
+            raise BrokerError(f"browser:true is only valid on a queue, not on {destination}")
+        topic = self.topic(destination)
+        if topic.owner is not None and topic.owner is not client:
+            raise BrokerError(f"Cannot subscribe to a remote temporary destination: {destination}")
+        name = f"{destination}#subscription-{next(self._subscription_serial)}"
+        container = SubscriptionQueue(
+            name, destination, policy, selector=selector, no_local=no_local, subscriber=client
+        )
+        topic.subscriptions.append(container)
+        sub = Subscription(
+            client,
+            sub_id,
+            destination,
+            container,
+            ack_mode,
+            policy.topic_prefetch if prefetch is None else prefetch,
+            priority=priority,
+        )
+        container.add_consumer(sub)
         return sub
 
+    def subscribe_durable(
+        self,
+        client: Client,
+        sub_id: str,
+        client_id: str,
+        name: str,
+        destination: str,
+        ack_mode: AckMode,
+        prefetch: int | None = None,
+        *,
+        selector: Selector | None = None,
+        no_local: bool = False,
+    ) -> tuple[Subscription, asyncio.Future[None] | None]:
+        """Attach to (or create) the durable subscription ``client_id``/``name`` on a topic.
+
+        Like ActiveMQ, subscribing again with another topic, selector or noLocal replaces the
+        subscription (its stored messages are dropped). The future is the journaled creation.
+        """
+        if is_queue(destination):
+            raise BrokerError("Invalid Subscription: cannot durably subscribe to a Queue destination!")
+        if is_temporary(destination):
+            raise BrokerError("Invalid Subscription: cannot durably subscribe to a temporary topic")
+        self.check_destination(destination)
+        key = durable_key(client_id, name)
+        ops: list[Op] = []
+        container = self.durables.get(key)
+        if container is not None and container.consumers:
+            raise BrokerError(f"Durable consumer is in use for client: {client_id} and subscriptionName: {name}")
+        selector_text = None if selector is None else selector.text
+        if container is not None:
+            record = container.durable
+            assert record is not None
+            if (record.destination, record.selector, record.no_local) != (destination, selector_text, no_local):
+                log.info("Durable subscription %s/%s changed; replacing it and dropping its messages", client_id, name)
+                self._drop_durable(container, ops)
+                container = None
+        if container is None:
+            record = DurableSubscriptionRecord(key, client_id, name, destination, selector_text, no_local)
+            container = self._add_durable(record, selector)
+            ops.append(SubscribeOp(record))
+        container.subscriber = client
+        policy = container.policy
+        sub = Subscription(
+            client,
+            sub_id,
+            destination,
+            container,
+            ack_mode,
+            policy.durable_topic_prefetch if prefetch is None else prefetch,
+        )
+        container.add_consumer(sub)
+        self._schedule(container)
+        return sub, self._log(ops)
+
+    def _add_durable(self, record: DurableSubscriptionRecord, selector: Selector | None = None) -> SubscriptionQueue:
+        if selector is None and record.selector is not None:
+            selector = parse_selector(record.selector)
+        container = SubscriptionQueue(
+            record.key,
+            record.destination,
+            self.settings.policies.policy_for(record.destination),
+            selector=selector,
+            no_local=record.no_local,
+            durable=record,
+        )
+        self.durables[record.key] = container
+        self.topic(record.destination).subscriptions.append(container)
+        return container
+
+    def _drop_durable(self, container: SubscriptionQueue, ops: list[Op]) -> None:
+        assert container.durable is not None
+        ops.append(UnsubscribeOp(container.name))
+        self.durables.pop(container.name, None)
+        container.deleted = True
+        topic = self.topics.get(container.topic)
+        if topic is not None and container in topic.subscriptions:
+            topic.subscriptions.remove(container)
+        container.pending.clear()
+        container.scheduled.clear()
+        for msg in container.fresh:
+            msg.location = Location.NOWHERE
+        container.fresh.clear()
+
+    def remove_durable(self, client_id: str, name: str) -> asyncio.Future[None] | None:
+        """Delete a durable subscription and its messages (UNSUBSCRIBE with activemq.subscriptionName)."""
+        container = self.durables.get(durable_key(client_id, name))
+        if container is None:
+            raise BrokerError(f"No durable subscription exists for clientID: {client_id} and subscriptionName: {name}")
+        if container.consumers:
+            raise BrokerError("Durable consumer is in use")
+        ops: list[Op] = []
+        self._drop_durable(container, ops)
+        return self._log(ops)
+
     def unsubscribe(self, sub: Subscription) -> None:
-        """Close a subscription; its unacknowledged queue messages go back for redelivery."""
+        """Close a subscription; its unacknowledged messages go back to be delivered again."""
         if sub.closed:
             return
         sub.closed = True
-        dest = sub.destination
-        dest.subscriptions.remove(sub)
-        inflight = list(sub.inflight.values())
-        sub.inflight.clear()
-        if isinstance(dest, Queue):
-            self._release(inflight)
+        container = sub.container
+        if sub.browser:
+            if sub in container.browsers_waiting:
+                container.browsers_waiting.remove(sub)
+            return
+        container.remove_consumer(sub)
+        inflight = sub.drain()
+        if isinstance(container, SubscriptionQueue) and container.durable is None:
+            # A non-durable topic subscription ends with its consumer: so do its messages.
+            topic = self.topics.get(container.topic)
+            if topic is not None and container in topic.subscriptions:
+                topic.subscriptions.remove(container)
+            container.deleted = True
+            return
+        if isinstance(container, SubscriptionQueue):
+            container.subscriber = None
+        self._release(container, inflight)
 
-    def _release(self, messages: Iterable[Message]) -> None:
+    def _release(self, container: Queue, messages: Iterable[Message]) -> None:
+        """Messages a consumer got but did not acknowledge: back to their place, redelivered."""
+        if container.deleted:
+            return
         for msg in messages:
-            dest = self.queues.get(msg.destination)
-            if dest is None:
-                continue
-            msg.redelivered = True
-            dest.push(msg)
-            self._schedule(dest)
+            msg.redelivery_count += 1
+            container.pending.push(msg)
+        container.stale = True
+        self._schedule(container)
 
     def ack(self, sub: Subscription, message_id: str, tx: Transaction | None = None) -> asyncio.Future[None] | None:
         return self._settle(sub, message_id, tx, nack=False)
@@ -289,56 +496,182 @@ class Broker:
         messages = sub.take(message_id, cumulative=sub.ack_mode is AckMode.CLIENT)
         if messages is None:
             raise BrokerError(f"Unexpected {verb} received for message-id [{message_id}]")
-        self._schedule(sub.destination)  # prefetch room
-        if isinstance(sub.destination, Topic):
-            return None  # non-durable topic messages are not stored: nothing to remove
+        container = sub.container
+        container.stale = True  # prefetch room
+        self._schedule(container)
         if tx is not None:
-            tx.acks.append((messages, nack))
+            tx.acks.append(TxAck(sub, messages, nack))
             return None
         ops: list[Op] = []
-        self._remove(messages, nack, ops)
+        self._complete(container, messages, nack, ops)
         return self._log(ops)
 
-    def _remove(self, messages: list[Message], nack: bool, ops: list[Op]) -> None:
+    def _complete(self, container: Queue, messages: list[Message], nack: bool, ops: list[Op]) -> None:
         for msg in messages:
-            if msg.persistent:
-                ops.append(RemoveOp(msg.message_id))
-            if nack and msg.persistent:
-                # Like ActiveMQ's default dead letter strategy: persistent messages go to ActiveMQ.DLQ
-                # (same id), non-persistent ones are discarded.
-                headers = dict(msg.headers)
-                headers.setdefault("original-destination", msg.destination)
-                dead = Message(msg.message_id, DLQ, headers, msg.body, True)
-                self._accept(dead, ops)
+            msg.location = Location.NOWHERE
+            if nack:
+                self._poison(container, msg, ops)
+            else:
+                self._forget(container, msg, ops)
+
+    def _forget(self, container: Queue, msg: Message, ops: list[Op]) -> None:
+        """The message leaves its container for good."""
+        msg.location = Location.NOWHERE
+        if msg.persistent and container.journaled and not container.deleted:
+            ops.append(RemoveOp(msg.message_id, container.name))
+
+    # -- poison, redelivery, dead letters, expiry -----------------------------------------------
+
+    def _poison(self, container: Queue, msg: Message, ops: list[Op]) -> None:
+        """A NACKed message: redeliver it later (redelivery plugin) or dead-letter it."""
+        settings = self.settings.redelivery
+        if settings is not None:
+            policy = settings.policies.lookup(msg.destination)
+            if policy is not None:
+                if policy.allows(msg.redelivery_count):
+                    self._redeliver_later(container, msg, policy.delay_ms(msg.redelivery_count), ops)
+                elif settings.send_to_dlq_if_max_retries_exceeded:
+                    self._dead_letter(container, msg, ops)
+                else:
+                    log.debug("Discarding %s: it exceeded maximumRedeliveries", msg.message_id)
+                    self._forget(container, msg, ops)
+                return
+            if not settings.fallback_to_dead_letter:
+                log.debug("Discarding %s: no redelivery policy for %s and no fallback", msg.message_id, msg.destination)
+                self._forget(container, msg, ops)
+                return
+        self._dead_letter(container, msg, ops)
+
+    def _redeliver_later(self, container: Queue, msg: Message, delay_ms: int, ops: list[Op]) -> None:
+        self._forget(container, msg, ops)
+        if container.deleted:
+            return
+        again = msg.copy()
+        again.redelivery_count = msg.redelivery_count + 1
+        again.deliver_at = self.now_ms() + delay_ms
+        again.headers["redeliveryDelay"] = str(delay_ms)  # the property ActiveMQ's plugin sets
+        self._accept(container, again, ops)
+
+    def _dead_letter(self, container: Queue, msg: Message, ops: list[Op], cause: str | None = None) -> None:
+        self._forget(container, msg, ops)
+        origin = msg.destination
+        strategy = self.settings.policies.policy_for(origin).dead_letter
+        expired = cause is not None
+        if not strategy.accepts(msg.persistent, expired):
+            log.debug("Dropping %s from %s (dead letter strategy %s)", msg.message_id, origin, strategy.kind.value)
+            return
+        target = strategy.dead_letter_destination(origin)
+        if target == msg.destination:
+            log.debug("Not re-adding %s to its own dead letter queue %s", msg.message_id, target)
+            return
+        headers = dict(msg.headers)
+        headers.setdefault("original-destination", msg.destination)
+        headers.setdefault("originalExpiration", str(msg.expires))
+        if not msg.persistent:
+            headers["originalDeliveryMode"] = "NON_PERSISTENT"
+        if cause is not None:
+            headers["dlqDeliveryFailureCause"] = cause
+        dead = msg.copy(destination=target, headers=headers)
+        dead.persistent = True
+        dead.redelivery_count = 0
+        dead.deliver_at = 0
+        dead.container = ""
+        dead.expires = self.now_ms() + strategy.expiration_ms if strategy.expiration_ms > 0 else 0
+        self._route(dead, ops)
+
+    def _expire(self, container: Queue, msg: Message, ops: list[Op]) -> None:
+        cause = f"java.lang.Throwable: Message Expired. Expiration:{msg.expires}"
+        self._dead_letter(container, msg, ops, cause)
+
+    def _wake_at(self, when_ms: int, kind: _Wakeup, container: Queue, msg: Message) -> None:
+        heapq.heappush(self._wakeups, (when_ms, next(self._wakeup_serial), kind, container, msg))
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self.closed or not self._wakeups:
+            return
+        first = self._wakeups[0][0]
+        if self._timer is not None:
+            if self._timer_at <= first:
+                return
+            self._timer.cancel()
+        delay = max(0.0, (first - self.now_ms()) / 1000.0)
+        self._timer = self._loop.call_later(delay, self._on_timer)
+        self._timer_at = first
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.tick()
+
+    def tick(self) -> None:
+        """Deliver scheduled messages and expire messages whose time has come."""
+        if self.closed:
+            return
+        now = self.now_ms()
+        ops: list[Op] = []
+        while self._wakeups and self._wakeups[0][0] <= now:
+            _when, _serial, kind, container, msg = heapq.heappop(self._wakeups)
+            if container.deleted or msg.container != container.name:
+                continue
+            if kind is _Wakeup.DELIVER:
+                if container.scheduled.discard(msg):
+                    if msg.expires and msg.expires <= now:
+                        self._expire(container, msg, ops)
+                    else:
+                        container.pending.push(msg)
+                        container.stale = True
+                        self._schedule(container)
+            elif self._take_waiting(container, msg):
+                self._expire(container, msg, ops)
+        self._arm_timer()
+        self._log(ops)
+
+    @staticmethod
+    def _take_waiting(container: Queue, msg: Message) -> bool:
+        """Take a message that waits in ``container`` (not delivered) out of it."""
+        if msg.location is Location.FRESH:
+            msg.location = Location.NOWHERE  # its entry in ``fresh`` is skipped
+            return True
+        return container.pending.discard(msg) or container.scheduled.discard(msg)
 
     # -- transactions ---------------------------------------------------------------------------
 
     def commit(self, tx: Transaction) -> asyncio.Future[None] | None:
         ops: list[Op] = []
         for msg in tx.sends:
-            self._accept(msg, ops)
-        for messages, nack in tx.acks:
-            self._remove(messages, nack, ops)
+            self._route(msg, ops)
+        for ack in tx.acks:
+            self._complete(ack.subscription.container, ack.messages, ack.nack, ops)
         tx.sends.clear()
         tx.acks.clear()
         return self._log(ops)
 
     def abort(self, tx: Transaction) -> None:
-        """Drop the transaction's sends; its acknowledged messages are redelivered."""
+        """Drop the transaction's sends; its acknowledged messages are unacknowledged again.
+
+        Like ActiveMQ: they stay with their consumer (their ack ids are valid again) and are
+        redelivered only if that subscription closes without acknowledging them.
+        """
         tx.sends.clear()
-        for messages, _nack in tx.acks:
-            self._release(messages)
+        for ack in tx.acks:
+            sub = ack.subscription
+            if sub.closed:
+                self._release(sub.container, ack.messages)
+            else:
+                sub.restore(ack.messages)
+                sub.container.stale = True
         tx.acks.clear()
 
     # -- dispatch -------------------------------------------------------------------------------
 
-    def wake(self, destinations: Iterable[Destination]) -> None:
-        """A client can take more messages (its socket drained): look at its destinations again."""
-        for dest in destinations:
-            self._schedule(dest)
+    def wake(self, containers: Iterable[Queue]) -> None:
+        """A client can take more messages (its socket drained): look at its containers again."""
+        for container in containers:
+            container.stale = True
+            self._schedule(container)
 
-    def _schedule(self, dest: Destination) -> None:
-        self._dirty.add(dest)
+    def _schedule(self, container: Queue) -> None:
+        self._dirty.add(container)
         if not self._scheduled and not self.closed:
             self._scheduled = True
             self._loop.call_soon(self._dispatch)
@@ -348,45 +681,100 @@ class Broker:
         if self.closed:
             return
         dirty, self._dirty = self._dirty, set()
-        work = [d for d in dirty if d.has_work()]
+        work = [c for c in dirty if c.has_work() and not c.deleted]
         if not work:
             return
         # One fence check per dispatch round: a deposed master must not hand out messages.
         if not self._fence():
             return
-        for dest in work:
-            if isinstance(dest, Queue):
-                self._dispatch_queue(dest)
-            else:
-                assert isinstance(dest, Topic)
-                self._dispatch_topic(dest)
+        now = self.now_ms()
+        ops: list[Op] = []
+        for container in work:
+            self._dispatch_container(container, now, ops)
         if self._auto_removed:
-            ops, self._auto_removed = self._auto_removed, []
-            self._log(ops)
+            ops += self._auto_removed
+            self._auto_removed = []
+        self._log(ops)
 
-    def _dispatch_queue(self, queue: Queue) -> None:
-        while len(queue):
-            sub = queue.next_consumer()
-            if sub is None:
+    def _dispatch_container(self, container: Queue, now: int, ops: list[Op]) -> None:
+        browsers, container.browsers_waiting = container.browsers_waiting, []
+        for browser in browsers:
+            self._browse(container, browser, now)
+        if container.stale:
+            container.stale = False
+            for msg in container.fresh:
+                if msg.location is Location.FRESH:
+                    container.pending.push(msg)
+            container.fresh.clear()
+            self._scan(container, now, ops)
+            return
+        fresh, container.fresh = container.fresh, []
+        for i, msg in enumerate(fresh):
+            if msg.location is not Location.FRESH:
+                continue
+            if not container.any_capacity():
+                for rest in fresh[i:]:
+                    if rest.location is Location.FRESH:
+                        container.pending.push(rest)
                 return
-            msg = queue.pop()
-            assert msg is not None
-            if sub.explicit_ack:
-                sub.inflight[msg.message_id] = msg
-            elif msg.persistent:
-                # ack:auto is at-most-once, like ActiveMQ: consumed as it is handed to the socket.
-                self._auto_removed.append(RemoveOp(msg.message_id))
-            sub.client.deliver(sub, msg)
+            if msg.expires and msg.expires <= now:
+                msg.location = Location.NOWHERE
+                self._expire(container, msg, ops)
+                continue
+            sub = container.choose(msg)
+            if sub is None:
+                container.pending.push(msg)
+            else:
+                self._hand_over(container, sub, msg)
 
-    def _dispatch_topic(self, topic: Topic) -> None:
-        outgoing, topic.outgoing = topic.outgoing, []
-        for msg in outgoing:
-            for sub in list(topic.subscriptions):
-                if sub.explicit_ack:
-                    sub.inflight[msg.message_id] = msg
-                sub.client.deliver(sub, msg)
+    def _scan(self, container: Queue, now: int, ops: list[Op]) -> None:
+        """Offer every pending message, in order, to the consumers; keep the ones nobody takes."""
+        skipped: list[Message] = []
+        while container.any_capacity():
+            msg = container.pending.pop()
+            if msg is None:
+                break
+            if msg.expires and msg.expires <= now:
+                self._expire(container, msg, ops)
+                continue
+            sub = container.choose(msg)
+            if sub is None:
+                skipped.append(msg)
+            else:
+                self._hand_over(container, sub, msg)
+        for msg in skipped:
+            container.pending.push(msg)
+
+    def _hand_over(self, container: Queue, sub: Subscription, msg: Message) -> None:
+        if sub.explicit_ack:
+            sub.track(msg)
+        else:
+            # ack:auto is at-most-once, like ActiveMQ: consumed as it is handed to the socket.
+            msg.location = Location.NOWHERE
+            if msg.persistent and container.journaled:
+                self._auto_removed.append(RemoveOp(msg.message_id, container.name))
+        if container.exclusive is not sub:
+            container.rotate(sub)
+        sub.client.deliver(sub, msg)
+
+    def _browse(self, queue: Queue, browser: Subscription, now: int) -> None:
+        """A snapshot of the queue (undelivered and unacknowledged messages), then the end marker."""
+        if browser.closed:
+            return
+        snapshot = queue.waiting() + queue.inflight()
+        snapshot.sort(key=lambda m: (-m.priority if queue.policy.prioritized_messages else 0, m.seq))
+        for msg in snapshot:
+            if msg.expires and msg.expires <= now:
+                continue
+            if browser.selector is not None and not browser.selector.matches(resolver(msg)):
+                continue
+            browser.client.deliver(browser, msg)
+        browser.client.browse_end(browser)
 
     def close(self) -> None:
         """Stop all activity; the state is dropped with this object."""
         self.closed = True
         self._dirty.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

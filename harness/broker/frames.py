@@ -2,7 +2,11 @@
 
 The parser is fed raw bytes as they arrive and yields complete frames; it never blocks and never
 interprets commands (that is the connection's job). Header escaping depends on the negotiated
-version, which the connection sets on the parser once CONNECT has been handled.
+version, which the connection sets on the parser once CONNECT has been handled: ``pull`` hands out
+one frame at a time so that a SEND pipelined behind CONNECT is read with the new version's rules.
+
+Limits and their messages are ActiveMQ's (StompWireFormat): frame size (the connector's
+wireFormat.maxFrameSize), 1000 headers, 10 KiB per header line, 1 KiB for the command line.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ SUPPORTED_VERSIONS: tuple[str, ...] = (V1_0, V1_1, V1_2)
 
 # ActiveMQ's maxDataLength default; the connector's wireFormat.maxFrameSize overrides it.
 DEFAULT_MAX_FRAME_SIZE = 104_857_600
+MAX_HEADERS = 1000
+MAX_HEADER_LENGTH = 10 * 1024
+MAX_COMMAND_LENGTH = 1024
 
 # CONNECT/CONNECTED are never escaped so that 1.0 peers can read them (STOMP 1.1 and 1.2 specs).
 _UNESCAPED_COMMANDS = frozenset({"CONNECT", "STOMP", "CONNECTED"})
@@ -32,6 +39,9 @@ class FrameError(Exception):
 
 class FrameTooLarge(FrameError):
     """A frame exceeds the connector's maximum frame size."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The maximum frame size was exceeded (wireFormat.maxFrameSize={limit} bytes)")
 
 
 @dataclass
@@ -69,7 +79,8 @@ def unescape_header(text: str, version: str) -> str:
             i += 1
             continue
         if i + 1 >= n or text[i + 1] not in table:
-            raise FrameError(f"undefined escape sequence in header {text!r}")
+            shown = text[i : i + 2]
+            raise FrameError(f"undefined escape sequence {shown!r} in header {text!r} (STOMP {version})")
         out.append(table[text[i + 1]])
         i += 2
     return "".join(out)
@@ -115,21 +126,36 @@ class FrameParser:
         self._head_scan = 0  # where the search for the end of the headers resumes
 
     def feed(self, data: bytes) -> list[Frame]:
-        self._buf += data
+        """Add bytes and return every frame they complete (all read with the current version)."""
+        self.append(data)
         frames: list[Frame] = []
         while True:
-            frame = self._next()
+            frame = self.pull()
             if frame is None:
-                break
+                return frames
             frames.append(frame)
-        if self._pos:
+
+    def append(self, data: bytes) -> None:
+        self._buf += data
+
+    def pull(self) -> Frame | None:
+        """The next complete frame, or None until more bytes arrive."""
+        frame = self._next()
+        if frame is None and self._pos:
             # Drop consumed bytes; offsets held in the state are relative to the buffer start.
             del self._buf[: self._pos]
             self._body_start -= self._pos
             self._nul_scan -= self._pos
             self._head_scan = max(0, self._head_scan - self._pos)
             self._pos = 0
-        return frames
+        return frame
+
+    @property
+    def mid_frame(self) -> bool:
+        """Whether part of a frame has arrived (not just heart-beat EOLs)."""
+        if self._head is not None:
+            return True
+        return any(b not in (0x0A, 0x0D) for b in self._buf[self._pos : self._pos + 64])
 
     def _skip_eols(self) -> None:
         buf = self._buf
@@ -158,16 +184,16 @@ class FrameParser:
             if len(buf) <= end:
                 return None
             if buf[end] != 0:
-                raise FrameError("frame body is not terminated by NUL after content-length bytes")
+                raise FrameError("content-length bytes were read and there was no trailing null byte")
         else:
             end = buf.find(b"\x00", max(self._nul_scan, start))
             if end < 0:
                 self._nul_scan = len(buf)
                 if len(buf) - self._pos > self.max_frame_size:
-                    raise FrameTooLarge(f"frame exceeds the maximum frame size of {self.max_frame_size} bytes")
+                    raise FrameTooLarge(self.max_frame_size)
                 return None
             if end - self._pos > self.max_frame_size:
-                raise FrameTooLarge(f"frame exceeds the maximum frame size of {self.max_frame_size} bytes")
+                raise FrameTooLarge(self.max_frame_size)
         body = bytes(buf[start:end])
         self._pos = end + 1
         self._head = None
@@ -183,42 +209,52 @@ class FrameParser:
         candidates = [i for i in (lf_lf, lf_crlf) if i >= 0]
         if not candidates:
             self._head_scan = len(buf)
+            # A peer streaming one endless line must not make us buffer up to the frame size.
+            limit = start + MAX_COMMAND_LENGTH + 2
+            if len(buf) > limit and buf.find(b"\n", start, limit) < 0:
+                raise FrameError("The maximum command length was exceeded")
             if len(buf) - start > self.max_frame_size:
-                raise FrameTooLarge(f"frame exceeds the maximum frame size of {self.max_frame_size} bytes")
+                raise FrameTooLarge(self.max_frame_size)
             return False
         end = min(candidates)
         body_start = end + (2 if end == lf_lf else 3)
         if body_start - start > self.max_frame_size:
-            raise FrameTooLarge(f"frame exceeds the maximum frame size of {self.max_frame_size} bytes")
+            raise FrameTooLarge(self.max_frame_size)
         try:
             text = bytes(buf[start:end]).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise FrameError("frame command and headers must be UTF-8") from exc
         lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-        command = lines[0]
+        command = lines[0].strip(" \t")
         if not command:
             raise FrameError("empty frame command")
+        if len(lines[0]) > MAX_COMMAND_LENGTH:
+            raise FrameError("The maximum command length was exceeded")
+        if len(lines) - 1 > MAX_HEADERS:
+            raise FrameError(f"The maximum number of headers was exceeded ({MAX_HEADERS})")
         escaped = command not in _UNESCAPED_COMMANDS
         headers: dict[str, str] = {}
         for line in lines[1:]:
+            if len(line) > MAX_HEADER_LENGTH:
+                raise FrameError(f"The maximum header length was exceeded ({MAX_HEADER_LENGTH} bytes)")
             name, sep, value = line.partition(":")
             if not sep:
-                raise FrameError(f"malformed header line {line!r}")
+                raise FrameError(f"Unable to parse header line [{line}]: no ':' between name and value")
             if escaped:
                 name = unescape_header(name, self.version)
                 value = unescape_header(value, self.version)
-            headers.setdefault(name, value)
+            headers.setdefault(name, value)  # a repeated header: the first one wins (STOMP 1.2, ActiveMQ)
         length: int | None = None
         raw_length = headers.get("content-length")
         if raw_length is not None:
             try:
                 length = int(raw_length.strip())
             except ValueError as exc:
-                raise FrameError(f"invalid content-length {raw_length!r}") from exc
+                raise FrameError(f"Specified content-length is not a valid integer: {raw_length!r}") from exc
             if length < 0:
-                raise FrameError(f"invalid content-length {raw_length!r}")
+                raise FrameError(f"Specified content-length is not a valid integer: {raw_length!r}")
             if body_start - start + length > self.max_frame_size:
-                raise FrameTooLarge(f"frame exceeds the maximum frame size of {self.max_frame_size} bytes")
+                raise FrameTooLarge(self.max_frame_size)
         self._head = (command, headers, length)
         self._head_scan = 0
         self._body_start = body_start

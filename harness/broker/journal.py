@@ -2,7 +2,10 @@
 
 Layout: ``<store>/journal/<epoch:010d>-<n:06d>.log``. A segment starts with an 8-byte magic and
 holds records ``[u32 length][u32 crc32][payload]``; a payload is a batch of operations applied
-atomically (a transaction commit is one record). A record whose length or CRC does not check out
+atomically (a transaction commit is one record). Operations: add a message to a container (a
+queue, or a durable topic subscription), remove one, create or delete a durable subscription, and
+the checkpoint. Journals written before containers existed (``A``/``R`` operations: queue messages
+keyed by id alone) are still read. A record whose length or CRC does not check out
 ends its segment: that is a torn tail from a crash, and nothing after it was ever confirmed.
 
 Each master term writes only its own segments, so the late append of a deposed master never lands
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.broker.epoch import fsync_dir
-from harness.broker.message import Message
+from harness.broker.message import DEFAULT_PRIORITY, Message
 
 MAGIC = b"PYBJRNL1"
 JOURNAL_DIR = "journal"
@@ -43,19 +46,50 @@ _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _SEGMENT_NAME = re.compile(r"^(\d{10})-(\d{6})\.log$")
 
-_OP_ADD = 0x41  # "A"
-_OP_REMOVE = 0x52  # "R"
+_OP_ADD_V1 = 0x41  # "A": message (its destination is its container), no metadata
+_OP_REMOVE_V1 = 0x52  # "R": by message id alone
+_OP_ADD = 0x4D  # "M": container, message, metadata
+_OP_REMOVE = 0x58  # "X": container, message id
+_OP_SUBSCRIBE = 0x53  # "S": a durable topic subscription
+_OP_UNSUBSCRIBE = 0x55  # "U": its deletion, with its messages
 _OP_CHECKPOINT = 0x43  # "C"
 
 
 @dataclass(frozen=True, slots=True)
 class AddOp:
+    """Store a message in ``message.container`` (a queue name, or a durable subscription key)."""
+
     message: Message
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveOp:
+    """Remove a message from a container ("" = wherever the id is: the first journal format)."""
+
     message_id: str
+    container: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DurableSubscriptionRecord:
+    """A durable topic subscription: ``key`` names its container."""
+
+    key: str
+    client_id: str
+    name: str
+    destination: str
+    selector: str | None = None
+    no_local: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeOp:
+    record: DurableSubscriptionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeOp:
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +97,7 @@ class CheckpointOp:
     """Marks the end of a complete snapshot at the start of a term's first segment."""
 
 
-Op = AddOp | RemoveOp | CheckpointOp
+Op = AddOp | RemoveOp | SubscribeOp | UnsubscribeOp | CheckpointOp
 
 
 class JournalError(Exception):
@@ -88,23 +122,57 @@ def _str16(text: str) -> bytes:
     return _U16.pack(len(data)) + data
 
 
+def _json32(value: object) -> list[bytes]:
+    data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return [_U32.pack(len(data)), data]
+
+
+def _metadata(msg: Message) -> dict[str, object]:
+    """The message fields beyond id/destination/headers/body; defaults are left out."""
+    meta: dict[str, object] = {}
+    if msg.priority != DEFAULT_PRIORITY:
+        meta["priority"] = msg.priority
+    for name in ("expires", "timestamp", "redelivery_count", "deliver_at", "group_seq"):
+        value = getattr(msg, name)
+        if value:
+            meta[name] = value
+    if msg.group_id is not None:
+        meta["group_id"] = msg.group_id
+    return meta
+
+
 def encode_ops(ops: Iterable[Op]) -> bytes:
     parts: list[bytes] = []
     for op in ops:
         if isinstance(op, AddOp):
             msg = op.message
-            headers = json.dumps(msg.headers, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
             parts += [
                 bytes((_OP_ADD,)),
+                _str16(msg.container or msg.destination),
                 _str16(msg.message_id),
                 _str16(msg.destination),
-                _U32.pack(len(headers)),
-                headers,
+                *_json32(_metadata(msg)),
+                *_json32(msg.headers),
                 _U32.pack(len(msg.body)),
                 msg.body,
             ]
         elif isinstance(op, RemoveOp):
-            parts += [bytes((_OP_REMOVE,)), _str16(op.message_id)]
+            if op.container:
+                parts += [bytes((_OP_REMOVE,)), _str16(op.container), _str16(op.message_id)]
+            else:
+                parts += [bytes((_OP_REMOVE_V1,)), _str16(op.message_id)]
+        elif isinstance(op, SubscribeOp):
+            record = op.record
+            fields = {
+                "client_id": record.client_id,
+                "name": record.name,
+                "destination": record.destination,
+                "selector": record.selector,
+                "no_local": record.no_local,
+            }
+            parts += [bytes((_OP_SUBSCRIBE,)), _str16(record.key), *_json32(fields)]
+        elif isinstance(op, UnsubscribeOp):
+            parts += [bytes((_OP_UNSUBSCRIBE,)), _str16(op.key)]
         else:
             parts.append(bytes((_OP_CHECKPOINT,)))
     return b"".join(parts)
@@ -133,30 +201,80 @@ def decode_ops(payload: bytes) -> list[Op]:
         (length,) = _U16.unpack(take(2))
         return bytes(take(length)).decode("utf-8")
 
+    def json_object(what: str) -> dict[str, object]:
+        (length,) = _U32.unpack(take(4))
+        value = json.loads(bytes(take(length)).decode("utf-8"))
+        if not isinstance(value, dict):
+            raise CorruptRecord(f"{what} is not a JSON object")
+        return value
+
+    def blob() -> bytes:
+        (length,) = _U32.unpack(take(4))
+        return bytes(take(length))
+
     try:
         while pos < n:
             kind = payload[pos]
             pos += 1
             if kind == _OP_ADD:
+                container = text16()
                 message_id = text16()
                 destination = text16()
-                (hlen,) = _U32.unpack(take(4))
-                headers = json.loads(bytes(take(hlen)).decode("utf-8"))
-                (blen,) = _U32.unpack(take(4))
-                body = bytes(take(blen))
-                if not isinstance(headers, dict):
-                    raise CorruptRecord("message headers are not a JSON object")
-                msg = Message(message_id, destination, {str(k): str(v) for k, v in headers.items()}, body, True)
+                meta = json_object("message metadata")
+                headers = json_object("message headers")
+                msg = Message(message_id, destination, {str(k): str(v) for k, v in headers.items()}, blob(), True)
+                _apply_metadata(msg, meta)
+                msg.container = container
+                ops.append(AddOp(msg))
+            elif kind == _OP_ADD_V1:
+                message_id = text16()
+                destination = text16()
+                headers = json_object("message headers")
+                msg = Message(message_id, destination, {str(k): str(v) for k, v in headers.items()}, blob(), True)
+                msg.container = destination
                 ops.append(AddOp(msg))
             elif kind == _OP_REMOVE:
+                container = text16()
+                ops.append(RemoveOp(text16(), container))
+            elif kind == _OP_REMOVE_V1:
                 ops.append(RemoveOp(text16()))
+            elif kind == _OP_SUBSCRIBE:
+                key = text16()
+                fields = json_object("durable subscription")
+                selector = fields.get("selector")
+                ops.append(
+                    SubscribeOp(
+                        DurableSubscriptionRecord(
+                            key,
+                            str(fields["client_id"]),
+                            str(fields["name"]),
+                            str(fields["destination"]),
+                            None if selector is None else str(selector),
+                            bool(fields.get("no_local", False)),
+                        )
+                    )
+                )
+            elif kind == _OP_UNSUBSCRIBE:
+                ops.append(UnsubscribeOp(text16()))
             elif kind == _OP_CHECKPOINT:
                 ops.append(CheckpointOp())
             else:
                 raise CorruptRecord(f"unknown operation type {kind:#x}")
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise CorruptRecord(str(exc)) from exc
     return ops
+
+
+def _apply_metadata(msg: Message, meta: dict[str, object]) -> None:
+    for name in ("priority", "expires", "timestamp", "redelivery_count", "deliver_at", "group_seq"):
+        value = meta.get(name)
+        if value is not None:
+            if not isinstance(value, int):
+                raise CorruptRecord(f"message metadata {name} is not an integer")
+            setattr(msg, name, value)
+    group_id = meta.get("group_id")
+    if group_id is not None:
+        msg.group_id = str(group_id)
 
 
 # -- segments and recovery ----------------------------------------------------------------------
@@ -215,9 +333,11 @@ def read_segment(path: Path) -> SegmentRead:
 
 @dataclass
 class Recovery:
-    """What recovery found: the live messages in journal order, and how it got there."""
+    """What recovery found: the live messages in journal order (each with its container), the durable
+    subscriptions, and how it got there."""
 
     messages: list[Message]
+    subscriptions: list[DurableSubscriptionRecord] = field(default_factory=list)
     base_epoch: int | None = None
     segments_read: list[Path] = field(default_factory=list)
     segments_ignored: list[Path] = field(default_factory=list)
@@ -242,7 +362,9 @@ def recover(journal_dir: Path) -> Recovery:
         if _has_checkpoint(read):
             base, first_read = epoch, read
             break
-    live: dict[str, Message] = {}
+    live: dict[tuple[str, str], Message] = {}
+    container_of: dict[str, str] = {}  # message id -> container, for first-format removals
+    subscriptions: dict[str, DurableSubscriptionRecord] = {}
     for key in sorted(segments):
         path = segments[key]
         if key[0] != base:
@@ -256,11 +378,21 @@ def recover(journal_dir: Path) -> Recovery:
             result.records += 1
             for op in record:
                 if isinstance(op, AddOp):
-                    live.setdefault(op.message.message_id, op.message)
+                    msg = op.message
+                    live.setdefault((msg.container, msg.message_id), msg)
+                    container_of[msg.message_id] = msg.container
                 elif isinstance(op, RemoveOp):
-                    live.pop(op.message_id, None)
+                    container = op.container or container_of.get(op.message_id, "")
+                    live.pop((container, op.message_id), None)
+                elif isinstance(op, SubscribeOp):
+                    subscriptions[op.record.key] = op.record
+                elif isinstance(op, UnsubscribeOp):
+                    subscriptions.pop(op.key, None)
+                    for gone in [k for k in live if k[0] == op.key]:
+                        del live[gone]
     result.base_epoch = base
     result.messages = list(live.values())
+    result.subscriptions = list(subscriptions.values())
     return result
 
 
@@ -309,6 +441,7 @@ class Journal:
         on_failure: Callable[[str], None],
         segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
         sync: bool = True,
+        subscriptions: Sequence[DurableSubscriptionRecord] = (),
     ) -> Journal:
         """Compaction: snapshot ``live`` into this term's first segment, fsync, delete older segments.
 
@@ -320,7 +453,7 @@ class Journal:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         try:
             chunks: list[bytes] = [MAGIC]
-            batch: list[Op] = []
+            batch: list[Op] = [SubscribeOp(record) for record in subscriptions]
             size = 0
             for msg in live:
                 batch.append(AddOp(msg))

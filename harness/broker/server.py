@@ -20,11 +20,12 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from harness.broker.config import BrokerConfig, ConnectorConfig, StoreConfig
 from harness.broker.connection import ConnectionContext, StompConnection
-from harness.broker.core import Broker
+from harness.broker.core import Broker, BrokerSettings
 from harness.broker.epoch import EpochConflict, EpochStore, Fence, always_valid
 from harness.broker.journal import JOURNAL_DIR, Journal, Recovery, recover
 from harness.broker.locker import SharedFileLocker
@@ -51,6 +52,9 @@ class BrokerServer:
         self._listeners: list[asyncio.Server] = []
         self.role = "starting"
         self.term = 0
+        self.settings = BrokerSettings(
+            policies=config.policies, redelivery=config.redelivery, scheduler_support=config.scheduler_support
+        )
 
     def request_stop(self) -> None:
         if not self._stop.is_set():
@@ -64,6 +68,15 @@ class BrokerServer:
                 loop.add_signal_handler(sig, self.request_stop)
         for note in self.config.ignored:
             self.log.info("Ignoring configuration setting: %s", note)
+        auth = self.config.authentication
+        if auth is not None:
+            self.log.info(
+                "Authentication: simpleAuthenticationPlugin with %d user(s)%s",
+                len(auth.users),
+                ", anonymous access allowed" if auth.anonymous_access_allowed else "",
+            )
+        if self.config.redelivery is not None:
+            self.log.info("Broker-side redelivery: redeliveryPlugin")
         await self._probe_ports()
         store = self.config.store
         if store is None:
@@ -139,12 +152,15 @@ class BrokerServer:
         try:
             recovery: Recovery = await asyncio.to_thread(recover, journal_dir)
             journal = await asyncio.to_thread(
-                Journal.open_term,
-                journal_dir,
-                term,
-                recovery.messages,
-                fence.check,
-                self._journal_failed(fence),
+                partial(
+                    Journal.open_term,
+                    journal_dir,
+                    term,
+                    recovery.messages,
+                    fence.check,
+                    self._journal_failed(fence),
+                    subscriptions=recovery.subscriptions,
+                )
             )
         except OSError as exc:
             raise StartupError(f"cannot recover the journal in {journal_dir}: {exc}", exit_code=1) from None
@@ -160,9 +176,11 @@ class BrokerServer:
             (time.monotonic() - started) * 1000,
             journal_dir / f"{term:010d}-000000.log",
         )
-        broker = Broker(self.name, term, journal, fence.check, loop)
-        broker.restore(recovery.messages)
-        ctx = ConnectionContext(broker, fence, self.log, session_prefix=f"ID:{self.name}-{term}")
+        if recovery.subscriptions:
+            self.log.info("Recovered %d durable topic subscription(s)", len(recovery.subscriptions))
+        broker = Broker(self.name, term, journal, fence.check, loop, self.settings)
+        broker.restore(recovery.messages, recovery.subscriptions)
+        ctx = self._context(broker, fence, f"ID:{self.name}-{term}")
         keepalive: asyncio.Task[None] | None = None
         try:
             if not fence.check():
@@ -196,6 +214,16 @@ class BrokerServer:
             else:
                 await self._end_term(ctx, journal, graceful=True)
             self.role = "stopped" if self._stop.is_set() else "slave"
+
+    def _context(self, broker: Broker, fence: Fence, session_prefix: str) -> ConnectionContext:
+        return ConnectionContext(
+            broker,
+            fence,
+            self.log,
+            session_prefix=session_prefix,
+            authentication=self.config.authentication,
+            scheduler_support=self.config.scheduler_support,
+        )
 
     @staticmethod
     def _journal_failed(fence: Fence) -> Callable[[str], None]:
@@ -246,8 +274,8 @@ class BrokerServer:
         loop = asyncio.get_running_loop()
         fence = always_valid()
         # No shared epoch without a store: the start time keeps message ids unique across restarts.
-        broker = Broker(self.name, int(time.time() * 1000), None, fence.check, loop)
-        ctx = ConnectionContext(broker, fence, self.log, session_prefix=f"ID:{self.name}")
+        broker = Broker(self.name, int(time.time() * 1000), None, fence.check, loop, self.settings)
+        ctx = self._context(broker, fence, f"ID:{self.name}")
         await self._open_listeners(ctx)
         self.role = "master"
         self.log.info("Broker %s is now master (epoch 0), accepting STOMP on %s", self.name, self._endpoints())

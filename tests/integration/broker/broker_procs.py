@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -11,21 +12,30 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
 import stomp
 
 import harness
+from harness.broker.frames import V1_2, Frame, FrameParser, encode_frame
+from harness.vendors.activemq import ActiveMQ
+from harness.vendors.base import VendorUnavailable
 
 REPO = Path(harness.__file__).resolve().parent.parent
 
+# A complete activemq.xml: real ActiveMQ reads this file too (test_broker_activemq_parity.py).
 CONFIG = """<beans xmlns="http://www.springframework.org/schema/beans"
        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-       xsi:schemaLocation="http://www.springframework.org/schema/beans x">
+       xsi:schemaLocation="http://www.springframework.org/schema/beans
+         http://www.springframework.org/schema/beans/spring-beans.xsd
+         http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="{name}"
-          dataDirectory="{data}" useJmx="false" persistent="true">
+          dataDirectory="{data}" useJmx="false" persistent="true"{broker_attrs}>
+    {extra}
     <persistenceAdapter>
       <kahaDB directory="{store}" lockKeepAlivePeriod="{keep_alive}">
         <locker><shared-file-locker lockAcquireSleepInterval="{interval}"/></locker>
@@ -33,7 +43,7 @@ CONFIG = """<beans xmlns="http://www.springframework.org/schema/beans"
     </persistenceAdapter>
     <transportConnectors>
       <transportConnector name="stomp"
-        uri="stomp://127.0.0.1:{port}?maximumConnections=1000&amp;wireFormat.maxFrameSize=104857600"/>
+        uri="stomp://127.0.0.1:{port}?maximumConnections={max_connections}&amp;wireFormat.maxFrameSize={max_frame}"/>
     </transportConnectors>
   </broker>
 </beans>
@@ -46,6 +56,16 @@ MEMORY_CONFIG = """<broker brokerName="{name}" persistent="false" useJmx="false"
 
 SLAVE_LINE = "is locked by another server. This broker is now in slave mode waiting a lock to be acquired"
 STEP_DOWN_LINE = "no longer able to keep the exclusive lock so giving up being a master"
+
+
+@dataclass(frozen=True)
+class Features:
+    """Extra activemq.xml for a node: elements inside <broker>, <broker> attributes, connector limits."""
+
+    xml: str = ""
+    broker_attributes: str = ""
+    maximum_connections: int = 1000
+    max_frame_size: int = 104857600
 
 
 def free_port() -> int:
@@ -64,8 +84,8 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, step: f
     return time.monotonic() - start
 
 
-def stomp_connects(port: int, timeout: float = 1.0) -> bool:
-    """Whether a STOMP CONNECT on a raw socket is answered with CONNECTED."""
+def stomp_connects(port: int, timeout: float = 1.0, expect: tuple[bytes, ...] = (b"CONNECTED",)) -> bool:
+    """Whether a STOMP CONNECT on a raw socket is answered with CONNECTED (or another of ``expect``)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
             sock.sendall(b"CONNECT\naccept-version:1.2\nhost:x\n\n\x00")
@@ -75,7 +95,7 @@ def stomp_connects(port: int, timeout: float = 1.0) -> bool:
                 if not chunk:
                     return False
                 reply += chunk
-            return reply.startswith(b"CONNECTED")
+            return reply.startswith(expect)
     except OSError:
         return False
 
@@ -84,8 +104,16 @@ class BrokerNode:
     """One ``python -m harness.broker`` process with its config and log file."""
 
     def __init__(
-        self, workdir: Path, name: str, store: Path, keep_alive: int, interval: int, persistent: bool = True
+        self,
+        workdir: Path,
+        name: str,
+        store: Path,
+        keep_alive: int,
+        interval: int,
+        persistent: bool = True,
+        features: Features | None = None,
     ) -> None:
+        features = features or Features()
         self.name = name
         self.port = free_port()
         self.dir = workdir / name
@@ -100,6 +128,10 @@ class BrokerNode:
                 keep_alive=keep_alive,
                 interval=interval,
                 port=self.port,
+                broker_attrs=features.broker_attributes,
+                extra=features.xml,
+                max_connections=features.maximum_connections,
+                max_frame=features.max_frame_size,
             )
         )
         if not persistent:
@@ -276,3 +308,117 @@ class _Listener(stomp.ConnectionListener):
         with self.client.cond:
             self.client.disconnected = True
             self.client.cond.notify_all()
+
+
+class RawStomp:
+    """A blocking STOMP connection on a plain socket, for tests that need exact frames or bad bytes."""
+
+    def __init__(self, port: int, timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.parser = FrameParser(V1_2)
+        self.frames: list[Frame] = []
+        self.eof = False
+
+    def connect(self, **headers: str) -> Frame:
+        self.send("CONNECT", {"accept-version": "1.2", "host": "localhost", **headers})
+        return self.wait(lambda f: f.command in ("CONNECTED", "ERROR"))
+
+    def send(self, command: str, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+        self.raw(encode_frame(Frame(command, dict(headers or {}), body), V1_2))
+
+    def raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _read(self, deadline: float) -> bool:
+        """Read once; False on timeout or EOF."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or self.eof:
+            return False
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.frames += self.parser.feed(data)
+        return True
+
+    def wait(self, match: Callable[[Frame], bool], timeout: float = 10.0) -> Frame:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for frame in self.frames[seen:]:
+                if match(frame):
+                    return frame
+            seen = len(self.frames)
+            if not self._read(deadline):
+                raise AssertionError(f"no matching frame within {timeout} s (eof={self.eof}); got {self.frames}")
+
+    def receipt(self, receipt_id: str, timeout: float = 10.0) -> Frame:
+        frame = self.wait(lambda f: f.headers.get("receipt-id") == receipt_id, timeout)
+        assert frame.command == "RECEIPT", f"expected RECEIPT {receipt_id}, got {frame}"
+        return frame
+
+    def messages(self) -> list[Frame]:
+        return [f for f in self.frames if f.command == "MESSAGE"]
+
+    def collect(self, seconds: float) -> list[Frame]:
+        """Everything that arrives within ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while self._read(deadline):
+            pass
+        return self.frames
+
+    def wait_closed(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < deadline:
+            self._read(deadline)
+        return self.eof
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class ActiveMQNode:
+    """Real ActiveMQ Classic (harness.vendors.activemq) on the same activemq.xml as a BrokerNode."""
+
+    def __init__(self, workdir: Path, xml: str, port: int) -> None:
+        vendor = ActiveMQ()
+        try:
+            vendor.check_installed()
+        except VendorUnavailable as exc:
+            pytest.skip(str(exc))
+        self.dir = workdir
+        self.port = port
+        self.spec = vendor.prepare(workdir, xml)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> ActiveMQNode:
+        with open(self.dir / "activemq.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                self.spec.argv,
+                cwd=self.spec.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.spec.env},
+            )
+        answers = (b"CONNECTED", b"ERROR")  # ERROR: it is up, and wants credentials
+        wait_until(
+            lambda: stomp_connects(self.port, expect=answers) or self.proc is None or self.proc.poll() is not None,
+            timeout,
+            "ActiveMQ to accept STOMP",
+            step=0.2,
+        )
+        if self.proc.poll() is not None:
+            raise AssertionError(f"ActiveMQ exited: {(self.dir / 'activemq.log').read_text()[-3000:]}")
+        return self
+
+    def reap(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)

@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from broker_procs import BrokerNode, Client
+from broker_procs import BrokerNode, Client, Features
 
 
 @pytest.fixture
 def nodes(tmp_path: Path) -> Iterator[Callable[..., BrokerNode]]:
-    """Factory: ``nodes(name, store=None, keep_alive=1000, interval=1000, persistent=True)``.
+    """Factory: ``nodes(name, store=None, keep_alive=1000, interval=1000, persistent=True, features=None)``.
 
     Every process started is reaped at the end of the test, whatever happened.
     """
@@ -23,9 +23,10 @@ def nodes(tmp_path: Path) -> Iterator[Callable[..., BrokerNode]]:
         keep_alive: int = 1000,
         interval: int = 1000,
         persistent: bool = True,
+        features: Features | None = None,
     ) -> BrokerNode:
         store = store or tmp_path / "shared" / "kahadb"
-        node = BrokerNode(tmp_path, name, store, keep_alive, interval, persistent)
+        node = BrokerNode(tmp_path, name, store, keep_alive, interval, persistent, features)
         started.append(node)
         return node
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.broker.auth import AuthenticationFailed
 from harness.broker.config import (
     DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS,
     DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS,
@@ -110,10 +111,15 @@ def test_not_persistent_has_no_store() -> None:
             '<networkConnectors><networkConnector uri="static:(tcp://a:61616)"/></networkConnectors>',
             "activemq.xml: <networkConnectors> is not supported by pybroker yet",
         ),
-        ("<destinationPolicy/>", "activemq.xml: <destinationPolicy> is not supported by pybroker yet"),
+        ("<systemUsage/>", "activemq.xml: <systemUsage> is not supported by pybroker yet"),
         (
             "<plugins><statisticsBrokerPlugin/></plugins>",
-            "<statisticsBrokerPlugin> is not supported by pybroker yet (inside <plugins>)",
+            "<statisticsBrokerPlugin> is not supported by pybroker yet (inside <plugins>; supported plugins: "
+            "<simpleAuthenticationPlugin>, <redeliveryPlugin>)",
+        ),
+        (
+            "<plugins><authorizationPlugin/></plugins>",
+            "<authorizationPlugin> is not supported by pybroker yet",
         ),
     ],
 )
@@ -180,7 +186,7 @@ def test_other_locker_is_refused() -> None:
         ("stomp://0.0.0.0:61613", "stomp://0.0.0.0", "has no port"),
         ("stomp://0.0.0.0:61613", "stomp://0.0.0.0:61613?maximumConnections=many", "is not an integer"),
         ('brokerName="b"', 'brokerName="b" useJmx="maybe"', "is not a boolean"),
-        ('brokerName="b"', 'brokerName="b" schedulerSupport="true"', "schedulerSupport"),
+        ('brokerName="b"', 'brokerName="b" schedulerSupport="sometimes"', "schedulerSupport='sometimes'"),
     ],
 )
 def test_bad_values(old: str, new: str, expected: str) -> None:
@@ -220,3 +226,174 @@ def test_load_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith(f"{path}: <networkConnectors>")
+
+
+# -- plugins and destination policies --------------------------------------------------------------
+
+AUTH = """<plugins>
+  <simpleAuthenticationPlugin anonymousAccessAllowed="false">
+    <users>
+      <authenticationUser username="admin" password="secret" groups="admins, users"/>
+      <authenticationUser username="bob" password="pw" groups="users"/>
+    </users>
+  </simpleAuthenticationPlugin>
+</plugins>"""
+
+REDELIVERY = """<plugins>
+  <redeliveryPlugin fallbackToDeadLetter="true" sendToDlqIfMaxRetriesExceeded="true">
+    <redeliveryPolicyMap>
+      <redeliveryPolicyMap>
+        <redeliveryPolicyEntries>
+          <redeliveryPolicy queue="limited.>" maximumRedeliveries="2" initialRedeliveryDelay="1000"
+                            redeliveryDelay="2000" useExponentialBackOff="true" backOffMultiplier="2"/>
+        </redeliveryPolicyEntries>
+        <defaultEntry>
+          <redeliveryPolicy maximumRedeliveries="4" initialRedeliveryDelay="5000" redeliveryDelay="10000"/>
+        </defaultEntry>
+      </redeliveryPolicyMap>
+    </redeliveryPolicyMap>
+  </redeliveryPlugin>
+</plugins>"""
+
+POLICIES = """<destinationPolicy>
+  <policyMap>
+      <policyEntries>
+        <policyEntry queue="prio.>" prioritizedMessages="true" queuePrefetch="10"
+                     messageGroupMapFactoryType="cached?cacheSize=8">
+          <deadLetterStrategy>
+            <individualDeadLetterStrategy queuePrefix="DLQ." processExpired="false"/>
+          </deadLetterStrategy>
+        </policyEntry>
+        <policyEntry topic=">" expireMessagesPeriod="0">
+          <deadLetterStrategy>
+            <sharedDeadLetterStrategy processNonPersistent="true">
+              <deadLetterQueue><queue physicalName="Topic.DLQ"/></deadLetterQueue>
+            </sharedDeadLetterStrategy>
+          </deadLetterStrategy>
+          <messageGroupMapFactory><simpleMessageGroupMapFactory/></messageGroupMapFactory>
+        </policyEntry>
+      </policyEntries>
+      <defaultEntry><policyEntry useConsumerPriority="false"/></defaultEntry>
+  </policyMap>
+</destinationPolicy>"""
+
+
+def test_simple_authentication_plugin() -> None:
+    auth = parse_config(bare(AUTH)).authentication
+    assert auth is not None
+    assert [(u.username, u.password, u.groups) for u in auth.users] == [
+        ("admin", "secret", ("admins", "users")),
+        ("bob", "pw", ("users",)),
+    ]
+    assert auth.authenticate("bob", "pw").groups == ("users",)
+    with pytest.raises(AuthenticationFailed, match=r"^User name \[bob\] or password is invalid\.$"):
+        auth.authenticate("bob", "wrong")
+    with pytest.raises(AuthenticationFailed, match=r"User name \[null\]"):
+        auth.authenticate(None, None)
+
+
+def test_anonymous_access() -> None:
+    text = bare('<plugins><simpleAuthenticationPlugin anonymousAccessAllowed="true" anonymousUser="guest"/></plugins>')
+    auth = parse_config(text).authentication
+    assert auth is not None and auth.authenticate(None, None).username == "guest"
+
+
+def test_redelivery_plugin_in_activemq_syntax() -> None:
+    config = parse_config(bare(REDELIVERY, 'brokerName="b" schedulerSupport="true"'))
+    settings = config.redelivery
+    assert settings is not None and config.scheduler_support
+    limited = settings.policies.lookup("/queue/limited.a")
+    assert limited is not None
+    assert (limited.maximum_redeliveries, limited.delay_ms(0), limited.delay_ms(1), limited.delay_ms(2)) == (
+        2,
+        1000,
+        2000,
+        4000,
+    )
+    fallback = settings.policies.lookup("/queue/other")
+    assert fallback is not None and (fallback.maximum_redeliveries, fallback.delay_ms(0)) == (4, 5000)
+
+
+def test_redelivery_plugin_needs_scheduler_support() -> None:
+    assert 'requires schedulerSupport="true" on <broker>' in refusal(bare(REDELIVERY))
+
+
+def test_redelivery_delays_below_activemqs_minimum_are_refused() -> None:
+    text = bare(REDELIVERY.replace('initialRedeliveryDelay="1000"', 'initialRedeliveryDelay="10"'))
+    message = refusal(text.replace('brokerName="b"', 'brokerName="b" schedulerSupport="true"'))
+    assert "initialRedeliveryDelay=10 is too short: ActiveMQ's redeliveryPlugin requires at least 1000 ms" in message
+
+
+def test_destination_policies() -> None:
+    policies = parse_config(bare(POLICIES)).policies
+    prio = policies.policy_for("/queue/prio.orders")
+    assert prio.prioritized_messages and prio.queue_prefetch == 10
+    assert prio.dead_letter.dead_letter_destination("/queue/prio.orders") == "/queue/DLQ.prio.orders"
+    assert not prio.dead_letter.process_expired
+    assert (prio.groups.kind.value, prio.groups.cache_size) == ("cachedMessageGroupMapFactory", 8)
+    topic = policies.policy_for("/topic/t")
+    assert topic.expire_messages_period_ms == 0
+    assert topic.dead_letter.dead_letter_destination("/topic/t") == "/queue/Topic.DLQ"
+    assert topic.dead_letter.process_non_persistent
+    assert topic.groups.kind.value == "simpleMessageGroupMapFactory"
+    default = policies.policy_for("/queue/plain")
+    assert not default.prioritized_messages and not default.use_consumer_priority
+
+
+@pytest.mark.parametrize(
+    ("inner", "expected"),
+    [
+        (
+            POLICIES.replace('prioritizedMessages="true"', 'producerFlowControl="false"'),
+            "<policyEntry> attribute 'producerFlowControl' is not supported by pybroker yet",
+        ),
+        (
+            POLICIES.replace("<simpleMessageGroupMapFactory/>", "<fancyFactory/>"),
+            "<fancyFactory> is not supported by pybroker yet (inside <messageGroupMapFactory>)",
+        ),
+        (
+            POLICIES.replace('queue="prio.>"', ""),
+            "<policyEntry> needs a queue, topic, tempQueue or tempTopic attribute",
+        ),
+        (
+            POLICIES.replace('processExpired="false"', 'destinationPerDurableSubscriber="true"'),
+            'destinationPerDurableSubscriber="true" is not supported by pybroker yet',
+        ),
+        (
+            POLICIES.replace('queuePrefetch="10"', 'queuePrefetch="0"'),
+            "<policyEntry> attribute queuePrefetch='0' must be >= 1",
+        ),
+        (
+            POLICIES.replace("cached?cacheSize=8", "weird"),
+            "messageGroupMapFactoryType='weird': expected cached, simple or bucket",
+        ),
+        (
+            POLICIES.replace("<policyMap>", "<policyMap><policyMap>").replace(
+                "</policyMap>", "</policyMap></policyMap>"
+            ),
+            "ActiveMQ's schema has no second <policyMap> there",
+        ),
+        (
+            POLICIES.replace("<policyEntries>", "<policyEntries><pendingQueuePolicy/>"),
+            "<pendingQueuePolicy> is not supported by pybroker yet (inside <policyEntries>)",
+        ),
+        (
+            AUTH.replace('password="pw" ', ""),
+            "<authenticationUser username='bob'> needs a password attribute",
+        ),
+        (
+            AUTH.replace("<users>", "<users><authenticationUser username='bob' password='x'/>"),
+            "<authenticationUser username='bob'> appears more than once",
+        ),
+        (
+            "<plugins><simpleAuthenticationPlugin/></plugins>",
+            "<simpleAuthenticationPlugin> has no <authenticationUser>: nobody could connect",
+        ),
+        (
+            REDELIVERY.replace('backOffMultiplier="2"', 'useCollisionAvoidance="true"'),
+            "<redeliveryPolicy> attribute 'useCollisionAvoidance' is not supported by pybroker yet",
+        ),
+    ],
+)
+def test_unsupported_or_invalid_policy_settings_name_the_element(inner: str, expected: str) -> None:
+    assert expected in refusal(bare(inner, 'brokerName="b" schedulerSupport="true"'))

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from broker_fakes import FakeStore, FakeTransport
+from stomp_fakes import Client, Env
 
-from harness.broker.connection import ConnectionContext, StompConnection
-from harness.broker.core import Broker
-from harness.broker.epoch import Fence
-from harness.broker.frames import V1_0, V1_1, V1_2, Frame, FrameParser, encode_frame
+from harness.broker.frames import V1_0, V1_1, V1_2, Frame
 from harness.broker.journal import Fenced
 
 
@@ -23,60 +19,6 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     yield loop
     asyncio.set_event_loop(None)
     loop.close()
-
-
-class Env:
-    def __init__(self, loop: asyncio.AbstractEventLoop, auto_resolve: bool = True) -> None:
-        self.loop = loop
-        self.epoch = 5
-        self.deposed: list[str] = []
-        self.fence = Fence(5, lambda: self.epoch, self.deposed.append)
-        self.store = FakeStore(loop, auto_resolve)
-        self.broker = Broker("t", 5, self.store, self.fence.check, loop)
-        self.ctx = ConnectionContext(self.broker, self.fence, logging.getLogger("test"), session_prefix="ID:t-5")
-
-    def connect(self, version: str | None = V1_2, heart_beat: str | None = None) -> Client:
-        client = Client(self, version)
-        headers = {} if version is None else {"accept-version": version}
-        if heart_beat is not None:
-            headers["heart-beat"] = heart_beat
-        client.send(Frame("CONNECT", headers))
-        return client
-
-    def settle(self) -> None:
-        for _ in range(5):
-            self.loop.run_until_complete(asyncio.sleep(0))
-
-    def call(self, fn: Callable[..., object], *args: object) -> None:
-        """Run protocol callbacks inside the loop, as asyncio would."""
-
-        async def inside() -> None:
-            fn(*args)
-
-        self.loop.run_until_complete(inside())
-        self.settle()
-
-
-class Client:
-    def __init__(self, env: Env, version: str | None) -> None:
-        self.env = env
-        self.version = version or V1_0
-        self.conn = StompConnection(env.ctx, 1 << 20)
-        self.transport = FakeTransport()
-        self.transport.protocol = self.conn
-        env.call(self.conn.connection_made, self.transport)
-
-    def send(self, frame: Frame) -> None:
-        self.env.call(self.conn.data_received, encode_frame(frame, self.version))
-
-    def raw(self, data: bytes) -> None:
-        self.env.call(self.conn.data_received, data)
-
-    def frames(self) -> list[Frame]:
-        return FrameParser(self.version).feed(bytes(self.transport.data))
-
-    def commands(self) -> list[str]:
-        return [f.command for f in self.frames()]
 
 
 @pytest.fixture
@@ -99,6 +41,7 @@ def test_unsupported_version_is_refused(env: Env) -> None:
     [error] = client.frames()
     assert error.command == "ERROR"
     assert error.headers["version"] == "1.0,1.1,1.2"
+    assert error.headers["message"] == "Invalid Protocol version[2.0], supported versions are: [1.2, 1.1, 1.0]"
     assert client.transport.closed
 
 
@@ -127,19 +70,22 @@ def test_frame_before_connect_is_an_error(env: Env) -> None:
     client.send(Frame("SEND", {"destination": "/queue/a", "receipt": "r1"}))
     [error] = client.frames()
     assert error.command == "ERROR"
-    assert error.headers["receipt-id"] == "r1"
-    assert client.transport.closed
+    assert (error.headers["message"], error.headers["receipt-id"]) == ("Not connected.", "r1")
+    assert not client.transport.closed, "like ActiveMQ: the client may still CONNECT"
+    client.send(Frame("CONNECT", {"accept-version": "1.2"}))
+    assert client.commands() == ["ERROR", "CONNECTED"]
 
 
-def test_error_carries_receipt_id_and_closes(env: Env) -> None:
+def test_refused_request_gets_an_error_with_its_receipt_and_the_connection_stays(env: Env) -> None:
     client = env.connect()
     client.send(Frame("SEND", {"receipt": "r9"}))
     client.send(Frame("SEND", {"destination": "/queue/a", "receipt": "after"}))
     frames = client.frames()
-    assert [f.command for f in frames] == ["CONNECTED", "ERROR"]
+    assert [f.command for f in frames] == ["CONNECTED", "ERROR", "RECEIPT"]
     assert frames[1].headers["receipt-id"] == "r9"
-    assert "requires a destination header" in frames[1].headers["message"]
-    assert client.transport.closed
+    assert frames[1].headers["message"] == "SEND received without a Destination specified!"
+    assert frames[2].headers["receipt-id"] == "after"
+    assert not client.transport.closed
 
 
 def test_malformed_frame_is_an_error(env: Env) -> None:
@@ -282,10 +228,29 @@ def test_transaction_commit_and_abort(env: Env) -> None:
     assert client.frames()[-1].headers["message"] == "Invalid transaction id: t2"
 
 
-def test_unsupported_subscribe_headers_are_refused(env: Env) -> None:
+@pytest.mark.parametrize(
+    ("header", "value", "message"),
+    [
+        ("activemq.retroactive", "true", "SUBSCRIBE header activemq.retroactive is not supported by pybroker"),
+        ("activemq.maximumPendingMessageLimit", "10", "activemq.maximumPendingMessageLimit is not supported"),
+        ("durable-subscription-name", "d", "use activemq.subscriptionName (ActiveMQ Classic's header)"),
+        ("transformation", "jms-json", "SUBSCRIBE header transformation is not supported by pybroker"),
+        ("activemq.prefetchSize", "0", "must be >= 1 (STOMP consumers cannot pull)"),
+        ("activemq.prefetchSize", "many", "Invalid activemq.prefetchSize 'many': not an integer"),
+        ("activemq.priority", "200", "Invalid activemq.priority '200': must be 0..127"),
+        ("ack", "sometimes", "Unsupported ack mode 'sometimes': use auto, client or client-individual"),
+        ("selector", "a = ", "Invalid selector [a = ]: expected a value, a header name or '(' at column 5"),
+        ("selector", "XPATH '//x'", "XPATH selectors (column 1) are not supported by pybroker"),
+    ],
+)
+def test_unsupported_or_bad_subscribe_headers_are_refused(env: Env, header: str, value: str, message: str) -> None:
     client = env.connect()
-    client.send(Frame("SUBSCRIBE", {"destination": "/queue/a", "id": "s", "selector": "a = 1"}))
-    assert "not supported by pybroker yet" in client.frames()[-1].headers["message"]
+    client.send(Frame("SUBSCRIBE", {"destination": "/queue/a", "id": "s", header: value, "receipt": "r"}))
+    error = client.last()
+    assert error.command == "ERROR" and error.headers["receipt-id"] == "r"
+    assert message in error.headers["message"]
+    assert not client.transport.closed
+    assert env.broker.queues.get("/queue/a") is None or not env.broker.queues["/queue/a"].consumers
 
 
 def test_nack_sends_to_dlq(env: Env) -> None:

@@ -131,7 +131,7 @@ def test_nack_moves_persistent_message_to_dlq(env: Env) -> None:
     env.broker.nack(sub, first.message_id)
     env.broker.nack(sub, second.message_id)  # non-persistent: discarded, like ActiveMQ
     remove, add = env.store.records[-1]
-    assert remove == RemoveOp(first.message_id)
+    assert remove == RemoveOp(first.message_id, "/queue/a")
     assert isinstance(add, AddOp) and add.message.destination == DLQ
     env.broker.subscribe(dead, "d", DLQ, AckMode.AUTO)
     env.settle()
@@ -185,19 +185,39 @@ def test_transaction_sends_are_invisible_until_commit(env: Env) -> None:
     assert len(env.store.records[0]) == 2  # one atomic record for the whole commit
 
 
-def test_abort_drops_sends_and_redelivers_acked_messages(env: Env) -> None:
+def test_abort_drops_sends_and_makes_acked_messages_unacknowledged_again(env: Env) -> None:
+    """ActiveMQ: after ABORT the acks are undone, the messages stay with their consumer, ack ids valid again."""
     client = FakeClient()
     sub = env.broker.subscribe(client, "s", "/queue/a", AckMode.CLIENT_INDIVIDUAL)
     env.send(1)
     env.settle()
+    message_id = client.received[0][1].message_id
     tx = Transaction("tx")
-    env.broker.ack(sub, client.received[0][1].message_id, tx)
+    env.broker.ack(sub, message_id, tx)
+    assert sub.inflight == {}
     env.broker.send("/queue/a", {}, b"never", True, tx)
     env.broker.abort(tx)
     env.settle()
-    assert client.bodies() == [b"m1", b"m1"]
-    assert client.received[1][1].redelivered
+    assert client.bodies() == [b"m1"], "ABORT does not redeliver to the same consumer"
+    assert list(sub.inflight) == [message_id]
     assert all(isinstance(op, AddOp) for record in env.store.records for op in record)
+    env.broker.ack(sub, message_id)  # the ack id is valid again
+    assert env.store.records[-1] == [RemoveOp(message_id, "/queue/a")]
+
+
+def test_abort_then_disconnect_redelivers_to_another_consumer(env: Env) -> None:
+    first, second = FakeClient(), FakeClient()
+    sub = env.broker.subscribe(first, "s", "/queue/a", AckMode.CLIENT_INDIVIDUAL)
+    env.send(1)
+    env.settle()
+    tx = Transaction("tx")
+    env.broker.ack(sub, first.received[0][1].message_id, tx)
+    env.broker.abort(tx)
+    env.broker.unsubscribe(sub)
+    env.broker.subscribe(second, "s2", "/queue/a", AckMode.AUTO)
+    env.settle()
+    assert second.bodies() == [b"m1"]
+    assert second.redelivered == [True]
 
 
 def test_commit_of_acks_journals_removals(env: Env) -> None:
@@ -230,7 +250,7 @@ def test_backpressure_pauses_dispatch(env: Env) -> None:
     env.settle()
     assert client.received == []
     client.open = True
-    env.broker.wake([sub.destination])
+    env.broker.wake([sub.container])
     env.settle()
     assert client.bodies() == [b"m1"]
 

@@ -61,13 +61,15 @@ def test_content_length_allows_nul_in_binary_body() -> None:
 
 
 def test_content_length_not_followed_by_nul_is_an_error() -> None:
-    with pytest.raises(FrameError, match="not terminated by NUL"):
+    with pytest.raises(FrameError, match="content-length bytes were read and there was no trailing null byte"):
         parse_all(b"SEND\ncontent-length:2\n\nabc\x00")
 
 
 def test_invalid_content_length() -> None:
-    with pytest.raises(FrameError, match="content-length"):
+    with pytest.raises(FrameError, match="Specified content-length is not a valid integer: 'abc'"):
         parse_all(b"SEND\ncontent-length:abc\n\n\x00")
+    with pytest.raises(FrameError, match="Specified content-length is not a valid integer: '-1'"):
+        parse_all(b"SEND\ncontent-length:-1\n\n\x00")
 
 
 def test_heartbeat_eols_between_frames_are_skipped() -> None:
@@ -122,8 +124,40 @@ def test_connect_headers_are_never_unescaped() -> None:
 
 
 def test_malformed_header_line() -> None:
-    with pytest.raises(FrameError, match="malformed header"):
+    with pytest.raises(FrameError, match=r"Unable to parse header line \[nocolon\]"):
         parse_all(b"SEND\nnocolon\n\n\x00")
+
+
+def test_pull_lets_the_version_change_between_frames() -> None:
+    parser = FrameParser(V1_0)
+    parser.append(b"CONNECT\naccept-version:1.2\n\n\x00SEND\nk:a\\cb\n\n\x00")
+    connect = parser.pull()
+    assert connect is not None and connect.command == "CONNECT"
+    parser.version = V1_2  # what the connection does once CONNECTED is sent
+    send = parser.pull()
+    assert send is not None and send.headers["k"] == "a:b"
+    assert parser.pull() is None
+
+
+def test_mid_frame_tells_a_partial_frame_from_heart_beats() -> None:
+    parser = FrameParser(V1_2)
+    assert parser.feed(b"\n\r\n") == [] and not parser.mid_frame
+    parser.feed(b"SEND\ndestination:/queue/a\n")
+    assert parser.mid_frame
+    parser.feed(b"\nbody\x00")
+    assert not parser.mid_frame
+
+
+def test_limits_have_activemqs_messages() -> None:
+    with pytest.raises(FrameError, match="The maximum command length was exceeded"):
+        FrameParser(V1_2).feed(b"S" * 2000)
+    with pytest.raises(FrameError, match=r"The maximum header length was exceeded \(10240 bytes\)"):
+        parse_all(b"SEND\nh:" + b"x" * 11_000 + b"\n\n\x00")
+    many = b"".join(b"h%d:v\n" % i for i in range(1001))
+    with pytest.raises(FrameError, match=r"The maximum number of headers was exceeded \(1000\)"):
+        parse_all(b"SEND\n" + many + b"\n\x00")
+    with pytest.raises(FrameTooLarge, match=r"The maximum frame size was exceeded \(wireFormat.maxFrameSize=100"):
+        FrameParser(V1_2, max_frame_size=100).feed(b"SEND\n\n" + b"x" * 200)
 
 
 def test_oversize_body_without_content_length_is_refused_early() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,11 +14,14 @@ from harness.broker.journal import (
     MAGIC,
     AddOp,
     CheckpointOp,
+    DurableSubscriptionRecord,
     Fenced,
     Journal,
     JournalError,
     Op,
     RemoveOp,
+    SubscribeOp,
+    UnsubscribeOp,
     decode_ops,
     encode_ops,
     encode_record,
@@ -39,7 +43,13 @@ def ids(messages: Sequence[Message]) -> list[str]:
 def open_term(journal_dir: Path, term: int, fence_ok: bool = True, segment_max_bytes: int = 1 << 26) -> Journal:
     recovery = recover(journal_dir)
     return Journal.open_term(
-        journal_dir, term, recovery.messages, lambda: fence_ok, lambda reason: None, segment_max_bytes
+        journal_dir,
+        term,
+        recovery.messages,
+        lambda: fence_ok,
+        lambda reason: None,
+        segment_max_bytes,
+        subscriptions=recovery.subscriptions,
     )
 
 
@@ -237,3 +247,128 @@ def test_appends_after_close_fail(tmp_path: Path) -> None:
             await journal.append([AddOp(msg(1))])
 
     asyncio.run(run())
+
+
+# -- containers, message metadata, durable subscriptions, the first format -------------------------
+
+RECORD = DurableSubscriptionRecord("durable:2:c1:s1", "c1", "s1", "/topic/t", "n > 1", no_local=True)
+
+
+def test_message_metadata_and_container_round_trip() -> None:
+    original = Message(
+        "ID:t-1-7",
+        "/topic/t",
+        {"k": "v"},
+        b"\x00binary",
+        True,
+        priority=9,
+        expires=1_700_000_123_456,
+        timestamp=1_700_000_000_000,
+        redelivery_count=2,
+        deliver_at=1_700_000_001_000,
+        group_id="G",
+        group_seq=-1,
+        container=RECORD.key,
+    )
+    [decoded] = decode_ops(encode_ops([AddOp(original)]))
+    assert isinstance(decoded, AddOp)
+    got = decoded.message
+    fields = ("message_id", "destination", "headers", "body", "priority", "expires", "timestamp")
+    assert all(getattr(got, f) == getattr(original, f) for f in fields)
+    assert (got.redelivery_count, got.deliver_at, got.group_id, got.group_seq) == (2, 1_700_000_001_000, "G", -1)
+    assert got.container == RECORD.key
+    assert decode_ops(encode_ops([SubscribeOp(RECORD), UnsubscribeOp(RECORD.key)])) == [
+        SubscribeOp(RECORD),
+        UnsubscribeOp(RECORD.key),
+    ]
+    assert decode_ops(encode_ops([RemoveOp("ID:x", "/queue/a")])) == [RemoveOp("ID:x", "/queue/a")]
+
+
+def test_durable_messages_live_per_container(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    other = "durable:2:c2:s1"
+    copy_a = Message("ID:t-1-1", "/topic/t", {}, b"x", True, container=RECORD.key)
+    copy_b = Message("ID:t-1-1", "/topic/t", {}, b"x", True, container=other)
+    asyncio.run(
+        write(
+            journal,
+            [SubscribeOp(RECORD), SubscribeOp(DurableSubscriptionRecord(other, "c2", "s1", "/topic/t"))],
+            [AddOp(copy_a), AddOp(copy_b)],
+            [RemoveOp("ID:t-1-1", RECORD.key)],
+        )
+    )
+    recovery = recover(tmp_path)
+    assert [(m.container, m.message_id) for m in recovery.messages] == [(other, "ID:t-1-1")]
+    assert {r.key for r in recovery.subscriptions} == {RECORD.key, other}
+
+
+def test_unsubscribe_drops_the_subscription_and_its_messages(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    stored = Message("ID:t-1-1", "/topic/t", {}, b"x", True, container=RECORD.key)
+    asyncio.run(write(journal, [SubscribeOp(RECORD)], [AddOp(stored)], [UnsubscribeOp(RECORD.key)]))
+    recovery = recover(tmp_path)
+    assert recovery.messages == [] and recovery.subscriptions == []
+
+
+def test_redelivery_copy_replaces_the_original(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    first = msg(1)
+    first.container = "/queue/a"
+    again = first.copy()
+    again.redelivery_count, again.deliver_at = 1, 123
+    asyncio.run(write(journal, [AddOp(first)], [RemoveOp(first.message_id, "/queue/a"), AddOp(again)]))
+    [recovered] = recover(tmp_path).messages
+    assert (recovered.redelivery_count, recovered.deliver_at) == (1, 123)
+
+
+def test_compaction_keeps_subscriptions_and_containers(tmp_path: Path) -> None:
+    journal = open_term(tmp_path, 1)
+    stored = Message("ID:t-1-1", "/topic/t", {}, b"x", True, priority=7, container=RECORD.key)
+    asyncio.run(write(journal, [SubscribeOp(RECORD)], [AddOp(stored)]))
+    asyncio.run(open_term(tmp_path, 2).close())
+    recovery = recover(tmp_path)
+    assert recovery.base_epoch == 2
+    assert recovery.subscriptions == [RECORD]
+    [recovered] = recovery.messages
+    assert (recovered.container, recovered.priority) == (RECORD.key, 7)
+
+
+def _first_format_add(message_id: str, destination: str, body: bytes) -> bytes:
+    """An 'A' operation exactly as the first journal format wrote it."""
+    headers = b'{"k":"v"}'
+    return (
+        b"A"
+        + len(message_id).to_bytes(2, "big")
+        + message_id.encode()
+        + len(destination).to_bytes(2, "big")
+        + destination.encode()
+        + len(headers).to_bytes(4, "big")
+        + headers
+        + len(body).to_bytes(4, "big")
+        + body
+    )
+
+
+def test_journals_of_the_first_format_are_still_recovered(tmp_path: Path) -> None:
+    """Segments written before containers existed: 'A' adds and 'R' removes keyed by message id alone."""
+
+    def record(payload: bytes) -> bytes:
+        return len(payload).to_bytes(4, "big") + zlib.crc32(payload).to_bytes(4, "big") + payload
+
+    def remove(message_id: str) -> bytes:
+        return b"R" + len(message_id).to_bytes(2, "big") + message_id.encode()
+
+    segment = (
+        MAGIC
+        + record(_first_format_add("ID:o-1", "/queue/a", b"one") + _first_format_add("ID:o-2", "/queue/a", b"two"))
+        + record(b"C")
+        + record(remove("ID:o-1"))  # acked
+        + record(remove("ID:o-2") + _first_format_add("ID:o-2", "/queue/ActiveMQ.DLQ", b"two"))  # NACKed
+    )
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / segment_name(1, 0)).write_bytes(segment)
+    recovery = recover(tmp_path)
+    assert [(m.container, m.message_id, m.body) for m in recovery.messages] == [
+        ("/queue/ActiveMQ.DLQ", "ID:o-2", b"two")
+    ]
+    assert recovery.messages[0].headers == {"k": "v"} and recovery.messages[0].priority == 4
