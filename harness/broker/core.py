@@ -155,8 +155,11 @@ class Broker:
         store: Store | None,
         fence: Callable[[], bool],
         loop: asyncio.AbstractEventLoop,
+        max_queue_name_length: int | None = None,
     ) -> None:
+        """``max_queue_name_length``: the longest queue name (without /queue/) the store can hold."""
         self.name = name
+        self.max_queue_name_length = max_queue_name_length
         self.ids = MessageIds(name, epoch)
         self._store = store
         self._fence = fence
@@ -175,6 +178,12 @@ class Broker:
         if name.startswith(QUEUE_PREFIX) and len(name) > len(QUEUE_PREFIX):
             queue = self.queues.get(name)
             if queue is None:
+                limit = self.max_queue_name_length
+                if limit is not None and len(name) - len(QUEUE_PREFIX) > limit:
+                    raise BrokerError(
+                        f"Queue name too long for the store: {len(name) - len(QUEUE_PREFIX)} characters "
+                        f"(at most {limit})"
+                    )
                 queue = self.queues[name] = Queue(name)
             return queue
         if name.startswith(TOPIC_PREFIX) and len(name) > len(TOPIC_PREFIX):

@@ -84,8 +84,16 @@ class BrokerNode:
     """One ``python -m harness.broker`` process with its config and log file."""
 
     def __init__(
-        self, workdir: Path, name: str, store: Path, keep_alive: int, interval: int, persistent: bool = True
+        self,
+        workdir: Path,
+        name: str,
+        store: Path,
+        keep_alive: int,
+        interval: int,
+        persistent: bool = True,
+        render: Callable[[str, int, Path], str] | None = None,
     ) -> None:
+        """``render(name, port, node_dir)``, when given, writes the whole activemq.xml (JDBC nodes)."""
         self.name = name
         self.port = free_port()
         self.dir = workdir / name
@@ -104,6 +112,8 @@ class BrokerNode:
         )
         if not persistent:
             self.config.write_text(MEMORY_CONFIG.format(name=name, port=self.port))
+        if render is not None:
+            self.config.write_text(render(name, self.port, self.dir))
         self.log_path = self.dir / "broker.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopped = False

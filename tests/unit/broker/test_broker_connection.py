@@ -13,7 +13,7 @@ from harness.broker.connection import ConnectionContext, StompConnection
 from harness.broker.core import Broker
 from harness.broker.epoch import Fence
 from harness.broker.frames import V1_0, V1_1, V1_2, Frame, FrameParser, encode_frame
-from harness.broker.journal import Fenced
+from harness.broker.group_commit import Fenced
 
 
 @pytest.fixture

@@ -250,3 +250,13 @@ def test_bad_destination(env: Env) -> None:
         env.broker.send("/exchange/x", {}, b"", False)
     with pytest.raises(BrokerError):
         env.broker.subscribe(FakeClient(), "s", "/queue/", AckMode.AUTO)
+
+
+def test_queue_names_longer_than_the_store_holds_are_refused(loop: asyncio.AbstractEventLoop) -> None:
+    store = FakeStore(loop)
+    broker = Broker("t", 1, store, lambda: True, loop, max_queue_name_length=10)
+    broker.send("/queue/" + "q" * 10, {}, b"fits", True)
+    with pytest.raises(BrokerError, match=r"Queue name too long for the store: 11 characters \(at most 10\)"):
+        broker.send("/queue/" + "q" * 11, {}, b"too long", True)
+    assert len(store.records) == 1, "the refused message was neither accepted nor stored"
+    broker.send("/topic/" + "t" * 50, {}, b"topics are not stored", True)

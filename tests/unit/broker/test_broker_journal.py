@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.broker.group_commit import Fenced
 from harness.broker.journal import (
     MAGIC,
     AddOp,
     CheckpointOp,
-    Fenced,
     Journal,
     JournalError,
     Op,
