@@ -18,7 +18,7 @@ from harness.broker.server import BrokerServer, StartupError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pybroker", description="A persistent STOMP broker with ActiveMQ-style shared-file master/slave."
+        prog="pybroker", description="A persistent STOMP broker with ActiveMQ-style shared-file and JDBC master/slave."
     )
     parser.add_argument("--config", required=True, help="path to an activemq.xml")
     parser.add_argument(

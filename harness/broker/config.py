@@ -9,9 +9,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from harness.broker.auth import SimpleAuthentication, User
+from harness.broker.database import DRIVER_CLASSES, DataSource, JdbcUrlError, parse_jdbc_url
 from harness.broker.frames import DEFAULT_MAX_FRAME_SIZE
 from harness.broker.policy import (
     DeadLetterKind,
@@ -31,6 +33,10 @@ from harness.broker.policy import (
 DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS = 10_000
 DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS = 1_000
 DEFAULT_MAXIMUM_CONNECTIONS = 1000
+# ActiveMQ's JDBC defaults (JDBCPersistenceAdapter, DefaultIOExceptionHandler).
+DEFAULT_JDBC_LOCK_KEEP_ALIVE_PERIOD_MS = 30_000
+DEFAULT_RESUME_CHECK_SLEEP_PERIOD_MS = 5_000
+DATA_SOURCE_CLASSES = ("org.apache.commons.dbcp2.BasicDataSource", "org.apache.commons.dbcp.BasicDataSource")
 
 # kahaDB tuning knobs that only matter to kahaDB's own index/journal format: accepted and ignored.
 IGNORED_KAHADB_ATTRIBUTES = frozenset(
@@ -38,6 +44,14 @@ IGNORED_KAHADB_ATTRIBUTES = frozenset(
 )
 
 _BROKER_ATTRIBUTES = frozenset({"brokerName", "dataDirectory", "useJmx", "persistent", "schedulerSupport", "start"})
+_JDBC_ATTRIBUTES = frozenset({"dataSource", "createTablesOnStartup", "lockKeepAlivePeriod", "useDatabaseLock"})
+_JDBC_LOCKER_ATTRIBUTES = {
+    "database-locker": frozenset({"lockAcquireSleepInterval"}),
+    "lease-database-locker": frozenset({"lockAcquireSleepInterval", "maxAllowableDiffFromDBTime", "leaseHolderId"}),
+}
+_IO_HANDLER_ATTRIBUTES = frozenset({"stopStartConnectors", "resumeCheckSleepPeriod"})
+_BEAN_ATTRIBUTES = frozenset({"id", "class", "destroy-method"})
+_DATA_SOURCE_PROPERTIES = frozenset({"driverClassName", "url", "username", "password"})
 _KAHADB_ATTRIBUTES = frozenset({"directory", "lockKeepAlivePeriod"}) | IGNORED_KAHADB_ATTRIBUTES
 _LOCKER_ATTRIBUTES = frozenset({"lockAcquireSleepInterval", "failIfLocked"})
 _CONNECTOR_SCHEMES = frozenset({"stomp", "stomp+nio"})
@@ -122,10 +136,34 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class JdbcLockerConfig:
+    kind: Literal["database-locker", "lease-database-locker"] = "database-locker"
+    lock_acquire_sleep_interval_ms: int = DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS  # the lease's length, for leases
+    max_allowable_diff_from_db_time_ms: int = 0
+    lease_holder_id: str | None = None  # default: the broker name
+
+
+@dataclass(frozen=True)
+class JdbcStoreConfig:
+    data_source: DataSource
+    create_tables_on_startup: bool = True
+    lock_keep_alive_period_ms: int = DEFAULT_JDBC_LOCK_KEEP_ALIVE_PERIOD_MS
+    locker: JdbcLockerConfig = field(default_factory=JdbcLockerConfig)
+
+
+@dataclass(frozen=True)
+class IOExceptionHandlerConfig:
+    """<leaseLockerIOExceptionHandler>: what a JDBC master does when the database fails under it."""
+
+    stop_start_connectors: bool = True
+    resume_check_sleep_period_ms: int = DEFAULT_RESUME_CHECK_SLEEP_PERIOD_MS
+
+
+@dataclass(frozen=True)
 class BrokerConfig:
     broker_name: str
     connectors: tuple[ConnectorConfig, ...]
-    store: StoreConfig | None  # None when persistent="false": memory only, no lock
+    store: StoreConfig | JdbcStoreConfig | None  # None when persistent="false": memory only, no lock
     data_directory: Path | None = None
     use_jmx: bool = False
     scheduler_support: bool = False
@@ -134,6 +172,7 @@ class BrokerConfig:
     authentication: SimpleAuthentication | None = None  # <simpleAuthenticationPlugin>
     source: str = "activemq.xml"
     ignored: tuple[str, ...] = field(default=())  # accepted-but-ignored settings, for the startup log
+    io_exception_handler: IOExceptionHandlerConfig | None = None
 
 
 def load_config(path: str | Path) -> BrokerConfig:
@@ -165,6 +204,7 @@ class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
         self.ignored: list[str] = []
+        self.beans: dict[str, DataSource] = {}
 
     def error(self, message: str) -> ConfigError:
         return ConfigError(f"{self.source}: {message}")
@@ -183,15 +223,80 @@ class _Parser:
             self.check_attributes(root, frozenset())
             brokers = []
             for child in root:
-                if _local(child.tag) != "broker":
+                if _local(child.tag) == "bean":
+                    self.bean(child)
+                elif _local(child.tag) == "broker":
+                    brokers.append(child)
+                else:
                     raise self.unsupported(child, "beans")
-                brokers.append(child)
             if len(brokers) != 1:
                 raise self.error(f"expected exactly one <broker> inside <beans>, found {len(brokers)}")
             return self.broker(brokers[0])
         if tag == "broker":
             return self.broker(root)
         raise self.error(f"root element <{tag}> is not supported: expected <beans> or <broker>")
+
+    def bean(self, element: ET.Element) -> None:
+        """A data source bean (what <jdbcPersistenceAdapter dataSource="#id"> refers to)."""
+        self.check_attributes(element, _BEAN_ATTRIBUTES)
+        bean_id = self.attr(element, "id")
+        where = f"<bean id={bean_id!r}>" if bean_id else "<bean>"
+        if not bean_id:
+            raise self.error("<bean> needs an id attribute (a data source is referred to by it)")
+        if bean_id in self.beans:
+            raise self.error(f"two <bean> elements have id {bean_id!r}")
+        bean_class = self.attr(element, "class")
+        if bean_class not in DATA_SOURCE_CLASSES:
+            raise self.error(
+                f"{where}: class {bean_class!r} is not supported by pybroker (supported: "
+                f"{', '.join(DATA_SOURCE_CLASSES)})"
+            )
+        destroy = self.attr(element, "destroy-method")
+        if destroy not in (None, "close"):
+            raise self.error(f'{where}: destroy-method={destroy!r} is not supported (use "close")')
+        properties: dict[str, str] = {}
+        for child in element:
+            name = self.attr(child, "name") if _local(child.tag) == "property" else None
+            if name is None:
+                raise self.unsupported(child, "bean", "a data source bean holds <property name=... value=...> only")
+            self.check_attributes(child, frozenset({"name", "value"}))
+            if len(child):
+                raise self.error(f'{where}: <property name="{name}"> must carry its value in a value attribute')
+            if name not in _DATA_SOURCE_PROPERTIES:
+                raise self.error(
+                    f'{where}: <property name="{name}"> is not supported by pybroker yet (supported: '
+                    f"{', '.join(sorted(_DATA_SOURCE_PROPERTIES))})"
+                )
+            if name in properties:
+                raise self.error(f'{where}: <property name="{name}"> is given twice')
+            properties[name] = self.attr(child, "value") or ""
+        for required in ("driverClassName", "url"):
+            if not properties.get(required):
+                raise self.error(f'{where} needs <property name="{required}" value="..."/>')
+        driver = properties["driverClassName"]
+        dialect = DRIVER_CLASSES.get(driver)
+        if dialect is None:
+            raise self.error(
+                f'{where}: <property name="driverClassName"> {driver!r} is not supported by pybroker (supported: '
+                f"{', '.join(DRIVER_CLASSES)})"
+            )
+        try:
+            url = parse_jdbc_url(properties["url"])
+        except JdbcUrlError as exc:
+            raise self.error(f'{where}: <property name="url">: {exc}') from None
+        if url.dialect is not dialect:
+            raise self.error(
+                f"{where}: driverClassName {driver!r} does not match the URL {properties['url']!r} "
+                f"({dialect.value} driver, {url.dialect.value} URL)"
+            )
+        for option in url.ignored_options:
+            self.ignored.append(f"JDBC URL option {option} (bean {bean_id})")
+        self.beans[bean_id] = DataSource(
+            bean_id=bean_id,
+            url=url,
+            username=properties.get("username", ""),
+            password=properties.get("password", ""),
+        )
 
     def check_attributes(self, element: ET.Element, allowed: frozenset[str]) -> None:
         for name, value in element.attrib.items():
@@ -244,7 +349,8 @@ class _Parser:
         if use_jmx:
             self.ignored.append("useJmx (pybroker has no JMX)")
 
-        store: StoreConfig | None = None
+        store: StoreConfig | JdbcStoreConfig | None = None
+        io_handler: IOExceptionHandlerConfig | None = None
         connectors: tuple[ConnectorConfig, ...] = ()
         policies = PolicyMap()
         redelivery: RedeliverySettings | None = None
@@ -259,6 +365,8 @@ class _Parser:
                 store = self.persistence_adapter(child)
             elif tag == "transportConnectors":
                 connectors = self.transport_connectors(child)
+            elif tag == "ioExceptionHandler":
+                io_handler = self.io_exception_handler(child)
             elif tag == "plugins":
                 redelivery, authentication = self.plugins(child)
             elif tag == "destinationPolicy":
@@ -268,7 +376,10 @@ class _Parser:
         if not connectors:
             raise self.error("<broker> needs at least one stomp <transportConnector>")
         if persistent and store is None:
-            raise self.error('<broker persistent="true"> needs <persistenceAdapter><kahaDB directory=...>')
+            raise self.error(
+                '<broker persistent="true"> needs <persistenceAdapter><kahaDB directory=...> '
+                "or <persistenceAdapter><jdbcPersistenceAdapter dataSource=...>"
+            )
         if redelivery is not None and not scheduler_support:
             raise self.error(
                 '<redeliveryPlugin> requires schedulerSupport="true" on <broker> '
@@ -277,7 +388,14 @@ class _Parser:
         if not persistent:
             if store is not None:
                 self.ignored.append('persistenceAdapter (broker persistent="false")')
-            store = None
+            if io_handler is not None:
+                self.ignored.append('ioExceptionHandler (broker persistent="false")')
+            store, io_handler = None, None
+        if io_handler is not None and not isinstance(store, JdbcStoreConfig):
+            raise self.error(
+                "<ioExceptionHandler> is supported by pybroker only with <jdbcPersistenceAdapter> "
+                "(a kahaDB journal failure always ends the master's term)"
+            )
         return BrokerConfig(
             broker_name=name,
             connectors=connectors,
@@ -290,17 +408,105 @@ class _Parser:
             authentication=authentication,
             source=self.source,
             ignored=tuple(self.ignored),
+            io_exception_handler=io_handler,
         )
 
-    def persistence_adapter(self, element: ET.Element) -> StoreConfig:
+    def persistence_adapter(self, element: ET.Element) -> StoreConfig | JdbcStoreConfig:
         self.check_attributes(element, frozenset())
         children = list(element)
         if len(children) != 1:
-            raise self.error(f"<persistenceAdapter> needs exactly one <kahaDB>, found {len(children)} elements")
+            raise self.error(
+                "<persistenceAdapter> needs exactly one <kahaDB> or <jdbcPersistenceAdapter>, "
+                f"found {len(children)} elements"
+            )
         adapter = children[0]
-        if _local(adapter.tag) != "kahaDB":
-            raise self.unsupported(adapter, "persistenceAdapter", "supported: <kahaDB>")
-        return self.kahadb(adapter)
+        if _local(adapter.tag) == "kahaDB":
+            return self.kahadb(adapter)
+        if _local(adapter.tag) == "jdbcPersistenceAdapter":
+            return self.jdbc(adapter)
+        raise self.unsupported(adapter, "persistenceAdapter", "supported: <kahaDB>, <jdbcPersistenceAdapter>")
+
+    def jdbc(self, element: ET.Element) -> JdbcStoreConfig:
+        self.check_attributes(element, _JDBC_ATTRIBUTES)
+        reference = self.attr(element, "dataSource")
+        if not reference:
+            raise self.error('<jdbcPersistenceAdapter> needs a dataSource="#bean-id" attribute')
+        if not reference.startswith("#"):
+            raise self.error(f'<jdbcPersistenceAdapter> dataSource={reference!r} must refer to a bean as "#bean-id"')
+        data_source = self.beans.get(reference[1:])
+        if data_source is None:
+            known = ", ".join(sorted(self.beans)) or "none"
+            raise self.error(
+                f"<jdbcPersistenceAdapter> dataSource={reference!r} names no <bean id={reference[1:]!r}> "
+                f"(data source beans: {known})"
+            )
+        if not self.boolean(element, "useDatabaseLock", True):
+            raise self.error(
+                '<jdbcPersistenceAdapter> useDatabaseLock="false" is not supported: without the database lock '
+                "every node would be master of the same tables"
+            )
+        locker = JdbcLockerConfig()
+        seen_locker = False
+        for child in element:
+            if _local(child.tag) != "locker" or seen_locker:
+                raise self.unsupported(child, "jdbcPersistenceAdapter")
+            seen_locker = True
+            locker = self.jdbc_locker(child)
+        return JdbcStoreConfig(
+            data_source=data_source,
+            create_tables_on_startup=self.boolean(element, "createTablesOnStartup", True),
+            lock_keep_alive_period_ms=self.integer(
+                element, "lockKeepAlivePeriod", DEFAULT_JDBC_LOCK_KEEP_ALIVE_PERIOD_MS
+            ),
+            locker=locker,
+        )
+
+    def jdbc_locker(self, element: ET.Element) -> JdbcLockerConfig:
+        self.check_attributes(element, frozenset())
+        lockers = list(element)
+        kinds = ", ".join(f"<{k}>" for k in _JDBC_LOCKER_ATTRIBUTES)
+        if len(lockers) != 1 or _local(lockers[0].tag) not in _JDBC_LOCKER_ATTRIBUTES:
+            found = ", ".join(f"<{_local(c.tag)}>" for c in lockers) or "nothing"
+            raise self.error(
+                f"<locker> inside <jdbcPersistenceAdapter> must hold exactly one of {kinds} (found {found})"
+            )
+        locker = lockers[0]
+        kind = _local(locker.tag)
+        self.check_attributes(locker, _JDBC_LOCKER_ATTRIBUTES[kind])
+        if len(locker):
+            raise self.unsupported(locker[0], kind)
+        interval = self.integer(locker, "lockAcquireSleepInterval", DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS, minimum=1)
+        if kind == "database-locker":
+            return JdbcLockerConfig("database-locker", interval)
+        holder = self.attr(locker, "leaseHolderId")
+        if holder is not None and not holder:
+            raise self.error("<lease-database-locker> leaseHolderId must not be empty")
+        return JdbcLockerConfig(
+            "lease-database-locker",
+            interval,
+            max_allowable_diff_from_db_time_ms=self.integer(locker, "maxAllowableDiffFromDBTime", 0),
+            lease_holder_id=holder,
+        )
+
+    def io_exception_handler(self, element: ET.Element) -> IOExceptionHandlerConfig:
+        self.check_attributes(element, frozenset())
+        handlers = list(element)
+        if len(handlers) != 1 or _local(handlers[0].tag) != "leaseLockerIOExceptionHandler":
+            found = ", ".join(f"<{_local(c.tag)}>" for c in handlers) or "nothing"
+            raise self.error(
+                f"<ioExceptionHandler> must hold exactly one <leaseLockerIOExceptionHandler> (found {found}); "
+                "other handlers are not supported by pybroker yet"
+            )
+        handler = handlers[0]
+        self.check_attributes(handler, _IO_HANDLER_ATTRIBUTES)
+        if len(handler):
+            raise self.unsupported(handler[0], "leaseLockerIOExceptionHandler")
+        return IOExceptionHandlerConfig(
+            stop_start_connectors=self.boolean(handler, "stopStartConnectors", True),
+            resume_check_sleep_period_ms=self.integer(
+                handler, "resumeCheckSleepPeriod", DEFAULT_RESUME_CHECK_SLEEP_PERIOD_MS, minimum=1
+            ),
+        )
 
     def kahadb(self, element: ET.Element) -> StoreConfig:
         self.check_attributes(element, _KAHADB_ATTRIBUTES)

@@ -61,6 +61,18 @@ class Store(Protocol):
 
 
 @dataclass(frozen=True)
+class StoreLimits:
+    """What a store can hold, checked before a message or subscription is accepted (never after)."""
+
+    max_queue_name_length: int | None = None  # without the /queue/ prefix; None: no limit
+    durable_subscriptions: bool = True
+    store_name: str = "the store"  # names the store in refusals
+
+
+UNLIMITED = StoreLimits()
+
+
+@dataclass(frozen=True)
 class BrokerSettings:
     """What the core takes from activemq.xml."""
 
@@ -105,8 +117,11 @@ class Broker:
         loop: asyncio.AbstractEventLoop,
         settings: BrokerSettings | None = None,
         clock: Callable[[], float] = time.time,
+        limits: StoreLimits = UNLIMITED,
     ) -> None:
+        """``limits``: what the store can hold (queue name length, durable subscriptions)."""
         self.name = name
+        self.limits = limits
         self.ids = MessageIds(name, epoch)
         self.settings = settings or BrokerSettings()
         self._store = store
@@ -145,6 +160,11 @@ class Broker:
             raise BrokerError(f"Cannot publish to a deleted Destination: {name}")
         if name.startswith(REMOTE_TEMP_TOPIC_PREFIX) and name not in self.topics:
             raise BrokerError(f"Cannot publish to a deleted Destination: {name}")
+        limit = self.limits.max_queue_name_length
+        if limit is not None and name.startswith(QUEUE_PREFIX) and name not in self.queues:
+            length = len(name) - len(QUEUE_PREFIX)
+            if length > limit:
+                raise BrokerError(f"Queue name too long for the store: {length} characters (at most {limit})")
 
     def queue(self, name: str) -> Queue:
         queue = self.queues.get(name)
@@ -377,6 +397,11 @@ class Broker:
         if is_temporary(destination):
             raise BrokerError("Invalid Subscription: cannot durably subscribe to a temporary topic")
         self.check_destination(destination)
+        if not self.limits.durable_subscriptions:
+            raise BrokerError(
+                f"Durable topic subscriptions are not supported by {self.limits.store_name}: "
+                "subscribe without activemq.subscriptionName, or give the broker a <kahaDB> store"
+            )
         key = durable_key(client_id, name)
         ops: list[Op] = []
         container = self.durables.get(key)

@@ -136,13 +136,20 @@ class Fence:
     def check(self) -> bool:
         if self.reason is not None:
             return False
+        problem = self.problem()
+        if problem is not None:
+            return self.depose(problem)
+        return True
+
+    def problem(self) -> str | None:
+        """Why this node may no longer be master, or None. Subclasses check other evidence."""
         try:
             current = self._read()
         except (OSError, ValueError) as exc:
-            return self.depose(f"cannot read the fencing epoch: {exc}")
+            return f"cannot read the fencing epoch: {exc}"
         if current != self.term:
-            return self.depose(f"fencing epoch moved to {current}, this master holds epoch {self.term}")
-        return True
+            return f"fencing epoch moved to {current}, this master holds epoch {self.term}"
+        return None
 
     def depose(self, reason: str) -> bool:
         """Mark the term as over (from a failed check or any other lost guarantee); returns False."""

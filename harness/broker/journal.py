@@ -15,15 +15,14 @@ segments (compaction). Recovery starts from the newest epoch whose first segment
 checkpoint and replays that epoch's segments in order; older epochs are superseded by the snapshot
 and later epochs without a checkpoint are compactions that died before serving any client.
 
-Group commit: ``append`` queues a record and returns a future; one writer at a time writes all
-queued records and fsyncs once (in a worker thread), then runs the fence check and resolves the
-futures only if this node is still master. A receipt waits for that future.
+Group commit (group_commit.py): ``append`` queues a record and returns a future; one writer at a
+time writes all queued records and fsyncs once (in a worker thread), then runs the fence check and
+resolves the futures only if this node is still master. A receipt waits for that future.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import os
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.broker.epoch import fsync_dir
+from harness.broker.group_commit import GroupCommit, StoreError
 from harness.broker.message import DEFAULT_PRIORITY, Message
 
 MAGIC = b"PYBJRNL1"
@@ -100,12 +100,8 @@ class CheckpointOp:
 Op = AddOp | RemoveOp | SubscribeOp | UnsubscribeOp | CheckpointOp
 
 
-class JournalError(Exception):
+class JournalError(StoreError):
     """Writing the journal failed; nothing in the failed batch may be confirmed."""
-
-
-class Fenced(Exception):
-    """The batch was written but this node is no longer master: nothing may be confirmed."""
 
 
 class CorruptRecord(Exception):
@@ -418,18 +414,15 @@ class Journal:
         self._fd = fd
         self._segment = segment
         self._size = os.fstat(fd).st_size
-        self._fence = fence
-        self._on_failure = on_failure
         self._segment_max_bytes = segment_max_bytes
         self._sync = sync
-        self._pending: list[bytes] = []
-        self._waiters: list[asyncio.Future[None]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._error: Exception | None = None
-        self._closed = False
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self.batches = 0
-        self.records = 0
+        self._commits: GroupCommit[bytes] = GroupCommit(
+            self._write_sync,
+            fence,
+            lambda exc: on_failure(str(exc)),
+            lambda exc: JournalError(f"journal write failed: {exc}"),
+            thread_name="journal",
+        )
 
     @classmethod
     def open_term(
@@ -481,72 +474,32 @@ class Journal:
 
     @property
     def failed(self) -> bool:
-        return self._error is not None
+        return self._commits.failed
+
+    @property
+    def batches(self) -> int:
+        return self._commits.batches
+
+    @property
+    def records(self) -> int:
+        return self._commits.records
 
     def append(self, ops: Iterable[Op]) -> asyncio.Future[None]:
         """Queue one atomic record; the future resolves once it is on disk and the fence still holds."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        if self._error is not None or self._closed:
-            _fail(fut, self._error or JournalError("the journal is closed"))
-            return fut
-        self._pending.append(encode_record(ops))
-        self._waiters.append(fut)
-        if self._task is None:
-            self._task = loop.create_task(self._drain())
-        return fut
+        return self._commits.submit(encode_record(ops), JournalError("the journal is closed"))
 
     async def flush(self) -> None:
         """Wait until everything appended so far was written (or failed)."""
-        while self._task is not None:
-            await asyncio.shield(self._task)
+        await self._commits.flush()
 
     async def close(self) -> None:
         """Stop accepting records, wait for the write in progress, close the segment."""
-        self._closed = True
-        await self.flush()
-        for fut in self._waiters:
-            _fail(fut, JournalError("the journal is closed"))
-        self._waiters.clear()
-        self._pending.clear()
-        self._executor.shutdown(wait=True)
+        await self._commits.close(JournalError("the journal is closed"))
         with contextlib.suppress(OSError):
             os.close(self._fd)
 
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending and self._error is None:
-                data = b"".join(self._pending)
-                waiters = self._waiters
-                count = len(self._pending)
-                self._pending, self._waiters = [], []
-                try:
-                    await loop.run_in_executor(self._executor, self._write_sync, data)
-                except OSError as exc:
-                    self._error = JournalError(f"journal write failed: {exc}")
-                    for fut in [*waiters, *self._waiters]:
-                        _fail(fut, self._error)
-                    self._waiters, self._pending = [], []
-                    self._on_failure(str(self._error))
-                    return
-                self.batches += 1
-                self.records += count
-                # The fence check comes AFTER the fsync: a record confirmed here is seen by any
-                # later master, which claims its term before it reads the journal.
-                if not self._fence():
-                    self._error = Fenced("deposed: the fencing epoch moved")
-                    for fut in [*waiters, *self._waiters]:
-                        _fail(fut, self._error)
-                    self._waiters, self._pending = [], []
-                    return
-                for fut in waiters:
-                    if not fut.done():
-                        fut.set_result(None)
-        finally:
-            self._task = None
-
-    def _write_sync(self, data: bytes) -> None:
+    def _write_sync(self, records: list[bytes]) -> None:
+        data = b"".join(records)
         _write_all(self._fd, data)
         self._size += len(data)
         if self._sync:
@@ -572,10 +525,3 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _fail(fut: asyncio.Future[None], exc: Exception) -> None:
-    if not fut.done():
-        fut.set_exception(exc)
-        # Nobody may be waiting (an auto-ack removal): mark the exception as seen to keep the log clean.
-        fut.exception()

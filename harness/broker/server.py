@@ -1,6 +1,11 @@
-"""The broker process: master/slave lifecycle around the shared-file lock, and the STOMP listeners.
+"""The broker process: the STOMP listeners, master terms, and the shared-file master/slave lifecycle.
 
-One master term, in this order (the order is what makes fencing sound):
+``serve_term`` is one master term for any store: restore the recovered messages, open the
+connectors, run the keep-alive watchers until a stop is requested or the fence is deposed, then
+end the term (graceful: flush the store and close connections; deposed: confirm nothing more,
+abort connections, drop the state). The JDBC store's lifecycle is in jdbc_master.py.
+
+A shared-file master term, in this order (the order is what makes fencing sound):
   1. acquire the lock on ``<store>/lock`` (slave mode until then: no listener is open);
   2. claim the next fencing epoch (the term);
   3. recover the journal and compact it into this term's first segment;
@@ -19,20 +24,30 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any, Protocol
 
-from harness.broker.config import BrokerConfig, ConnectorConfig, StoreConfig
+from harness.broker.config import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
 from harness.broker.connection import ConnectionContext, StompConnection
-from harness.broker.core import Broker, BrokerSettings
+from harness.broker.core import UNLIMITED, Broker, BrokerSettings, Store, StoreLimits
 from harness.broker.epoch import EpochConflict, EpochStore, Fence, always_valid
-from harness.broker.journal import JOURNAL_DIR, Journal, Recovery, recover
+from harness.broker.journal import JOURNAL_DIR, DurableSubscriptionRecord, Journal, Recovery, recover
 from harness.broker.locker import SharedFileLocker
+from harness.broker.message import Message
 
 LOCK_FILE = "lock"
 _GRACEFUL_CLOSE_TIMEOUT = 2.0
 _STEP_DOWN_PAUSE = 0.1  # lets another node's takeover win before this one asks for the lock again
+
+
+class MessageStore(Store, Protocol):
+    """A master term's store (the journal or the JDBC store) as the server drives it."""
+
+    async def flush(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class StartupError(Exception):
@@ -83,6 +98,11 @@ class BrokerServer:
             self.log.info('persistent="false": no store and no lock; messages are kept in memory only')
             await self._serve_memory_only()
             return 0
+        if isinstance(store, JdbcStoreConfig):
+            # Imported here: jdbc_master builds on this module (and loads the database layer only when used).
+            from harness.broker.jdbc_master import JdbcMasterSlave
+
+            return await JdbcMasterSlave(self, store, self.config.io_exception_handler).run()
         return await self._run_shared_store(store)
 
     # -- master/slave ---------------------------------------------------------------------------
@@ -137,13 +157,11 @@ class BrokerServer:
         return True
 
     async def _serve_term(self, store: StoreConfig, locker: SharedFileLocker, epochs: EpochStore) -> None:
-        loop = asyncio.get_running_loop()
         try:
             term = epochs.claim_next()
         except EpochConflict as exc:
             self.log.warning("Cannot become master: %s; waiting for the lock again", exc)
             return
-        self.term = term
         deposed = asyncio.Event()
         fence = Fence(term, lambda: epochs.current_term_for(term), lambda reason: deposed.set())
         journal_dir = store.directory / JOURNAL_DIR
@@ -178,10 +196,37 @@ class BrokerServer:
         )
         if recovery.subscriptions:
             self.log.info("Recovered %d durable topic subscription(s)", len(recovery.subscriptions))
-        broker = Broker(self.name, term, journal, fence.check, loop, self.settings)
-        broker.restore(recovery.messages, recovery.subscriptions)
+        watchers = []
+        period = store.lock_keep_alive_period_ms
+        if period > 0:
+            watchers.append(self._keep_alive(locker, fence, period / 1000.0))
+        await self.serve_term(term, journal, recovery.messages, fence, deposed, watchers, recovery.subscriptions)
+
+    async def serve_term(
+        self,
+        term: int,
+        store: MessageStore,
+        messages: list[Message],
+        fence: Fence,
+        deposed: asyncio.Event,
+        watchers: Sequence[Coroutine[Any, Any, None]] = (),
+        subscriptions: Sequence[DurableSubscriptionRecord] = (),
+        deposal_line: Callable[[str], str] | None = None,
+        limits: StoreLimits = UNLIMITED,
+    ) -> None:
+        """Serve as master for one term: restore ``subscriptions`` and ``messages``, open the
+        connectors, run ``watchers`` (keep-alive checks) until a stop is requested or the fence is
+        deposed, then end the term.
+
+        ``deposal_line`` words the ERROR logged when the term ends because the fence was deposed;
+        ``limits`` is what the store can hold (the core refuses the rest before accepting it).
+        """
+        loop = asyncio.get_running_loop()
+        self.term = term
+        broker = Broker(self.name, term, store, fence.check, loop, self.settings, limits=limits)
+        broker.restore(messages, subscriptions)
         ctx = self._context(broker, fence, f"ID:{self.name}-{term}")
-        keepalive: asyncio.Task[None] | None = None
+        tasks: list[asyncio.Future[None]] = []
         try:
             if not fence.check():
                 return
@@ -193,26 +238,31 @@ class BrokerServer:
                 term,
                 self._endpoints(),
             )
-            period = store.lock_keep_alive_period_ms
-            if period > 0:
-                keepalive = asyncio.ensure_future(self._keep_alive(locker, fence, period / 1000.0))
+            tasks = [asyncio.ensure_future(watcher) for watcher in watchers]
             stop = asyncio.ensure_future(self._stop.wait())
             lost = asyncio.ensure_future(deposed.wait())
             await asyncio.wait({stop, lost}, return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
             lost.cancel()
         finally:
-            if keepalive is not None:
-                keepalive.cancel()
+            if not tasks:
+                for watcher in watchers:
+                    watcher.close()  # never started: no "coroutine was never awaited" warning
+            for task in tasks:
+                task.cancel()
             if fence.deposed:
-                self.log.error(
-                    "%s, no longer able to keep the exclusive lock so giving up being a master: %s",
-                    self.name,
-                    fence.reason,
-                )
-                await self._end_term(ctx, journal, graceful=False)
+                reason = fence.reason or "deposed"
+                if deposal_line is None:
+                    self.log.error(
+                        "%s, no longer able to keep the exclusive lock so giving up being a master: %s",
+                        self.name,
+                        reason,
+                    )
+                else:
+                    self.log.error("%s", deposal_line(reason))
+                await self._end_term(ctx, store, graceful=False)
             else:
-                await self._end_term(ctx, journal, graceful=True)
+                await self._end_term(ctx, store, graceful=True)
             self.role = "stopped" if self._stop.is_set() else "slave"
 
     def _context(self, broker: Broker, fence: Fence, session_prefix: str) -> ConnectionContext:
@@ -224,6 +274,21 @@ class BrokerServer:
             authentication=self.config.authentication,
             scheduler_support=self.config.scheduler_support,
         )
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def stopped(self) -> None:
+        """Return once a stop was requested."""
+        await self._stop.wait()
+
+    async def wait_stop(self, timeout: float) -> bool:
+        """Sleep ``timeout`` seconds or until a stop is requested; True if one was."""
+        if timeout > 0 and not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout)
+        return self._stop.is_set()
 
     @staticmethod
     def _journal_failed(fence: Fence) -> Callable[[str], None]:
@@ -241,12 +306,12 @@ class BrokerServer:
                 return
             fence.check()
 
-    async def _end_term(self, ctx: ConnectionContext, journal: Journal | None, graceful: bool) -> None:
+    async def _end_term(self, ctx: ConnectionContext, journal: MessageStore | None, graceful: bool) -> None:
         listeners, self._listeners = self._listeners, []
         for server in listeners:
             server.close()
         if graceful and journal is not None:
-            # Let the records already accepted reach the disk and their receipts go out.
+            # Let the records already accepted reach the store and their receipts go out.
             await journal.flush()
             await asyncio.sleep(0)
         ctx.broker.close()

@@ -10,6 +10,9 @@ import harness
 from harness.topology.model import Topology
 from harness.vendors.base import LaunchSpec
 
+# jdbc: PostgreSQL (psycopg) and MariaDB/MySQL (PyMySQL), database-locker and lease-database-locker.
+SUPPORTED_STORES = ("shared-file", "jdbc")
+
 
 class PyBroker:
     """``python`` and ``source_root`` default to this process's interpreter and checkout; an image sets its own."""
@@ -28,7 +31,7 @@ class PyBroker:
 
     def unsupported_reason(self, topology: Topology) -> str | None:
         for group in topology.groups:
-            if group.store != "shared-file":
+            if group.store not in SUPPORTED_STORES:
                 return f"pybroker {self.version()} has no {group.store} store yet"
         return None
 

@@ -112,7 +112,9 @@ class BrokerNode:
         interval: int,
         persistent: bool = True,
         features: Features | None = None,
+        render: Callable[[str, int, Path], str] | None = None,
     ) -> None:
+        """``render(name, port, node_dir)``, when given, writes the whole activemq.xml (JDBC nodes)."""
         features = features or Features()
         self.name = name
         self.port = free_port()
@@ -136,6 +138,8 @@ class BrokerNode:
         )
         if not persistent:
             self.config.write_text(MEMORY_CONFIG.format(name=name, port=self.port))
+        if render is not None:
+            self.config.write_text(render(name, self.port, self.dir))
         self.log_path = self.dir / "broker.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopped = False

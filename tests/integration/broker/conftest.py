@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from broker_procs import BrokerNode, Client, Features
+from databases import DatabaseRef, DatabaseServer, start_server
 
 
 @pytest.fixture
 def nodes(tmp_path: Path) -> Iterator[Callable[..., BrokerNode]]:
-    """Factory: ``nodes(name, store=None, keep_alive=1000, interval=1000, persistent=True, features=None)``.
+    """Factory: ``nodes(name, store=None, keep_alive=1000, interval=1000, persistent=True, features=None,
+    render=None)``.
 
     Every process started is reaped at the end of the test, whatever happened.
     """
@@ -24,9 +26,10 @@ def nodes(tmp_path: Path) -> Iterator[Callable[..., BrokerNode]]:
         interval: int = 1000,
         persistent: bool = True,
         features: Features | None = None,
+        render: Callable[[str, int, Path], str] | None = None,
     ) -> BrokerNode:
         store = store or tmp_path / "shared" / "kahadb"
-        node = BrokerNode(tmp_path, name, store, keep_alive, interval, persistent, features)
+        node = BrokerNode(tmp_path, name, store, keep_alive, interval, persistent, features, render)
         started.append(node)
         return node
 
@@ -53,3 +56,34 @@ def clients() -> Iterator[Callable[..., Client]]:
     yield make
     for client in opened:
         client.close()
+
+
+@pytest.fixture(scope="module", params=["postgresql", "mariadb"])
+def db_server(request: pytest.FixtureRequest) -> Iterator[DatabaseServer]:
+    """A throwaway database server per test module and database kind; reaped at the end."""
+    server = start_server(request.param)
+    try:
+        yield server
+    finally:
+        server.reap()
+
+
+@pytest.fixture
+def database(db_server: DatabaseServer) -> DatabaseRef:
+    """An empty database of its own for each test."""
+    return db_server.create_database()
+
+
+@pytest.fixture
+def own_db_server() -> Iterator[Callable[[str], DatabaseServer]]:
+    """Factory for a server a test may stop and start (database outages); reaped at the end."""
+    started: list[DatabaseServer] = []
+
+    def make(kind: str) -> DatabaseServer:
+        server = start_server(kind)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.reap()

@@ -11,6 +11,7 @@ from harness.broker.config import (
     DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS,
     DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS,
     ConfigError,
+    StoreConfig,
     load_config,
     parse_config,
 )
@@ -53,7 +54,7 @@ def test_good_file() -> None:
     config = parse_config(GOOD)
     assert config.broker_name == "node1"
     assert config.data_directory == Path("/tmp/x/node1/data")
-    assert config.store is not None
+    assert isinstance(config.store, StoreConfig)
     assert config.store.directory == Path("/tmp/x/shared/kahadb")
     assert config.store.lock_keep_alive_period_ms == 1000
     assert config.store.lock_acquire_sleep_interval_ms == 1000
@@ -72,7 +73,7 @@ def test_good_file() -> None:
 def test_bare_broker_root_and_defaults() -> None:
     config = parse_config(bare(""))
     assert config.broker_name == "b"
-    assert config.store is not None
+    assert isinstance(config.store, StoreConfig)
     assert config.store.lock_keep_alive_period_ms == DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS == 1000
     assert config.store.lock_acquire_sleep_interval_ms == DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS == 10000
     assert config.connectors[0].max_frame_size == DEFAULT_MAX_FRAME_SIZE
@@ -85,7 +86,7 @@ def test_keep_alive_zero_and_fail_if_locked() -> None:
         '<locker><shared-file-locker failIfLocked="true"/></locker></kahaDB>',
     )
     config = parse_config(text)
-    assert config.store is not None
+    assert isinstance(config.store, StoreConfig)
     assert config.store.lock_keep_alive_period_ms == 0
     assert config.store.fail_if_locked is True
     assert "kahaDB journalMaxFileLength" in config.ignored
@@ -127,12 +128,12 @@ def test_unsupported_broker_children(inner: str, expected: str) -> None:
     assert expected in refusal(bare(inner))
 
 
-def test_jdbc_persistence_adapter_is_refused() -> None:
-    text = bare("").replace('<kahaDB directory="/tmp/k"/>', '<jdbcPersistenceAdapter dataSource="#postgres-ds"/>')
+def test_other_persistence_adapters_are_refused() -> None:
+    text = bare("").replace('<kahaDB directory="/tmp/k"/>', "<memoryPersistenceAdapter/>")
     message = refusal(text)
     assert message == (
-        "activemq.xml: <jdbcPersistenceAdapter> is not supported by pybroker yet "
-        "(inside <persistenceAdapter>; supported: <kahaDB>)"
+        "activemq.xml: <memoryPersistenceAdapter> is not supported by pybroker yet "
+        "(inside <persistenceAdapter>; supported: <kahaDB>, <jdbcPersistenceAdapter>)"
     )
 
 
@@ -208,7 +209,12 @@ def test_no_connector_is_refused() -> None:
 
 def test_other_beans_are_refused() -> None:
     text = GOOD.replace("<broker ", '<bean id="x" class="Foo"/><broker ')
-    assert "<bean> is not supported by pybroker yet (inside <beans>)" in refusal(text)
+    assert "<bean id='x'>: class 'Foo' is not supported by pybroker" in refusal(text)
+
+
+def test_other_root_children_are_refused() -> None:
+    text = GOOD.replace("<broker ", '<import resource="jetty.xml"/><broker ')
+    assert "<import> is not supported by pybroker yet (inside <beans>)" in refusal(text)
 
 
 def test_malformed_xml() -> None:

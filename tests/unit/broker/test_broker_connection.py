@@ -9,7 +9,7 @@ import pytest
 from stomp_fakes import Client, Env
 
 from harness.broker.frames import V1_0, V1_1, V1_2, Frame
-from harness.broker.journal import Fenced
+from harness.broker.group_commit import Fenced
 
 
 @pytest.fixture

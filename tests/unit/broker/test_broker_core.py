@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from broker_fakes import FakeClient, FakeStore
 
-from harness.broker.core import AckMode, Broker, BrokerError, Transaction
+from harness.broker.core import AckMode, Broker, BrokerError, StoreLimits, Transaction
 from harness.broker.journal import AddOp, RemoveOp
 from harness.broker.message import DLQ, Message
 
@@ -270,3 +270,29 @@ def test_bad_destination(env: Env) -> None:
         env.broker.send("/exchange/x", {}, b"", False)
     with pytest.raises(BrokerError):
         env.broker.subscribe(FakeClient(), "s", "/queue/", AckMode.AUTO)
+
+
+def test_queue_names_longer_than_the_store_holds_are_refused(loop: asyncio.AbstractEventLoop) -> None:
+    store = FakeStore(loop)
+    broker = Broker("t", 1, store, lambda: True, loop, limits=StoreLimits(max_queue_name_length=10))
+    broker.send("/queue/" + "q" * 10, {}, b"fits", True)
+    with pytest.raises(BrokerError, match=r"Queue name too long for the store: 11 characters \(at most 10\)"):
+        broker.send("/queue/" + "q" * 11, {}, b"too long", True)
+    assert len(store.records) == 1, "the refused message was neither accepted nor stored"
+    broker.send("/topic/" + "t" * 50, {}, b"topics are not stored", True)
+
+
+def test_durable_subscriptions_are_refused_when_the_store_cannot_keep_them(loop: asyncio.AbstractEventLoop) -> None:
+    store = FakeStore(loop)
+    limits = StoreLimits(durable_subscriptions=False, store_name="the test store")
+    broker = Broker("t", 1, store, lambda: True, loop, limits=limits)
+    with pytest.raises(BrokerError, match="Durable topic subscriptions are not supported by the test store"):
+        broker.subscribe_durable(FakeClient(), "d", "c1", "s1", "/topic/t", AckMode.AUTO)
+    assert broker.durables == {} and store.records == [], "nothing was created or stored"
+    client = FakeClient()
+    broker.subscribe(client, "s", "/topic/t", AckMode.AUTO)  # a non-durable subscription still works
+    broker.send("/topic/t", {}, b"live", True)
+    for _ in range(3):
+        loop.run_until_complete(asyncio.sleep(0))
+    assert client.bodies() == [b"live"]
+    assert store.records == [], "messages of non-durable topic subscriptions are not stored"

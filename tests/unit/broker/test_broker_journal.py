@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.broker.group_commit import Fenced
 from harness.broker.journal import (
     MAGIC,
     AddOp,
     CheckpointOp,
     DurableSubscriptionRecord,
-    Fenced,
     Journal,
     JournalError,
     Op,
