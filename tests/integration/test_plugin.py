@@ -42,6 +42,18 @@ def test_expected_to_fail(cluster, workload):
     assert workload.check().lost == 0
 """
 
+DIFFERENCE = """
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.differs_on_purpose(vendor="pybroker", reason="demonstration of a declared difference")
+@pytest.mark.topology(shared_file(nodes=1))
+def test_declared_difference(stomp, differs):
+    conn = stomp.connect("1.1")
+    assert differs and conn.version == "1.1"
+    assert conn.send("/queue/demo", "hello").command == "RECEIPT"
+"""
+
 
 def results(pytester: pytest.Pytester) -> list[dict[str, Any]]:
     text = (pytester.path / "out" / "results.jsonl").read_text()
@@ -86,3 +98,24 @@ def test_an_unknown_vendor_is_a_usage_error(pytester: pytest.Pytester) -> None:
     run = pytester.runpytest("--vendor", "rabbitmq")
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     run.stderr.fnmatch_lines(["*invalid choice: 'rabbitmq'*"])
+
+
+def this_plugin(config: pytest.Config) -> list[str]:
+    """Options that load, in an inner run, the very plugin module this run loaded (the checkout under test),
+    whatever the installed entry point points at."""
+    for _, plugin in config.pluginmanager.list_name_plugin():
+        name = getattr(plugin, "__name__", "")
+        if name.endswith(".plugin") and hasattr(plugin, "declared_difference"):
+            return ["-p", "no:amq_harness", "-p", name]
+    raise AssertionError("the amq-harness plugin is not loaded in this run")
+
+
+def test_a_declared_difference_is_passed_to_the_scenario_and_recorded(
+    pytester: pytest.Pytester, pytestconfig: pytest.Config
+) -> None:
+    pytester.makepyfile(test_difference=DIFFERENCE)
+    run = pytester.runpytest(*this_plugin(pytestconfig), "--results-dir", "out")
+    run.assert_outcomes(passed=1)
+    [line] = results(pytester)
+    assert line["verdict"] == "pass"
+    assert line["difference"] == "demonstration of a declared difference"
