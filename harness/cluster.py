@@ -63,6 +63,7 @@ class Cluster:
                     stomp_host=listen_host,
                     stomp_port=listen_port,
                     lock=group.lock,
+                    broker=group.broker,
                 )
                 xml = render_activemq_xml(config)
                 self.configs[name] = xml
@@ -71,10 +72,11 @@ class Cluster:
         for group in self.topology.groups:
             first, *rest = group.nodes
             self.nodes[first].start()
-            self.wait_for_master(group.name, timeout=timeout)
+            self._wait_first_master(group.name, self.nodes[first], timeout)
             for name in rest:
                 self.nodes[name].start()
-            self._wait_running(rest, settle=1.0)
+            if rest:
+                self._wait_running(rest, settle=1.0)
         log.info(
             "cluster %s on %s/%s is up: %s",
             self.topology.name,
@@ -83,6 +85,19 @@ class Cluster:
             self.roles(),
         )
         return self
+
+    def _wait_first_master(self, group: str, first: Node, timeout: float) -> None:
+        """Like wait_for_master, but a first node that exits (a refused config, say) fails at once."""
+        deadline = time.monotonic() + timeout
+        while not first.alive or self.role(first.name) != "master":
+            if not first.alive:
+                raise NodeError(f"node {first.name} exited during start-up; its log ends with:\n{first.logs(tail=30)}")
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"group {group}: node {first.name} did not accept STOMP within {timeout:.0f} s; "
+                    f"its log ends with:\n{first.logs(tail=30)}"
+                )
+            time.sleep(0.05)
 
     def _wait_running(self, names: list[str], settle: float) -> None:
         """Slaves open no port, so the best sign of health is a process that stays up."""
@@ -128,7 +143,16 @@ class Cluster:
         node = self.nodes[name]
         if not node.alive:
             return "down"
-        return "master" if stomp_accepts(node.host, node.stomp_port, timeout) else "slave"
+        login, passcode = self.credentials(self.topology.group_of(name).name)
+        return "master" if stomp_accepts(node.host, node.stomp_port, timeout, login, passcode) else "slave"
+
+    def credentials(self, group: str | None = None) -> tuple[str | None, str | None]:
+        """A login and passcode the group's brokers accept: its first user when it requires authentication."""
+        auth = self.group(group).broker.authentication
+        if auth is None:
+            return None, None
+        user = auth.users[0]
+        return user.name, user.password
 
     def roles(self) -> dict[str, Role]:
         with ThreadPoolExecutor(max_workers=max(1, len(self.nodes))) as pool:

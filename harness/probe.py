@@ -7,16 +7,25 @@ import socket
 import time
 
 
-def stomp_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+def stomp_accepts(
+    host: str, port: int, timeout: float = 0.5, login: str | None = None, passcode: str | None = None
+) -> bool:
     """True when the node answers a STOMP CONNECT with CONNECTED within ``timeout`` seconds.
 
     A slave has no connector open (connection refused); a paused node accepts the TCP connection
-    in the kernel but never answers, which counts as not accepting.
+    in the kernel but never answers, which counts as not accepting. ``login``/``passcode`` are sent
+    when the broker requires authentication (CONNECT is not escaped, so they go as they are).
     """
     deadline = time.monotonic() + timeout
+    credentials = ""
+    if login is not None:
+        credentials += f"login:{login}\n"
+    if passcode is not None:
+        credentials += f"passcode:{passcode}\n"
+    connect = f"CONNECT\naccept-version:1.0,1.1,1.2\nhost:localhost\nheart-beat:0,0\n{credentials}\n\x00"
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"CONNECT\naccept-version:1.0,1.1,1.2\nhost:localhost\nheart-beat:0,0\n\n\x00")
+            sock.sendall(connect.encode("utf-8"))
             reply = b""
             while b"\x00" not in reply:
                 left = deadline - time.monotonic()

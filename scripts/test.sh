@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, the project's own tests: set everything up, then lint, type-check, build the container
-# images (offline, cached by content), run the unit and integration tests, run the HA suites on both
-# vendors (real pybroker and real ActiveMQ) as local processes, and the shared-file kill -9 and
-# partition scenarios on both vendors in Docker containers.
+# images (offline, cached by content), run the unit and integration tests, run the HA, conformance and
+# ordering suites on both vendors (real pybroker and real ActiveMQ) as local processes, and the
+# shared-file kill -9 and partition scenarios on both vendors in Docker containers; the comparison
+# report shows every scenario per vendor and runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -12,11 +13,15 @@ echo "== mypy"; "$PY" -m mypy harness fixtures
 echo "== container images for --runtime docker (built offline from Debian packages; cached by content)"
 "$PY" -m harness.cli images build
 echo "== unit and integration tests"; "$PY" -m pytest tests -q
-echo "== suites/ha on pybroker and activemq"
-"$PY" -m pytest suites/ha --vendor pybroker --vendor activemq --results-dir reports/results -q
+# Every suite runs even when an earlier one fails, so that the report shows all results.
+suites_status=0
+echo "== suites/ha, suites/conformance and suites/ordering on pybroker and activemq"
+"$PY" -m pytest suites/ha suites/conformance suites/ordering --vendor pybroker --vendor activemq \
+  --results-dir reports/results -q --durations=5 || suites_status=$?
 echo "== suites/ha in Docker containers: shared-file kill -9 and partition on pybroker and activemq"
 "$PY" -m pytest suites/ha/test_shared_file_kill.py suites/ha/test_shared_file_partition.py --runtime docker \
   -k "round_robin and 2-nodes or restarts_as_slave or partition" \
-  --vendor pybroker --vendor activemq --results-dir reports/results -q
+  --vendor pybroker --vendor activemq --results-dir reports/results -q || suites_status=$?
 "$PY" -m harness.cli report compare reports/results/results.jsonl -o reports/comparison.md
 cat reports/comparison.md
+exit "$suites_status"

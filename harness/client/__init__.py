@@ -1,6 +1,7 @@
 """Failover STOMP client: ActiveMQ ``failover:`` URIs, reconnect with back-off, resubscribe, resend.
 
-Built on stomp.py (one stomp.py connection per attempt); see failover.FailoverConnection.
+Built on stomp.py (one stomp.py connection per attempt); see failover.FailoverConnection. For
+conformance scenarios, plain.PlainStompConnection speaks STOMP byte by byte to one broker.
 """
 
 from harness.client.errors import (

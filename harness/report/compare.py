@@ -24,6 +24,8 @@ def _cell(result: dict[str, Any]) -> str:
     verdict = str(result["verdict"])
     if result.get("expected") and verdict == "fail":
         verdict = "fail (known)"
+    if result.get("difference"):
+        verdict += ", differs on purpose"
     figures = result.get("figures") or {}
     details = []
     failover = [f for f in figures.get("failover_ms") or [] if f is not None]

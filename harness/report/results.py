@@ -39,6 +39,7 @@ class ScenarioResult:
     figures: dict[str, Any] = field(default_factory=dict)
     history: str | None = None
     expected: str | None = None  # a documented, expected finding (e.g. a vendor's known split brain)
+    difference: str | None = None  # why this vendor behaves differently on purpose (the scenario checks it)
     problems: list[str] = field(default_factory=list)
     reason: str | None = None  # why unsupported / error
     duration_s: float = 0.0

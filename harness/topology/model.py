@@ -1,4 +1,4 @@
-"""Plain data describing a cluster: master/slave groups of nodes sharing one store."""
+"""Plain data describing a cluster: master/slave groups of nodes sharing one store, and broker settings."""
 
 from __future__ import annotations
 
@@ -23,6 +23,162 @@ class LockSettings:
 
 
 @dataclass(frozen=True)
+class ConnectorLimits:
+    """Options of the STOMP transport connector; None leaves the vendor's default.
+
+    ActiveMQ's defaults: maximumConnections 1000, wireFormat.maxFrameSize unlimited (the data
+    length alone is capped at 100 MB).
+    """
+
+    maximum_connections: int | None = None
+    max_frame_size: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in (("maximum_connections", self.maximum_connections), ("max_frame_size", self.max_frame_size)):
+            if value is not None and value < 1:
+                raise ValueError(f"ConnectorLimits: {name} must be at least 1, got {value}")
+
+    def uri_options(self) -> dict[str, int]:
+        options = {"maximumConnections": self.maximum_connections, "wireFormat.maxFrameSize": self.max_frame_size}
+        return {k: v for k, v in options.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class User:
+    """One user of the simple authentication plugin."""
+
+    name: str
+    password: str
+    groups: tuple[str, ...] = ("users",)
+
+
+@dataclass(frozen=True)
+class SimpleAuthentication:
+    """``<simpleAuthenticationPlugin>``: only these users may connect (and anonymous ones if allowed)."""
+
+    users: tuple[User, ...]
+    anonymous_access_allowed: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.users:
+            raise ValueError("SimpleAuthentication needs at least one User")
+
+
+@dataclass(frozen=True)
+class RedeliveryLimit:
+    """``<redeliveryPlugin>``: the broker redelivers a rejected (NACKed) message, then dead-letters it.
+
+    ActiveMQ refuses delays under 1000 ms for this plugin and needs ``schedulerSupport="true"``
+    on the broker, which the renderer then sets.
+    """
+
+    maximum_redeliveries: int
+    initial_delay_ms: int = 1000
+    delay_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.maximum_redeliveries < 0:
+            raise ValueError(f"RedeliveryLimit: maximum_redeliveries must be >= 0, got {self.maximum_redeliveries}")
+        if min(self.initial_delay_ms, self.delay_ms) < 1000:
+            raise ValueError(
+                "RedeliveryLimit: ActiveMQ's redeliveryPlugin refuses delays under 1000 ms "
+                f"(got initial {self.initial_delay_ms} ms, then {self.delay_ms} ms)"
+            )
+
+
+@dataclass(frozen=True)
+class DeadLetterQueues:
+    """A ``<deadLetterStrategy>``: where rejected and expired messages go.
+
+    ``queue_prefix`` None keeps the shared queue ActiveMQ.DLQ; a prefix gives each queue its own
+    dead-letter queue named prefix + queue name (individualDeadLetterStrategy).
+    """
+
+    queue_prefix: str | None = None
+    process_expired: bool = True
+    process_non_persistent: bool = False
+
+
+@dataclass(frozen=True)
+class DestinationPolicy:
+    """One ``<policyEntry>``: settings for the queues (or topics) matching a wildcard such as ``>``.
+
+    With neither ``queue`` nor ``topic`` given it applies to every queue (``queue=">"``).
+    """
+
+    queue: str | None = None
+    topic: str | None = None
+    dead_letter: DeadLetterQueues | None = None
+    prioritized_messages: bool | None = None
+    expire_messages_period_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.queue is not None and self.topic is not None:
+            raise ValueError("DestinationPolicy: give exactly one of queue= or topic= (a name or a wildcard)")
+        if self.queue is None and self.topic is None:
+            object.__setattr__(self, "queue", ">")  # frozen: set once, here
+        if self.expire_messages_period_ms is not None and self.expire_messages_period_ms < 0:
+            raise ValueError(
+                f"DestinationPolicy: expire_messages_period_ms must be >= 0, got {self.expire_messages_period_ms}"
+            )
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Broker configuration beyond the store: connector limits, plugins, destination policies.
+
+    The defaults render nothing: the vendor's own defaults apply.
+    """
+
+    connector: ConnectorLimits = field(default_factory=ConnectorLimits)
+    authentication: SimpleAuthentication | None = None
+    redelivery: RedeliveryLimit | None = None
+    policies: tuple[DestinationPolicy, ...] = ()
+
+    @property
+    def scheduler_support(self) -> bool:
+        return self.redelivery is not None
+
+    @property
+    def is_default(self) -> bool:
+        return self == BrokerSettings()
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {}
+        if self.connector.uri_options():
+            described["connector"] = self.connector.uri_options()
+        if self.authentication is not None:
+            described["authentication"] = {
+                "users": [u.name for u in self.authentication.users],
+                "anonymousAccessAllowed": self.authentication.anonymous_access_allowed,
+            }
+        if self.redelivery is not None:
+            described["redelivery"] = {
+                "maximumRedeliveries": self.redelivery.maximum_redeliveries,
+                "initialRedeliveryDelay": self.redelivery.initial_delay_ms,
+                "redeliveryDelay": self.redelivery.delay_ms,
+            }
+        if self.policies:
+            described["policies"] = [_describe_policy(p) for p in self.policies]
+        return described
+
+
+def _describe_policy(policy: DestinationPolicy) -> dict[str, Any]:
+    described: dict[str, Any] = {"queue": policy.queue} if policy.queue is not None else {"topic": policy.topic}
+    if policy.dead_letter is not None:
+        described["deadLetter"] = {
+            "queuePrefix": policy.dead_letter.queue_prefix,
+            "processExpired": policy.dead_letter.process_expired,
+            "processNonPersistent": policy.dead_letter.process_non_persistent,
+        }
+    if policy.prioritized_messages is not None:
+        described["prioritizedMessages"] = policy.prioritized_messages
+    if policy.expire_messages_period_ms is not None:
+        described["expireMessagesPeriod"] = policy.expire_messages_period_ms
+    return described
+
+
+@dataclass(frozen=True)
 class MasterSlaveGroup:
     """Nodes that share one store; the lock on the store decides which one is master."""
 
@@ -30,6 +186,7 @@ class MasterSlaveGroup:
     nodes: tuple[str, ...]
     store: StoreKind = "shared-file"
     lock: LockSettings = field(default_factory=LockSettings)
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
 
 
 @dataclass(frozen=True)
@@ -56,10 +213,15 @@ class Topology:
         raise KeyError(f"topology {self.name}: no node named {node!r} (nodes: {', '.join(self.nodes)})")
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "groups": [
-                {"name": g.name, "nodes": list(g.nodes), "store": g.store, "lock": g.lock.describe()}
-                for g in self.groups
-            ],
-        }
+        groups = []
+        for g in self.groups:
+            described: dict[str, Any] = {
+                "name": g.name,
+                "nodes": list(g.nodes),
+                "store": g.store,
+                "lock": g.lock.describe(),
+            }
+            if not g.broker.is_default:
+                described["broker"] = g.broker.describe()
+            groups.append(described)
+        return {"name": self.name, "groups": groups}

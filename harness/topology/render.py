@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 from xml.sax.saxutils import quoteattr
 
-from harness.topology.model import LockSettings
+from harness.topology.model import (
+    BrokerSettings,
+    DestinationPolicy,
+    LockSettings,
+    RedeliveryLimit,
+    SimpleAuthentication,
+)
 
 _BEANS_OPEN = """<beans xmlns="http://www.springframework.org/schema/beans"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -30,13 +37,20 @@ class NodeConfig:
     stomp_host: str
     stomp_port: int
     lock: LockSettings
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
 
 
 def _attrs(**values: object) -> str:
-    return "".join(f" {k}={quoteattr(str(v))}" for k, v in values.items() if v is not None)
+    return "".join(f" {k}={quoteattr(_text(v))}" for k, v in values.items() if v is not None)
+
+
+def _text(value: object) -> str:
+    # XML booleans are lower case; str(True) would give "True", which ActiveMQ rejects.
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def render_activemq_xml(node: NodeConfig) -> str:
+    settings = node.broker
     locker = ""
     if node.lock.acquire_sleep_ms is not None:
         locker = (
@@ -44,17 +58,106 @@ def render_activemq_xml(node: NodeConfig) -> str:
             f"{_attrs(lockAcquireSleepInterval=node.lock.acquire_sleep_ms)}/></locker>\n      "
         )
     kahadb = _attrs(directory=node.store_dir, lockKeepAlivePeriod=node.lock.keepalive_ms)
-    broker = _attrs(brokerName=node.broker_name, dataDirectory=node.data_dir, useJmx="false", persistent="true")
-    connector = _attrs(name="stomp", uri=f"stomp://{node.stomp_host}:{node.stomp_port}")
+    broker = _attrs(
+        brokerName=node.broker_name,
+        dataDirectory=node.data_dir,
+        useJmx="false",
+        persistent="true",
+        schedulerSupport="true" if settings.scheduler_support else None,
+    )
+    uri = f"stomp://{node.stomp_host}:{node.stomp_port}"
+    options = settings.connector.uri_options()
+    if options:
+        uri += "?" + urlencode(options)
+    connector = _attrs(name="stomp", uri=uri)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 {_BEANS_OPEN}
-  <broker xmlns="http://activemq.apache.org/schema/core"{broker}>
+  <broker xmlns="http://activemq.apache.org/schema/core"{broker}>{_destination_policy(settings.policies)}
     <persistenceAdapter>
       <kahaDB{kahadb}>{locker}</kahaDB>
-    </persistenceAdapter>
+    </persistenceAdapter>{_plugins(settings)}
     <transportConnectors>
       <transportConnector{connector}/>
     </transportConnectors>
   </broker>
 </beans>
 """
+
+
+def _destination_policy(policies: tuple[DestinationPolicy, ...]) -> str:
+    if not policies:
+        return ""
+    entries = "".join(_policy_entry(p) for p in policies)
+    return f"""
+    <destinationPolicy>
+      <policyMap>
+        <policyEntries>{entries}
+        </policyEntries>
+      </policyMap>
+    </destinationPolicy>"""
+
+
+def _policy_entry(policy: DestinationPolicy) -> str:
+    attrs = _attrs(
+        queue=policy.queue,
+        topic=policy.topic,
+        prioritizedMessages=policy.prioritized_messages,
+        expireMessagesPeriod=policy.expire_messages_period_ms,
+    )
+    dead_letter = policy.dead_letter
+    if dead_letter is None:
+        return f"\n          <policyEntry{attrs}/>"
+    common = _attrs(processExpired=dead_letter.process_expired, processNonPersistent=dead_letter.process_non_persistent)
+    if dead_letter.queue_prefix is None:
+        strategy = f"<sharedDeadLetterStrategy{common}/>"
+    else:
+        prefix = _attrs(queuePrefix=dead_letter.queue_prefix, useQueueForQueueMessages=True)
+        strategy = f"<individualDeadLetterStrategy{prefix}{common}/>"
+    return f"""
+          <policyEntry{attrs}>
+            <deadLetterStrategy>
+              {strategy}
+            </deadLetterStrategy>
+          </policyEntry>"""
+
+
+def _plugins(settings: BrokerSettings) -> str:
+    plugins = ""
+    if settings.authentication is not None:
+        plugins += _authentication(settings.authentication)
+    if settings.redelivery is not None:
+        plugins += _redelivery(settings.redelivery)
+    if not plugins:
+        return ""
+    return f"\n    <plugins>{plugins}\n    </plugins>"
+
+
+def _authentication(auth: SimpleAuthentication) -> str:
+    users = "".join(
+        f"\n          <authenticationUser{_attrs(username=u.name, password=u.password, groups=','.join(u.groups))}/>"
+        for u in auth.users
+    )
+    plugin = _attrs(anonymousAccessAllowed=auth.anonymous_access_allowed)
+    return f"""
+      <simpleAuthenticationPlugin{plugin}>
+        <users>{users}
+        </users>
+      </simpleAuthenticationPlugin>"""
+
+
+def _redelivery(limit: RedeliveryLimit) -> str:
+    policy = _attrs(
+        maximumRedeliveries=limit.maximum_redeliveries,
+        initialRedeliveryDelay=limit.initial_delay_ms,
+        redeliveryDelay=limit.delay_ms,
+    )
+    return f"""
+      <redeliveryPlugin{_attrs(fallbackToDeadLetter=True, sendToDlqIfMaxRetriesExceeded=True)}>
+        <redeliveryPolicyMap>
+          <redeliveryPolicyMap>
+            <defaultEntry>
+              <redeliveryPolicy{policy}/>
+            </defaultEntry>
+          </redeliveryPolicyMap>
+        </redeliveryPolicyMap>
+      </redeliveryPlugin>"""

@@ -4,6 +4,9 @@ Producers send persistent, receipted messages with increasing sequence numbers; 
 delivery individually, with a receipt. Each send and ack is an invoke followed by ok, fail or info
 (outcome unknown); each delivery is a lone ok receive. After the run the faults are healed and a
 fresh consumer drains the queue, so that anything still stored is counted as received.
+
+For seed 004's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
+and consumers can subscribe as exclusive consumers (``exclusive``: activemq.exclusive).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers import Verdict, check_all
+from harness.checkers import Scope, Verdict, check_all
 from harness.client import (
     AckFailed,
     ConnectionLost,
@@ -48,6 +51,10 @@ class WorkloadOptions:
     drain_idle_s: float = 2.0
     heartbeat_ms: int = 1000
     failover_options: dict[str, Any] = field(default_factory=dict)
+    # Message groups: with groups=n each message carries JMSXGroupID "group-<seq % n>" (0: no groups).
+    groups: int = 0
+    # Consumers subscribe with activemq.exclusive:true: one of them owns the queue, the others wait.
+    exclusive: bool = False
 
 
 class _Worker(threading.Thread):
@@ -75,11 +82,18 @@ class Producer(_Worker):
                     started = time.monotonic()
                     key = MessageKey(self.key_prefix, self.next_seq)
                     self.next_seq += 1
-                    wl.history.record(self.process, "invoke", SEND, key, destination=opts.destination)
+                    group = wl.group_of(key)
+                    meta: dict[str, Any] = {"destination": opts.destination}
+                    headers: dict[str, str] = {}
+                    if group is not None:
+                        meta["group"] = group
+                        headers["JMSXGroupID"] = group
+                    wl.history.record(self.process, "invoke", SEND, key, **meta)
                     try:
                         result = conn.send(
                             opts.destination,
                             encode_body(key, opts.payload_bytes),
+                            headers=headers,
                             persistent=opts.persistent,
                             timeout=opts.send_timeout_s,
                         )
@@ -119,7 +133,11 @@ class Consumer(_Worker):
             "destination": wl.options.destination,
             "message_id": delivery.message_id,
         }
-        group = delivery.headers.get("JMSXGroupID")
+        # The group a message was sent in, from its key: brokers need not echo JMSXGroupID (ActiveMQ's
+        # STOMP frames do not), and the group the producer chose is what ordering is checked against.
+        group = wl.group_of(key) if key is not None else None
+        if group is None:
+            group = delivery.headers.get("JMSXGroupID")
         if group:
             meta["group"] = group
         if self.drain:
@@ -145,7 +163,8 @@ class Consumer(_Worker):
         try:
             with wl.connect(self.name) as conn:
                 self.conn = conn
-                conn.subscribe(wl.options.destination, self.on_delivery, ack="client-individual")
+                headers = {"activemq.exclusive": "true"} if wl.options.exclusive else None
+                conn.subscribe(wl.options.destination, self.on_delivery, ack="client-individual", headers=headers)
                 self.stopping.wait()
         except BaseException as exc:
             self.error = exc
@@ -191,6 +210,12 @@ class Workload:
         if endpoint is None:
             return None
         return self._endpoints.get(endpoint, endpoint)
+
+    def group_of(self, key: MessageKey) -> str | None:
+        """The message group a message is sent in, or None when the workload uses no groups."""
+        if self.options.groups <= 0:
+            return None
+        return f"group-{key.seq % self.options.groups}"
 
     def count(self, what: str) -> None:
         with self._counts_lock:
@@ -270,8 +295,13 @@ class Workload:
         exactly_once: bool = False,
         failover_bound_ms: float | None = None,
         master_timeout: float = 60.0,
+        ordering_scope: Scope = "consumer",
     ) -> Verdict:
-        """Heal every fault, wait for a master, drain, and run every checker over the history."""
+        """Heal every fault, wait for a master, drain, and run every checker over the history.
+
+        ``ordering_scope`` "consumer" checks each consumer's view of each producer; "group" checks each
+        (producer, message group) across all consumers, for competing consumers with message groups.
+        """
         heal_errors = self.nemesis.heal_all()
         if heal_errors:
             raise RuntimeError(f"faults did not heal: {'; '.join(heal_errors)}")
@@ -281,7 +311,11 @@ class Workload:
         self.drain()
         groups = {g.name: list(g.nodes) for g in self.cluster.topology.groups}
         self.verdict = check_all(
-            self.history.ops(), exactly_once=exactly_once, groups=groups, bound_ms=failover_bound_ms
+            self.history.ops(),
+            exactly_once=exactly_once,
+            groups=groups,
+            bound_ms=failover_bound_ms,
+            ordering_scope=ordering_scope,
         )
         self.progress(self.verdict.summary())
         return self.verdict

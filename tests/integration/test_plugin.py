@@ -42,6 +42,18 @@ def test_expected_to_fail(cluster, workload):
     assert workload.check().lost == 0
 """
 
+DIFFERENCE = """
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.differs_on_purpose(vendor="pybroker", reason="demonstration of a declared difference")
+@pytest.mark.topology(shared_file(nodes=1))
+def test_declared_difference(stomp, differs):
+    conn = stomp.connect("1.1")
+    assert differs and conn.version == "1.1"
+    assert conn.send("/queue/demo", "hello").command == "RECEIPT"
+"""
+
 
 def results(pytester: pytest.Pytester) -> list[dict[str, Any]]:
     text = (pytester.path / "out" / "results.jsonl").read_text()
@@ -126,3 +138,14 @@ def test_docker_runtime_without_an_engine_says_what_to_install_or_start(
     )
     [line] = results(pytester)
     assert (line["verdict"], line["runtime"]) == ("error", "docker")
+
+
+def test_a_declared_difference_is_passed_to_the_scenario_and_recorded(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_difference=DIFFERENCE)
+    run = pytester.runpytest(*THIS_CHECKOUTS_PLUGIN, "--results-dir", "out")
+    run.assert_outcomes(passed=1)
+    [line] = results(pytester)
+    assert line["verdict"] == "pass"
+    assert line["difference"] == "demonstration of a declared difference"

@@ -57,3 +57,23 @@ def test_port_in_use_detects_a_listener():
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         assert port_in_use("127.0.0.1", listener.getsockname()[1])
+
+
+def test_the_probe_sends_credentials_when_given():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    seen: list[bytes] = []
+
+    def run() -> None:
+        conn, _ = server.accept()
+        with conn, server:
+            seen.append(conn.recv(4096))
+            conn.sendall(b"CONNECTED\nversion:1.2\n\n\x00")
+            conn.recv(4096)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert stomp_accepts("127.0.0.1", server.getsockname()[1], login="app", passcode="s3cret")
+    thread.join(timeout=2)
+    assert b"\nlogin:app\n" in seen[0] and b"\npasscode:s3cret\n" in seen[0]

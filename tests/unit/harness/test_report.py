@@ -56,6 +56,13 @@ def test_comparison_puts_vendors_side_by_side_with_figures():
     assert "| t.py::test_y | not run | pass |" in table
 
 
+def test_a_declared_vendor_difference_shows_in_the_comparison():
+    differing = result("s[pybroker]", "pybroker").to_json()
+    differing["difference"] = "closes the connection after an ERROR"
+    table = comparison_markdown([differing, result("s[activemq]", "activemq").to_json()])
+    assert "| s | pass | pass, differs on purpose |" in table
+
+
 def test_cli_compare_without_results_says_how_to_get_some(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert main(["report", "compare", str(tmp_path / "none.jsonl")]) == 2
     assert "run: pytest suites/ha" in capsys.readouterr().err
