@@ -15,9 +15,12 @@ def test_a_known_user_connects_and_anyone_else_gets_an_error(stomp):
     assert stomp.connect(login="app", passcode="s3cret").connected.command == "CONNECTED"
     for login, passcode in [("app", "wrong"), ("intruder", "s3cret"), (None, None)]:
         conn = stomp.open()
-        with pytest.raises(ErrorReply) as refused:
+        # A broker that writes ERROR and closes at once may reset the socket, and a reset discards the
+        # ERROR still unread on the client's side: a close is a refusal too.
+        with pytest.raises((ErrorReply, PeerClosed)) as refused:
             conn.connect(login=login, passcode=passcode)
-        assert refused.value.frame.headers.get("message"), f"{login}/{passcode}: ERROR without a message"
+        if isinstance(refused.value, ErrorReply):
+            assert refused.value.frame.headers.get("message"), f"{login}/{passcode}: ERROR without a message"
         assert conn.wait_closed(5), f"{login}/{passcode}: the refused connection stayed open"
 
 
