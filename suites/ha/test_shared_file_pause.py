@@ -7,10 +7,7 @@ import pytest
 from harness.topology import shared_file
 
 
-@pytest.mark.topology(shared_file(nodes=2))
-def test_paused_master_keeps_the_lock_and_resumes(cluster, workload, faults):
-    """While the master is paused nobody serves (the slave cannot get the lock); after SIGCONT the
-    same master serves again. Nothing receipted is lost and there is never a second master."""
+def pause_master_for_three_seconds(cluster, workload, faults):
     with workload.running(producers=2, consumers=1):
         time.sleep(1)
         master = cluster.master()
@@ -19,8 +16,28 @@ def test_paused_master_keeps_the_lock_and_resumes(cluster, workload, faults):
             assert cluster.masters() == [], "a slave became master while the lock holder was only paused"
         assert cluster.wait_for_master(timeout=30).name == master.name
         time.sleep(2)
-    result = workload.check(failover_bound_ms=15_000)
+    return workload.check(failover_bound_ms=15_000)
+
+
+@pytest.mark.topology(shared_file(nodes=2))
+def test_paused_master_keeps_the_lock_and_resumes(cluster, workload, faults):
+    """While the master is paused nobody serves (the slave cannot get the lock); after SIGCONT the
+    same master serves again. Nothing receipted is lost and there is never a second master."""
+    result = pause_master_for_three_seconds(cluster, workload, faults)
     assert result.lost == 0, result.summary()
-    assert result.reordered == 0, result.summary()
     assert not result.split_brain, result.summary()
+
+
+@pytest.mark.known_finding(
+    vendor="activemq",
+    strict=False,
+    reason="intermittent: after the paused master resumes, a message it had dispatched to the consumer's "
+    "dead connection comes back after newer ones without redelivered:true (seen in 1 of about 10 runs)",
+)
+@pytest.mark.topology(shared_file(nodes=2))
+def test_paused_master_keeps_each_producers_order(cluster, workload, faults):
+    """The same pause: one consumer must still see each producer's messages in order, redeliveries
+    marked as such."""
+    result = pause_master_for_three_seconds(cluster, workload, faults)
+    assert result.reordered == 0, result.summary()
     assert result.valid, result.summary()
