@@ -18,8 +18,9 @@ from typing import Literal
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, Node, NodeError, Runtime
+from harness.services import DatabasePool, DatabaseRef, DatabaseServer, LinkProxy
 from harness.topology.model import MasterSlaveGroup, Topology
-from harness.topology.render import NodeConfig, render_activemq_xml
+from harness.topology.render import DataSource, NodeConfig, render_activemq_xml
 from harness.vendors.base import Vendor
 
 log = logging.getLogger("harness.cluster")
@@ -32,6 +33,17 @@ DEFAULT_FAILOVER_OPTIONS = {"randomize": "false", "initialReconnectDelay": "10",
 
 
 SLAVE_LOG_LINE = "This broker is now in slave mode waiting a lock to be acquired"
+# What a node logs when it starts waiting for the lock: both vendors' shared-file locker and
+# pybroker's JDBC lockers log SLAVE_LOG_LINE; ActiveMQ's JDBC lockers log one of the next two, but
+# on a second start against existing tables its createTablesOnStartup blocks on the master's lock
+# first, so that the last line it logs is the store's.
+STANDBY_LOG_LINES = (
+    SLAVE_LOG_LINE,
+    "Attempting to acquire the exclusive lock to become the Master broker",
+    "attempting to acquire exclusive lease to become the master",
+    "Using Persistence Adapter: JDBCPersistenceAdapter",
+)
+STANDBY_SETTLE_S = 1.0
 
 
 class ClusterError(RuntimeError):
@@ -39,12 +51,38 @@ class ClusterError(RuntimeError):
 
 
 class Cluster:
-    def __init__(self, topology: Topology, vendor: Vendor, runtime: Runtime) -> None:
+    """``databases`` serves JDBC groups (one fresh database per group); without one the cluster starts
+    and reaps its own servers. Each node of a JDBC group reaches its database through its own link."""
+
+    def __init__(
+        self, topology: Topology, vendor: Vendor, runtime: Runtime, databases: DatabasePool | None = None
+    ) -> None:
         self.topology = topology
         self.vendor = vendor
         self.runtime = runtime
         self.nodes: dict[str, Node] = {}
         self.configs: dict[str, str] = {}
+        self.databases: dict[str, tuple[DatabaseServer, DatabaseRef]] = {}
+        self.links: dict[str, LinkProxy] = {}
+        self._own_pool = databases is None
+        self._pool = databases
+
+    def _data_source(self, group: MasterSlaveGroup, node: str) -> DataSource | None:
+        if group.jdbc is None:
+            return None
+        if self.runtime.name != "local":
+            raise ClusterError(
+                f"group {group.name}: JDBC stores run on --runtime local only (databases are local processes)"
+            )
+        if group.name not in self.databases:
+            if self._pool is None:
+                # In the system temp directory: the servers run as their own users, who cannot enter
+                # pytest's private (0700) temporary directories.
+                self._pool = DatabasePool()
+            self.databases[group.name] = self._pool.create_database(group.jdbc.database)
+        _, db = self.databases[group.name]
+        link = self.links[node] = LinkProxy((db.host, db.port), name=f"{node}->{db.kind}")
+        return DataSource(db.driver_class, db.url(link.listen_host, link.port), db.user, db.password)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> Cluster:
@@ -64,6 +102,8 @@ class Cluster:
                     stomp_port=listen_port,
                     lock=group.lock,
                     broker=group.broker,
+                    jdbc=group.jdbc,
+                    data_source=self._data_source(group, name),
                 )
                 xml = render_activemq_xml(config)
                 self.configs[name] = xml
@@ -108,7 +148,13 @@ class Cluster:
                 raise NodeError(f"node {name} exited during start-up; its log ends with:\n{node.logs(tail=30)}")
 
     def stop(self) -> None:
-        self.runtime.close()
+        try:
+            self.runtime.close()
+        finally:
+            for link in self.links.values():
+                link.close()
+            if self._own_pool and self._pool is not None:
+                self._pool.close()
 
     # -- addressing -------------------------------------------------------------------------
     def group(self, name: str | None = None) -> MasterSlaveGroup:
@@ -118,6 +164,19 @@ class Cluster:
             if group.name == name:
                 return group
         raise ClusterError(f"no group {name!r} in topology {self.topology.name}")
+
+    def database(self, group: str | None = None) -> tuple[DatabaseServer, DatabaseRef]:
+        """The server and database of a JDBC group."""
+        name = self.group(group).name
+        if name not in self.databases:
+            raise ClusterError(f"group {name} has no database (its store is {self.group(group).store})")
+        return self.databases[name]
+
+    def link(self, node: str) -> LinkProxy:
+        """The link between a node of a JDBC group and its database."""
+        if node not in self.links:
+            raise ClusterError(f"node {node} has no database link (not in a JDBC group)")
+        return self.links[node]
 
     def store_dir(self, group: str | None = None) -> Path:
         return self.runtime.shared_dir(self.group(group).name) / "kahadb"
@@ -187,18 +246,22 @@ class Cluster:
             time.sleep(0.05)
 
     def wait_standby(self, node: Node, timeout: float = 30.0) -> None:
-        """Block until a (re)started node is up as a slave: it logged the slave line and is still alive.
-
-        Both vendors log ActiveMQ's wording when they find the store locked by another node.
-        """
+        """Block until a (re)started node is up as a slave: it logged that it waits for the lock, it is
+        alive, and it does not accept clients."""
         deadline = time.monotonic() + timeout
+        standing_by_since: float | None = None
         while time.monotonic() < deadline:
             if not node.alive:
                 raise ClusterError(f"node {node.name} exited; its log ends with:\n{node.logs(tail=20)}")
             current_run = node.logs().rsplit(START_MARKER, 1)[-1]
-            if SLAVE_LOG_LINE in current_run:
-                return
-            time.sleep(0.05)
+            if any(line in current_run for line in STANDBY_LOG_LINES) and self.role(node.name) == "slave":
+                # Still a slave a moment later: not a node on its way to serving.
+                standing_by_since = standing_by_since or time.monotonic()
+                if time.monotonic() - standing_by_since >= STANDBY_SETTLE_S:
+                    return
+            else:
+                standing_by_since = None
+            time.sleep(0.1)
         raise ClusterError(f"node {node.name} did not become a slave within {timeout:.0f} s: {node.logs(tail=20)}")
 
     def wait_for_any_master(self, timeout: float = 30.0) -> list[Node]:

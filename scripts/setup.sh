@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what amq-harness needs on a Debian machine, skipping what is already there:
 #   - Debian packages (as root): Apache ActiveMQ Classic and a Java runtime for it; PostgreSQL and
-#     MariaDB servers (throwaway instances for JDBC master/slave) and their JDBC drivers for ActiveMQ;
+#     MariaDB servers (throwaway instances for JDBC master/slave), their JDBC drivers and Commons DBCP
+#     (the data source ActiveMQ's activemq.xml names; Debian's activemq only links to it) for ActiveMQ;
 #     debootstrap, which makes the Debian root file system the container images are built from;
 #   - the project itself and its Python dependencies (pip, editable install).
 # Safe to run again: each step checks first and says what it does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(activemq postgresql mariadb-server libpostgresql-jdbc-java libmariadb-java debootstrap)
+APT_PACKAGES=(activemq postgresql mariadb-server libpostgresql-jdbc-java libmariadb-java libcommons-dbcp-java
+  libcommons-pool-java debootstrap)
 PYTHON=${PYTHON:-python3}
 
 say() { printf 'setup: %s\n' "$*"; }

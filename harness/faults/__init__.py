@@ -1,11 +1,27 @@
-"""Faults (nemeses): kill -9, pause, graceful restart, lock-file stealing, network partition.
+"""Faults (nemeses): kill -9, pause, graceful restart, lock-file stealing and holding, network partition,
+database outage, database sessions killed, the broker-to-database link cut or slowed.
 
 Each fault is recorded in the history and heals itself on exit; the Nemesis heals leftovers.
 """
 
 from harness.faults.base import Fault, Nemesis
-from harness.faults.lockfile import LockSteal
+from harness.faults.database import DatabaseOutage, LinkCut, SessionKill, SlowLink
+from harness.faults.lockfile import LockHolder, LockSteal
 from harness.faults.network import FaultUnsupported, Partition
 from harness.faults.process import Kill, Pause, Restart
 
-__all__ = ["Fault", "FaultUnsupported", "Kill", "LockSteal", "Nemesis", "Partition", "Pause", "Restart"]
+__all__ = [
+    "DatabaseOutage",
+    "Fault",
+    "FaultUnsupported",
+    "Kill",
+    "LinkCut",
+    "LockHolder",
+    "LockSteal",
+    "Nemesis",
+    "Partition",
+    "Pause",
+    "Restart",
+    "SessionKill",
+    "SlowLink",
+]

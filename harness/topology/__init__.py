@@ -8,6 +8,8 @@ from harness.topology.model import (
     ConnectorLimits,
     DeadLetterQueues,
     DestinationPolicy,
+    IOExceptionHandler,
+    JdbcStore,
     LockSettings,
     MasterSlaveGroup,
     RedeliveryLimit,
@@ -15,18 +17,21 @@ from harness.topology.model import (
     Topology,
     User,
 )
-from harness.topology.presets import shared_file
+from harness.topology.presets import jdbc, shared_file
 
 __all__ = [
     "BrokerSettings",
     "ConnectorLimits",
     "DeadLetterQueues",
     "DestinationPolicy",
+    "IOExceptionHandler",
+    "JdbcStore",
     "LockSettings",
     "MasterSlaveGroup",
     "RedeliveryLimit",
     "SimpleAuthentication",
     "Topology",
     "User",
+    "jdbc",
     "shared_file",
 ]

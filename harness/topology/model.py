@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-StoreKind = Literal["shared-file"]
+StoreKind = Literal["shared-file", "jdbc"]
+DatabaseKind = Literal["postgresql", "mariadb"]
+JdbcLockerKind = Literal["database", "lease"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,50 @@ class LockSettings:
 
     def describe(self) -> dict[str, Any]:
         return {"lockAcquireSleepInterval": self.acquire_sleep_ms, "lockKeepAlivePeriod": self.keepalive_ms}
+
+
+@dataclass(frozen=True)
+class IOExceptionHandler:
+    """``<leaseLockerIOExceptionHandler>``: on a database failure stop the connectors, then resume
+    them once a checkpoint succeeds while the broker still holds its lock.
+
+    None (on JdbcStore) keeps the vendor's default handler; ActiveMQ's default resume check is 5000 ms.
+    """
+
+    stop_start_connectors: bool = True
+    resume_check_ms: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"stopStartConnectors": self.stop_start_connectors, "resumeCheckSleepPeriod": self.resume_check_ms}
+
+
+@dataclass(frozen=True)
+class JdbcStore:
+    """JDBC master/slave: every node of the group keeps its messages in one database, whose lock decides
+    the master. ``locker`` "database" holds a row lock on an open connection; "lease" renews a lease in
+    the lock table (its length is LockSettings.acquire_sleep_ms, renewed every keepalive_ms).
+    """
+
+    database: DatabaseKind = "postgresql"
+    locker: JdbcLockerKind = "database"
+    max_diff_from_db_time_ms: int | None = None
+    io_handler: IOExceptionHandler | None = None
+
+    def __post_init__(self) -> None:
+        if self.database not in ("postgresql", "mariadb"):
+            raise ValueError(f"JdbcStore: database must be 'postgresql' or 'mariadb', not {self.database!r}")
+        if self.locker not in ("database", "lease"):
+            raise ValueError(f"JdbcStore: locker must be 'database' or 'lease', not {self.locker!r}")
+        if self.max_diff_from_db_time_ms is not None and self.locker != "lease":
+            raise ValueError("JdbcStore: max_diff_from_db_time_ms is a setting of the lease locker only")
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"database": self.database, "locker": self.locker}
+        if self.max_diff_from_db_time_ms is not None:
+            described["maxAllowableDiffFromDBTime"] = self.max_diff_from_db_time_ms
+        if self.io_handler is not None:
+            described["ioExceptionHandler"] = self.io_handler.describe()
+        return described
 
 
 @dataclass(frozen=True)
@@ -187,6 +233,13 @@ class MasterSlaveGroup:
     store: StoreKind = "shared-file"
     lock: LockSettings = field(default_factory=LockSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
+    jdbc: JdbcStore | None = None
+
+    def __post_init__(self) -> None:
+        if (self.store == "jdbc") != (self.jdbc is not None):
+            raise ValueError(
+                f"group {self.name}: a jdbc store needs jdbc=JdbcStore(...), and only a jdbc store has one"
+            )
 
 
 @dataclass(frozen=True)
@@ -221,6 +274,8 @@ class Topology:
                 "store": g.store,
                 "lock": g.lock.describe(),
             }
+            if g.jdbc is not None:
+                described["jdbc"] = g.jdbc.describe()
             if not g.broker.is_default:
                 described["broker"] = g.broker.describe()
             groups.append(described)

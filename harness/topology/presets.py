@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from harness.topology.model import BrokerSettings, LockSettings, MasterSlaveGroup, Topology
+from typing import Literal
+
+from harness.topology.model import (
+    BrokerSettings,
+    DatabaseKind,
+    IOExceptionHandler,
+    JdbcLockerKind,
+    JdbcStore,
+    LockSettings,
+    MasterSlaveGroup,
+    Topology,
+)
+
+# The lease locker's default lease here: long enough that a keep-alive every second renews it twice
+# over, short enough that a takeover after a kill -9 takes a few seconds.
+DEFAULT_LEASE_MS = 3000
 
 
 def shared_file(
@@ -31,3 +46,41 @@ def shared_file(
         broker=broker or BrokerSettings(),
     )
     return Topology(name=name or f"shared_file({nodes})", groups=(group,))
+
+
+def jdbc(
+    nodes: int = 2,
+    db: DatabaseKind = "postgresql",
+    locker: JdbcLockerKind = "database",
+    *,
+    lock_acquire_sleep_ms: int | Literal["preset"] | None = "preset",
+    lock_keepalive_ms: int | None = 1000,
+    max_diff_from_db_time_ms: int | None = None,
+    io_handler: IOExceptionHandler | None = None,
+    name: str | None = None,
+    broker: BrokerSettings | None = None,
+) -> Topology:
+    """JDBC master/slave: ``nodes`` brokers on one database (seed 001, ``useDatabaseLock=true``).
+
+    ``lock_acquire_sleep_ms`` is how often a slave tries the lock, and for the lease locker the
+    lease's length; its default here is 1000 ms for the database locker and 3000 ms for a lease.
+    ``lock_keepalive_ms`` is how often the master updates (renews) its lock; 1000 ms by default. Pass
+    None to leave either at the vendor's default (ActiveMQ: 10000 ms and 30000 ms, the lease trap).
+    ``io_handler`` sets <leaseLockerIOExceptionHandler>; None keeps the vendor's default handler.
+    """
+    if nodes < 1:
+        raise ValueError(f"jdbc: nodes must be at least 1, got {nodes}")
+    if lock_acquire_sleep_ms == "preset":
+        lock_acquire_sleep_ms = DEFAULT_LEASE_MS if locker == "lease" else 1000
+    store = JdbcStore(
+        database=db, locker=locker, max_diff_from_db_time_ms=max_diff_from_db_time_ms, io_handler=io_handler
+    )
+    group = MasterSlaveGroup(
+        name="ms-broker-a",
+        nodes=tuple(f"amq{i}" for i in range(1, nodes + 1)),
+        store="jdbc",
+        lock=LockSettings(acquire_sleep_ms=lock_acquire_sleep_ms, keepalive_ms=lock_keepalive_ms),
+        broker=broker or BrokerSettings(),
+        jdbc=store,
+    )
+    return Topology(name=name or f"jdbc({nodes}, {db}, {locker})", groups=(group,))

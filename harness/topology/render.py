@@ -10,6 +10,8 @@ from xml.sax.saxutils import quoteattr
 from harness.topology.model import (
     BrokerSettings,
     DestinationPolicy,
+    IOExceptionHandler,
+    JdbcStore,
     LockSettings,
     RedeliveryLimit,
     SimpleAuthentication,
@@ -21,6 +23,21 @@ _BEANS_OPEN = """<beans xmlns="http://www.springframework.org/schema/beans"
     http://www.springframework.org/schema/beans/spring-beans.xsd
     http://activemq.apache.org/schema/core
     http://activemq.apache.org/schema/core/activemq-core.xsd">"""
+
+
+# Commons DBCP 1.4 ships with Debian's activemq (lib/optional); pybroker reads the same bean.
+DATA_SOURCE_CLASS = "org.apache.commons.dbcp.BasicDataSource"
+DATA_SOURCE_ID = "amq-db"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """How one node reaches its JDBC database (through its own link proxy, so the URL differs per node)."""
+
+    driver_class: str
+    url: str
+    user: str
+    password: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,14 @@ class NodeConfig:
     stomp_port: int
     lock: LockSettings
     broker: BrokerSettings = field(default_factory=BrokerSettings)
+    jdbc: JdbcStore | None = None
+    data_source: DataSource | None = None
+
+    def __post_init__(self) -> None:
+        if (self.jdbc is None) != (self.data_source is None):
+            raise ValueError(
+                f"node {self.broker_name}: a JDBC store needs a data source, and only a JDBC store has one"
+            )
 
 
 def _attrs(**values: object) -> str:
@@ -51,13 +76,6 @@ def _text(value: object) -> str:
 
 def render_activemq_xml(node: NodeConfig) -> str:
     settings = node.broker
-    locker = ""
-    if node.lock.acquire_sleep_ms is not None:
-        locker = (
-            "\n        <locker><shared-file-locker"
-            f"{_attrs(lockAcquireSleepInterval=node.lock.acquire_sleep_ms)}/></locker>\n      "
-        )
-    kahadb = _attrs(directory=node.store_dir, lockKeepAlivePeriod=node.lock.keepalive_ms)
     broker = _attrs(
         brokerName=node.broker_name,
         dataDirectory=node.data_dir,
@@ -70,18 +88,80 @@ def render_activemq_xml(node: NodeConfig) -> str:
     if options:
         uri += "?" + urlencode(options)
     connector = _attrs(name="stomp", uri=uri)
+    if node.jdbc is not None and node.data_source is not None:
+        store = _jdbc_adapter(node.jdbc, node.lock) + _io_exception_handler(node.jdbc.io_handler)
+        beans = _data_source_bean(node.data_source)
+    else:
+        store, beans = _kahadb(node), ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 {_BEANS_OPEN}
-  <broker xmlns="http://activemq.apache.org/schema/core"{broker}>{_destination_policy(settings.policies)}
-    <persistenceAdapter>
-      <kahaDB{kahadb}>{locker}</kahaDB>
-    </persistenceAdapter>{_plugins(settings)}
+  <broker xmlns="http://activemq.apache.org/schema/core"{broker}>{_destination_policy(settings.policies)}{store}{_plugins(settings)}
     <transportConnectors>
       <transportConnector{connector}/>
     </transportConnectors>
-  </broker>
+  </broker>{beans}
 </beans>
 """
+
+
+def _kahadb(node: NodeConfig) -> str:
+    locker = ""
+    if node.lock.acquire_sleep_ms is not None:
+        locker = (
+            "\n        <locker><shared-file-locker"
+            f"{_attrs(lockAcquireSleepInterval=node.lock.acquire_sleep_ms)}/></locker>\n      "
+        )
+    kahadb = _attrs(directory=node.store_dir, lockKeepAlivePeriod=node.lock.keepalive_ms)
+    return f"""
+    <persistenceAdapter>
+      <kahaDB{kahadb}>{locker}</kahaDB>
+    </persistenceAdapter>"""
+
+
+def _jdbc_adapter(store: JdbcStore, lock: LockSettings) -> str:
+    adapter = _attrs(
+        dataSource=f"#{DATA_SOURCE_ID}",
+        createTablesOnStartup=True,
+        lockKeepAlivePeriod=lock.keepalive_ms,
+    )
+    # The locker element is always written: without it ActiveMQ uses the database locker.
+    kind = "lease-database-locker" if store.locker == "lease" else "database-locker"
+    locker = _attrs(
+        lockAcquireSleepInterval=lock.acquire_sleep_ms,
+        maxAllowableDiffFromDBTime=store.max_diff_from_db_time_ms,
+    )
+    return f"""
+    <persistenceAdapter>
+      <jdbcPersistenceAdapter{adapter}>
+        <locker><{kind}{locker}/></locker>
+      </jdbcPersistenceAdapter>
+    </persistenceAdapter>"""
+
+
+def _io_exception_handler(handler: IOExceptionHandler | None) -> str:
+    if handler is None:
+        return ""
+    attrs = _attrs(stopStartConnectors=handler.stop_start_connectors, resumeCheckSleepPeriod=handler.resume_check_ms)
+    return f"""
+    <ioExceptionHandler>
+      <leaseLockerIOExceptionHandler{attrs}/>
+    </ioExceptionHandler>"""
+
+
+def _data_source_bean(source: DataSource) -> str:
+    properties = "".join(
+        f"\n    <property{_attrs(name=name, value=value)}/>"
+        for name, value in (
+            ("driverClassName", source.driver_class),
+            ("url", source.url),
+            ("username", source.user),
+            ("password", source.password),
+        )
+    )
+    bean = _attrs(id=DATA_SOURCE_ID, **{"class": DATA_SOURCE_CLASS}, **{"destroy-method": "close"})
+    return f"""
+  <bean{bean}>{properties}
+  </bean>"""
 
 
 def _destination_policy(policies: tuple[DestinationPolicy, ...]) -> str:

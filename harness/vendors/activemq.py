@@ -16,6 +16,12 @@ from harness.vendors.base import LaunchSpec, VendorUnavailable
 
 ACTIVEMQ_HOME = Path("/usr/share/activemq")
 INSTALL_HINT = "run scripts/setup.sh (as root) or: apt-get install -y activemq"
+# JDBC drivers from Debian's packages, linked into each node's ${activemq.base}/lib, which ActiveMQ's
+# launcher puts on the classpath. Commons DBCP (the data source) ships in ActiveMQ's lib/optional.
+JDBC_DRIVERS = {
+    "org.postgresql.Driver": (Path("/usr/share/java/postgresql.jar"), "libpostgresql-jdbc-java"),
+    "org.mariadb.jdbc.Driver": (Path("/usr/share/java/mariadb-java-client.jar"), "libmariadb-java"),
+}
 
 _LOG4J = """\
 log4j.rootLogger=INFO, out
@@ -58,9 +64,33 @@ class ActiveMQ:
 
     def unsupported_reason(self, topology: Topology) -> str | None:
         for group in topology.groups:
-            if group.store != "shared-file":
+            if group.store not in ("shared-file", "jdbc"):
                 return f"vendor activemq {self.version()}: store {group.store} is not supported here"
         return None
+
+    def _link_jdbc_drivers(self, activemq_xml: str, lib: Path) -> None:
+        if "jdbcPersistenceAdapter" in activemq_xml:
+            for dependency, needed_from in (
+                ("commons-dbcp.jar", "libcommons-dbcp-java"),
+                ("commons-pool.jar", "libcommons-pool-java"),
+            ):
+                # Debian's activemq ships only a link into another package, which may be missing.
+                if not (self.home / "lib" / "optional" / dependency).exists():
+                    raise VendorUnavailable(
+                        f"vendor activemq: {dependency} (the JDBC data source) is missing: run scripts/setup.sh "
+                        f"(as root) or: apt-get install -y {needed_from}"
+                    )
+        for driver, (jar, package) in JDBC_DRIVERS.items():
+            if driver not in activemq_xml:
+                continue
+            if not jar.is_file():
+                raise VendorUnavailable(
+                    f"vendor activemq: the JDBC driver {driver} ({jar}) is missing: run scripts/setup.sh (as root) "
+                    f"or: apt-get install -y {package}"
+                )
+            link = lib / jar.name
+            if not link.exists():
+                link.symlink_to(jar)
 
     def prepare(self, node_dir: Path, activemq_xml: str) -> LaunchSpec:
         conf, data = node_dir / "conf", node_dir / "data"
@@ -68,6 +98,7 @@ class ActiveMQ:
             path.mkdir(parents=True, exist_ok=True)
         (conf / "activemq.xml").write_text(activemq_xml, encoding="utf-8")
         (conf / "log4j.properties").write_text(_LOG4J, encoding="utf-8")
+        self._link_jdbc_drivers(activemq_xml, node_dir / "lib")
         argv = [
             self.java,
             f"-Xmx{self.heap_mb}m",

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from broker_procs import BrokerNode, Client, Features
-from databases import DatabaseRef, DatabaseServer, start_server
+
+from harness.services.database import DatabaseRef, DatabaseServer, start_server
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from databases import PASSWORD, USER, DatabaseRef
+from harness.services.database import PASSWORD, USER, DatabaseRef
 
 JDBC_CONFIG = """<beans xmlns="http://www.springframework.org/schema/beans"
        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -73,7 +73,7 @@ def jdbc_renderer(db: DatabaseRef, settings: JdbcSettings) -> Callable[[str, int
             handler=handler,
             port=port,
             driver=db.driver_class,
-            url=db.url,
+            url=db.url(),
             user=USER,
             password=PASSWORD,
         )

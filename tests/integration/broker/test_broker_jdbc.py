@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import pytest
 from broker_procs import BrokerNode, Client, RawStomp, stomp_connects, wait_until
-from databases import DatabaseRef
 from jdbc_nodes import OUTAGE_LINE, SLAVE_LINE, STEP_DOWN_LINE, JdbcSettings, jdbc_renderer
+
+from harness.services.database import DatabaseRef
 
 pytestmark = pytest.mark.integration
 

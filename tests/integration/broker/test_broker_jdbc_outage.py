@@ -14,8 +14,9 @@ from collections.abc import Callable
 import pytest
 import stomp
 from broker_procs import BrokerNode, Client, stomp_connects, wait_until
-from databases import DatabaseServer
 from jdbc_nodes import OUTAGE_LINE, SLAVE_LINE, JdbcSettings, jdbc_renderer
+
+from harness.services.database import DatabaseServer
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,28 @@
+"""Services a cluster depends on: database servers (PostgreSQL, MariaDB) started as local processes,
+and the link proxies between each broker and its database."""
+
+from harness.services.database import (
+    DATABASE_KINDS,
+    DatabaseKind,
+    DatabaseRef,
+    DatabaseServer,
+    DatabaseUnavailable,
+    MariaDBServer,
+    PostgresServer,
+    start_server,
+)
+from harness.services.link import LinkProxy
+from harness.services.pool import DatabasePool
+
+__all__ = [
+    "DATABASE_KINDS",
+    "DatabaseKind",
+    "DatabasePool",
+    "DatabaseRef",
+    "DatabaseServer",
+    "DatabaseUnavailable",
+    "LinkProxy",
+    "MariaDBServer",
+    "PostgresServer",
+    "start_server",
+]
