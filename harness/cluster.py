@@ -264,6 +264,14 @@ class Cluster:
             time.sleep(0.1)
         raise ClusterError(f"node {node.name} did not become a slave within {timeout:.0f} s: {node.logs(tail=20)}")
 
+    def comes_back(self, timeout: float = 30.0) -> bool:
+        """True if every group has a master within ``timeout`` (a cluster that recovers by itself)."""
+        try:
+            self.wait_for_any_master(timeout)
+        except ClusterError:
+            return False
+        return True
+
     def wait_for_any_master(self, timeout: float = 30.0) -> list[Node]:
         """Block until every group has at least one master (after faults heal); return them."""
         deadline = time.monotonic() + timeout

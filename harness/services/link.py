@@ -23,9 +23,15 @@ _CHUNK = 65536
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with an RST rather than a FIN: the peer learns at once that the connection is gone."""
+    """Close with an RST rather than a FIN: the peer learns at once that the connection is gone.
+
+    shutdown() first: a close() alone leaves the socket open while a relay thread is blocked in recv()
+    on it, and nothing would reach the peer.
+    """
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
 

@@ -255,6 +255,23 @@ class Workload:
         if errors:
             log.warning("workers stopped with errors: %s", "; ".join(errors))
 
+    def wait_for_traffic(self, receipts: int = 20, timeout: float = 60.0) -> None:
+        """Block until ``receipts`` more sends have been receipted: the cluster is serving under load."""
+        with self._counts_lock:
+            target = self._counts.get("sent", 0) + receipts
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._counts_lock:
+                sent = self._counts.get("sent", 0)
+            if sent >= target:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"only {sent - target + receipts} of {receipts} sends receipted within {timeout:.0f} s "
+                    f"(roles {self.cluster.roles()})"
+                )
+            time.sleep(0.02)
+
     def _report_progress(self, stop: threading.Event) -> None:
         started = time.monotonic()
         while not stop.wait(5.0):

@@ -1,0 +1,50 @@
+"""The design card's database outage: the database under a JDBC master/slave pair stops at once
+(PostgreSQL: pg_ctl stop -m immediate; MariaDB: kill -9) and starts again three seconds later."""
+
+import pytest
+
+from harness.topology import IOExceptionHandler, jdbc
+
+STOP_START = IOExceptionHandler(stop_start_connectors=True, resume_check_ms=1000)
+DATABASES = ("postgresql", "mariadb")
+
+
+@pytest.mark.parametrize(
+    "topology", [pytest.param(jdbc(nodes=2, db=db, locker="lease", io_handler=STOP_START), id=db) for db in DATABASES]
+)
+def test_database_outage_with_stop_start_handler(cluster, workload, faults):
+    """<leaseLockerIOExceptionHandler stopStartConnectors="true">: the master closes its connectors while
+    the database is away (clients fail over and wait), confirms nothing it could not store, and a master
+    serves again once the database is back. Nothing receipted is lost; never two masters."""
+    with workload.running(producers=2, consumers=1):
+        workload.wait_for_traffic()
+        outage = faults.database_outage(down_for_s=3)
+        outage.wait_healed()
+        cluster.wait_for_master(timeout=30)
+        workload.wait_for_traffic()
+    result = workload.check(failover_bound_ms=30_000)
+    assert result.lost == 0, result.summary()
+    assert not result.split_brain, result.summary()
+    assert result.valid, result.summary()
+
+
+@pytest.mark.known_finding(
+    vendor="activemq",
+    reason="the default IO exception handler stops both brokers when the database goes away, and they stay "
+    "down after it returns: the cluster does not come back by itself",
+)
+@pytest.mark.parametrize("topology", [pytest.param(jdbc(nodes=2, db=db), id=db) for db in DATABASES])
+def test_database_outage_with_default_handler(cluster, workload, faults):
+    """The vendor's default handler, database locker. Once the database is back the cluster must come back
+    by itself: a master within 30 s, nothing receipted lost, never two masters."""
+    with workload.running(producers=2, consumers=1):
+        workload.wait_for_traffic()
+        outage = faults.database_outage(down_for_s=3)
+        outage.wait_healed()
+        came_back = cluster.comes_back(timeout=30)
+        assert came_back, f"no master 30 s after the database returned (roles {cluster.roles()}): it stays down"
+        workload.wait_for_traffic()
+    result = workload.check(failover_bound_ms=30_000)
+    assert result.lost == 0, result.summary()
+    assert not result.split_brain, result.summary()
+    assert result.valid, result.summary()
