@@ -184,6 +184,8 @@ class LinkProxy:
     def close(self) -> None:
         self._stopped.set()
         with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the acceptor blocked in accept()
+        with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
             relays = list(self._relays)

@@ -4,6 +4,7 @@ import pytest
 
 from harness.faults import FaultUnsupported, Kill, LockSteal, Nemesis, Partition, Pause
 from harness.history import FAULT_END, FAULT_START, History
+from harness.services import DatabaseRef
 
 
 class FakeNode:
@@ -106,3 +107,114 @@ def test_partition_isolates_and_heals_by_rejoining():
 def test_partition_of_a_node_that_cannot_be_cut_off_says_which_runtime_can():
     with pytest.raises(FaultUnsupported, match=r"node amq1 cannot be partitioned.*--runtime docker"):
         Partition(FakeNode())  # type: ignore[arg-type]
+
+
+# -- database faults ---------------------------------------------------------------------------------
+class FakeDatabaseServer:
+    """A unit-test stand-in for a database server: records stops, starts and session kills."""
+
+    kind = "postgresql"
+    host = "127.0.0.1"
+    port = 5432
+
+    def __init__(self) -> None:
+        self.running = True
+        self.calls: list[str] = []
+        self.killed_ports: set[int] | None = None
+
+    def stop_immediately(self) -> None:
+        self.calls.append("stop")
+        self.running = False
+
+    def start(self) -> None:
+        self.calls.append("start")
+        self.running = True
+
+    def kill_sessions(self, database: object, client_ports: set[int] | None = None) -> int:
+        self.killed_ports = set(client_ports or ())
+        return len(self.killed_ports)
+
+
+DATABASE = DatabaseRef("postgresql", "127.0.0.1", 5432, "activemq1")
+
+
+class FakeLink:
+    def __init__(self, ports: set[int]) -> None:
+        self.ports = ports
+        self.latency_ms = 0.0
+        self.cut_calls = 0
+        self.restored = 0
+
+    def upstream_ports(self) -> set[int]:
+        return self.ports
+
+    def cut(self) -> None:
+        self.cut_calls += 1
+
+    def restore(self) -> None:
+        self.restored += 1
+
+
+def test_database_outage_starts_the_server_again_by_itself_after_its_time() -> None:
+    from harness.faults import DatabaseOutage
+
+    server = FakeDatabaseServer()
+    history = History()
+    outage = Nemesis(history).inject(DatabaseOutage(server, down_for_s=0.05))  # type: ignore[arg-type]
+    assert isinstance(outage, DatabaseOutage)
+    assert not server.running
+    outage.wait_healed(timeout=5)
+    assert server.running and server.calls == ["stop", "start"]
+    outage.heal()  # again, as teardown does: nothing more happens
+    assert server.calls == ["stop", "start"]
+    assert [op.f for op in history.ops()] == [FAULT_START, FAULT_END]
+
+
+def test_database_outage_without_a_time_lasts_until_healed() -> None:
+    from harness.faults import DatabaseOutage
+
+    server = FakeDatabaseServer()
+    outage = Nemesis(History()).inject(DatabaseOutage(server))  # type: ignore[arg-type]
+    assert not server.running
+    outage.heal()
+    assert server.running
+
+
+def test_database_outage_refuses_a_negative_time() -> None:
+    from harness.faults import DatabaseOutage
+
+    with pytest.raises(ValueError, match="down_for_s must be >= 0"):
+        DatabaseOutage(FakeDatabaseServer(), down_for_s=-1)  # type: ignore[arg-type]
+
+
+def test_session_kill_ends_only_the_nodes_sessions() -> None:
+    from harness.faults import SessionKill
+
+    server = FakeDatabaseServer()
+    fault = SessionKill("amq1", server, DATABASE, FakeLink({4001, 4002}))  # type: ignore[arg-type]
+    Nemesis(History()).inject(fault)
+    assert server.killed_ports == {4001, 4002}
+    assert fault.describe()["sessions"] == 2
+
+
+def test_session_kill_of_a_node_without_connections_is_an_error_not_a_silent_pass() -> None:
+    from harness.faults import SessionKill
+
+    fault = SessionKill("amq2", FakeDatabaseServer(), DATABASE, FakeLink(set()))  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="amq2 has no open connection"):
+        Nemesis(History()).inject(fault)
+
+
+def test_link_cut_and_slow_link_are_undone_on_heal() -> None:
+    from harness.faults import LinkCut, SlowLink
+
+    link = FakeLink({1})
+    nemesis = Nemesis(History())
+    with nemesis.inject(LinkCut("amq1", link)):  # type: ignore[arg-type]
+        assert link.cut_calls == 1 and link.restored == 0
+    assert link.restored == 1
+    with nemesis.inject(SlowLink("amq1", link, latency_ms=200)):  # type: ignore[arg-type]
+        assert link.latency_ms == 200
+    assert link.latency_ms == 0
+    with pytest.raises(ValueError, match="latency_ms must be > 0"):
+        SlowLink("amq1", link, latency_ms=0)  # type: ignore[arg-type]
