@@ -20,6 +20,9 @@ class Fault:
     """
 
     kind = "fault"
+    # True for faults that take effect only when their injection returns (a database that takes a while
+    # to stop): their start is recorded then, so failover is not measured from before the fault was real.
+    effective_after_inject = False
 
     def __init__(self, target: str, **details: Any) -> None:
         self.target = target
@@ -41,13 +44,18 @@ class Fault:
 
     def inject(self, history: History, fault_id: int) -> Fault:
         self._history, self.fault_id = history, fault_id
-        history.record(NEMESIS, "info", FAULT_START, self.describe(), node=self.target)
+        if not self.effective_after_inject:
+            history.record(NEMESIS, "info", FAULT_START, self.describe(), node=self.target)
         log.info("fault %s on %s: start", self.kind, self.target)
         try:
             self._inject()
         except BaseException:
+            if self.effective_after_inject:
+                history.record(NEMESIS, "info", FAULT_START, self.describe(), node=self.target)
             self.heal()
             raise
+        if self.effective_after_inject:
+            history.record(NEMESIS, "info", FAULT_START, self.describe(), node=self.target)
         return self
 
     def heal(self) -> None:

@@ -8,6 +8,7 @@ import threading
 import time
 
 from harness.faults.base import Fault
+from harness.history import History
 from harness.services import DatabaseRef, DatabaseServer, LinkProxy
 
 log = logging.getLogger("harness.faults")
@@ -21,6 +22,7 @@ class DatabaseOutage(Fault):
     """
 
     kind = "database-outage"
+    effective_after_inject = True  # pg_ctl stop takes a moment; what it stops is served until then
 
     def __init__(self, server: DatabaseServer, down_for_s: float | None = None) -> None:
         if down_for_s is not None and down_for_s < 0:
@@ -35,10 +37,15 @@ class DatabaseOutage(Fault):
     def _inject(self) -> None:
         self.server.stop_immediately()
         self.down_at = time.monotonic()
+
+    def inject(self, history: History, fault_id: int) -> DatabaseOutage:
+        super().inject(history, fault_id)
+        # The timer starts once the start is recorded, so that the end can never be recorded first.
         if self.down_for_s is not None:
             self._timer = threading.Timer(self.down_for_s, self._start_again_quietly)
             self._timer.daemon = True
             self._timer.start()
+        return self
 
     def _start_again_quietly(self) -> None:
         try:
