@@ -1,6 +1,7 @@
-"""Failover time after kill -9 of the master, per vendor and lock setting, measured in one run.
+"""Failover time after kill -9 of the master, per vendor, store and lock setting, measured in one run.
 
-Each configuration is a 2-node shared-file master/slave cluster with one producer sending persistent,
+Each configuration is a 2-node master/slave cluster (shared file, or JDBC on PostgreSQL or MariaDB
+with the database or the lease locker) with one producer sending persistent,
 receipted messages through the failover client. A trial kills the master with SIGKILL and measures,
 from the kill, the first receipted send invoked after it (the failover-time checker's definition),
 then restarts the dead node as a slave. Prints p50, p95 and max per configuration and the ratios
@@ -8,6 +9,8 @@ of each configuration's p50 and p95 to pybroker's.
 
     python bench/failover.py --trials 10
     python bench/failover.py --trials 5 --config pybroker --config activemq@1000
+    python bench/failover.py --trials 5 --jdbc      # adds both vendors x PostgreSQL/MariaDB x both lockers
+    python bench/failover.py --config pybroker/postgresql-lease@3000 --config activemq/postgresql-lease@3000
 """
 
 from __future__ import annotations
@@ -26,26 +29,60 @@ from harness.cluster import Cluster
 from harness.faults import Kill, Nemesis
 from harness.history import History
 from harness.runtime import LocalRuntime
-from harness.topology import shared_file
+from harness.services import DatabasePool
+from harness.topology import jdbc, shared_file
+from harness.topology.model import Topology
 from harness.vendors import get_vendor
 from harness.workload import Workload, WorkloadOptions
 
 
 @dataclass(frozen=True)
 class BenchConfig:
+    """``VENDOR[@INTERVAL_MS|@default]`` (shared file) or ``VENDOR/DATABASE-LOCKER[@...]`` (JDBC)."""
+
     label: str
     vendor: str
     acquire_sleep_ms: int | None  # None: the vendor's default (ActiveMQ: 10000 ms)
+    database: str | None = None  # JDBC: postgresql | mariadb
+    locker: str = "database"  # JDBC: database | lease (the lease lasts acquire_sleep_ms)
 
     @classmethod
     def parse(cls, text: str) -> BenchConfig:
-        vendor, _, interval = text.partition("@")
-        if interval in ("", "default"):
-            return cls(f"{vendor} (lockAcquireSleepInterval default)", vendor, None)
-        return cls(f"{vendor} (lockAcquireSleepInterval {int(interval)} ms)", vendor, int(interval))
+        head, _, interval = text.partition("@")
+        vendor, _, store = head.partition("/")
+        database, locker = None, "database"
+        if store:
+            database, _, locker = store.partition("-")
+            if database not in ("postgresql", "mariadb") or locker not in ("database", "lease"):
+                raise ValueError(f"--config {text}: the store must be DATABASE-LOCKER, e.g. postgresql-lease")
+        setting = "lockAcquireSleepInterval"
+        if database is not None:
+            setting = "lease" if locker == "lease" else "acquire interval"
+        where = f"JDBC {database}, {locker} locker" if database else "shared file"
+        if interval in ("", "default") and database is None:
+            return cls(f"{vendor} ({where}, {setting} default)", vendor, None)
+        preset_ms = 3000 if locker == "lease" else 1000  # the jdbc() preset's defaults
+        ms = preset_ms if interval in ("", "default") else int(interval)
+        return cls(f"{vendor} ({where}, {setting} {ms} ms)", vendor, ms, database, locker)
+
+    def topology(self) -> Topology:
+        if self.database is None:
+            return shared_file(nodes=2, lock_acquire_sleep_ms=self.acquire_sleep_ms, lock_keepalive_ms=None)
+        return jdbc(
+            nodes=2,
+            db=self.database,  # type: ignore[arg-type]
+            locker=self.locker,  # type: ignore[arg-type]
+            lock_acquire_sleep_ms=self.acquire_sleep_ms,
+        )
 
 
 DEFAULT_CONFIGS = ["pybroker@1000", "activemq@default", "activemq@1000"]
+JDBC_CONFIGS = [
+    f"{vendor}/{database}-{locker}"
+    for database in ("postgresql", "mariadb")
+    for locker in ("database", "lease")
+    for vendor in ("pybroker", "activemq")
+]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -54,10 +91,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def measure(config: BenchConfig, trials: int, workdir: Path) -> list[float]:
-    topology = shared_file(nodes=2, lock_acquire_sleep_ms=config.acquire_sleep_ms, lock_keepalive_ms=None)
-    runtime = LocalRuntime(workdir / config.vendor / str(config.acquire_sleep_ms))
-    cluster = Cluster(topology, get_vendor(config.vendor), runtime)
+def measure(config: BenchConfig, trials: int, workdir: Path, databases: DatabasePool) -> list[float]:
+    runtime = LocalRuntime(Path(tempfile.mkdtemp(prefix="cluster-", dir=workdir)))
+    cluster = Cluster(config.topology(), get_vendor(config.vendor), runtime, databases)
     history = History()
     nemesis = Nemesis(history)
     options = WorkloadOptions(destination="/queue/bench.failover", rate_per_producer=200.0, send_timeout_s=30.0)
@@ -90,28 +126,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--config",
         action="append",
-        help="VENDOR@INTERVAL_MS or VENDOR@default; repeatable (default: " + ", ".join(DEFAULT_CONFIGS) + ")",
+        help="VENDOR@INTERVAL_MS, VENDOR@default, or VENDOR/DATABASE-LOCKER[@MS] for JDBC (e.g. "
+        "activemq/mariadb-lease@3000); repeatable (default: " + ", ".join(DEFAULT_CONFIGS) + ")",
+    )
+    parser.add_argument(
+        "--jdbc", action="store_true", help="add JDBC rows: both vendors x PostgreSQL/MariaDB x database/lease locker"
     )
     args = parser.parse_args(argv)
     if args.trials < 1:
         parser.error("--trials must be at least 1")
     logging.basicConfig(level=logging.WARNING)
-    configs = [BenchConfig.parse(c) for c in (args.config or DEFAULT_CONFIGS)]
+    try:
+        configs = [BenchConfig.parse(c) for c in (args.config or DEFAULT_CONFIGS) + (JDBC_CONFIGS if args.jdbc else [])]
+    except ValueError as exc:
+        parser.error(str(exc))
     results: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="amq-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="amq-bench-") as tmp, DatabasePool() as databases:
         for config in configs:
             print(f"measuring {config.label}: {args.trials} kills", file=sys.stderr, flush=True)
-            results[config.label] = measure(config, args.trials, Path(tmp))
+            results[config.label] = measure(config, args.trials, Path(tmp), databases)
     base_label = configs[0].label
     base = results[base_label]
     print(f"\nkill -9 failover time, ms (first receipted send after the kill), {args.trials} trials each")
-    print(f"{'configuration':52} {'p50':>8} {'p95':>8} {'max':>8} {'mean':>8}  p50 ratio  p95 ratio (to first)")
+    print(f"{'configuration':64} {'p50':>8} {'p95':>8} {'max':>8} {'mean':>8}  p50 ratio  p95 ratio (to first)")
     for label, values in results.items():
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
         ratio50 = p50 / percentile(base, 0.5)
         ratio95 = p95 / percentile(base, 0.95)
         print(
-            f"{label:52} {p50:8.1f} {p95:8.1f} {max(values):8.1f} {statistics.mean(values):8.1f}"
+            f"{label:64} {p50:8.1f} {p95:8.1f} {max(values):8.1f} {statistics.mean(values):8.1f}"
             f"  {ratio50:9.2f}  {ratio95:9.2f}"
         )
     print(f"ratios are to {base_label}")
