@@ -149,3 +149,23 @@ def test_a_declared_difference_is_passed_to_the_scenario_and_recorded(
     [line] = results(pytester)
     assert line["verdict"] == "pass"
     assert line["difference"] == "demonstration of a declared difference"
+
+
+PER_DATABASE = """
+import pytest
+from harness.topology import jdbc
+
+@pytest.mark.known_finding(vendor="pybroker", case="mariadb", reason="demonstration of a finding on one database")
+@pytest.mark.parametrize("topology", [pytest.param(jdbc(2, db=db), id=db) for db in ("postgresql", "mariadb")])
+def test_per_database(topology, vendor_name):
+    assert topology.groups[0].jdbc.database == "postgresql", "fails on mariadb"
+"""
+
+
+def test_database_option_deselects_other_databases_and_a_finding_can_name_one_case(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_db=PER_DATABASE)
+    everything = pytester.runpytest(*THIS_CHECKOUTS_PLUGIN, "--results-dir", "out")
+    everything.assert_outcomes(passed=1, xfailed=1)  # the finding applies to the mariadb case only
+    only_pg = pytester.runpytest(*THIS_CHECKOUTS_PLUGIN, "--results-dir", "out", "--database", "postgresql")
+    only_pg.assert_outcomes(passed=1, deselected=1)
+
