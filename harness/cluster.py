@@ -17,8 +17,8 @@ from typing import Literal
 
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
-from harness.runtime.base import START_MARKER, Node, NodeError, Runtime
-from harness.services import DatabasePool, DatabaseRef, DatabaseServer, LinkProxy
+from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
+from harness.services import DatabaseRef, DatabaseServer, LinkProxy
 from harness.topology.model import MasterSlaveGroup, Topology
 from harness.topology.render import DataSource, NodeConfig, render_activemq_xml
 from harness.vendors.base import Vendor
@@ -51,11 +51,11 @@ class ClusterError(RuntimeError):
 
 
 class Cluster:
-    """``databases`` serves JDBC groups (one fresh database per group); without one the cluster starts
-    and reaps its own servers. Each node of a JDBC group reaches its database through its own link."""
+    """``databases`` serves JDBC groups (one fresh database per group); by default the runtime's own
+    servers. Each node of a JDBC group reaches its database through its own link."""
 
     def __init__(
-        self, topology: Topology, vendor: Vendor, runtime: Runtime, databases: DatabasePool | None = None
+        self, topology: Topology, vendor: Vendor, runtime: Runtime, databases: DatabaseProvider | None = None
     ) -> None:
         self.topology = topology
         self.vendor = vendor
@@ -64,24 +64,18 @@ class Cluster:
         self.configs: dict[str, str] = {}
         self.databases: dict[str, tuple[DatabaseServer, DatabaseRef]] = {}
         self.links: dict[str, LinkProxy] = {}
-        self._own_pool = databases is None
-        self._pool = databases
+        self._databases = databases
 
     def _data_source(self, group: MasterSlaveGroup, node: str) -> DataSource | None:
         if group.jdbc is None:
             return None
-        if self.runtime.name != "local":
-            raise ClusterError(
-                f"group {group.name}: JDBC stores run on --runtime local only (databases are local processes)"
-            )
         if group.name not in self.databases:
-            if self._pool is None:
-                # In the system temp directory: the servers run as their own users, who cannot enter
-                # pytest's private (0700) temporary directories.
-                self._pool = DatabasePool()
-            self.databases[group.name] = self._pool.create_database(group.jdbc.database)
-        _, db = self.databases[group.name]
-        link = self.links[node] = LinkProxy((db.host, db.port), name=f"{node}->{db.kind}")
+            provider = self._databases or self.runtime.databases()
+            self.databases[group.name] = provider.create_database(group.jdbc.database)
+        server, db = self.databases[group.name]
+        link = self.links[node] = LinkProxy(
+            lambda: (server.host, server.port), name=f"{node}->{db.kind}", listen_host=self.runtime.services_host
+        )
         return DataSource(db.driver_class, db.url(link.listen_host, link.port), db.user, db.password)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -153,8 +147,6 @@ class Cluster:
         finally:
             for link in self.links.values():
                 link.close()
-            if self._own_pool and self._pool is not None:
-                self._pool.close()
 
     # -- addressing -------------------------------------------------------------------------
     def group(self, name: str | None = None) -> MasterSlaveGroup:

@@ -205,3 +205,13 @@ def _labels(name: str) -> dict[str, str]:
 def image_for(vendor: str, source: ImageSource = "built") -> ImagePlan:
     """The plan of the image a vendor's nodes run in."""
     return plan_images([vendor], source)[-1]
+
+
+def database_image(source: ImageSource = "built") -> str:
+    """The image database containers run in: the built base, which carries PostgreSQL and MariaDB."""
+    if source != "built":
+        raise RecipeError(
+            "database containers run on the built base image only (--images built): the official postgres and "
+            "mariadb images start differently and are not wired in yet"
+        )
+    return plan_images([], source)[0].tag

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from harness.vendors.base import LaunchSpec
+
+if TYPE_CHECKING:
+    from harness.services.database import DatabaseRef, DatabaseServer
+    from harness.topology.model import DatabaseKind
 
 # Written into a node's log before each start, so that the current run's lines can be told apart.
 START_MARKER = "---- amq-harness: starting node"
@@ -53,9 +57,19 @@ class Partitionable(Protocol):
     def rejoin(self) -> None: ...
 
 
+class DatabaseProvider(Protocol):
+    """Hands out a fresh database per JDBC group, on a server of the asked kind that it owns."""
+
+    def create_database(self, kind: DatabaseKind) -> tuple[DatabaseServer, DatabaseRef]: ...
+
+    def close(self) -> None: ...
+
+
 class Runtime(Protocol):
     name: str
     host: str
+    # Where brokers reach services the harness runs on this machine (their database links).
+    services_host: str
     # Faults beyond the process ones (kill, pause, restart) this runtime's nodes can take, e.g. "partition".
     faults: frozenset[str]
 
@@ -70,5 +84,8 @@ class Runtime(Protocol):
     def shared_dir(self, name: str) -> Path: ...
 
     def add_node(self, name: str, launch: LaunchSpec, stomp_port: int) -> Node: ...
+
+    def databases(self) -> DatabaseProvider:
+        """This runtime's database servers (processes, or containers on the cluster's network)."""
 
     def close(self) -> None: ...

@@ -32,6 +32,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from harness.runtime.base import START_MARKER, NodeError
+from harness.runtime.docker_database import ContainerDatabases
 from harness.runtime.docker_labels import (
     CONTAINER_STOMP_PORT,
     LABEL_CLUSTER,
@@ -251,7 +252,7 @@ class DockerRuntime:
     name = "docker"
     faults = frozenset({"partition"})
 
-    def __init__(self, workdir: Path | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, workdir: Path | None = None, host: str = "127.0.0.1", database_image: str | None = None) -> None:
         # testcontainers reads this when it first starts a container: its reaper image cannot be pulled
         # without a registry, and this runtime removes what it creates by itself.
         os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -272,6 +273,10 @@ class DockerRuntime:
         self.network.name = network_name(self.cluster_id)
         self.network.create()
         self.nodes: dict[str, DockerNode] = {}
+        self._database_image = database_image
+        self._databases: ContainerDatabases | None = None
+        # Brokers reach the harness's database links at the network's gateway, this machine's address on it.
+        self.services_host = str(self.docker_network().attrs["IPAM"]["Config"][0]["Gateway"])
         self._closed = False
         _live_runtimes.add(self)
         log.info("runtime docker: network %s, workdir %s", self.network.name, self.workdir)
@@ -312,11 +317,26 @@ class DockerRuntime:
         self.nodes[name] = node
         return node
 
+    def databases(self) -> ContainerDatabases:
+        """Database servers as containers on this cluster's network, started on first use."""
+        if self._databases is None:
+            if self._database_image is None:
+                from harness.images.recipes import database_image
+
+                self._database_image = database_image()
+            self._databases = ContainerDatabases(self, self._database_image)
+        return self._databases
+
     def close(self) -> None:
         """Remove every container (saving its log) and the network. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        if self._databases is not None:
+            try:
+                self._databases.close()
+            except Exception as exc:  # teardown must reach every container
+                log.error("removing database containers failed: %s", exc)
         for node in self.nodes.values():
             try:
                 node.remove()

@@ -16,10 +16,14 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.runtime.base import START_MARKER, NodeError
 from harness.runtime.ports import PortAllocator
 from harness.vendors.base import LaunchSpec
+
+if TYPE_CHECKING:
+    from harness.services.pool import DatabasePool
 
 log = logging.getLogger("harness.runtime")
 
@@ -169,6 +173,8 @@ class LocalRuntime:
 
     def __init__(self, workdir: Path | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
+        self.services_host = host
+        self._databases: DatabasePool | None = None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="amq-harness-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ports = PortAllocator(host)
@@ -200,6 +206,16 @@ class LocalRuntime:
         self.nodes[name] = node
         return node
 
+    def databases(self) -> DatabasePool:
+        """Database servers as local processes, started on first use and reaped by close()."""
+        if self._databases is None:
+            from harness.services.pool import DatabasePool  # not at import time: services import runtime.ports
+
+            # In the system temp directory: the servers run as their own users, who cannot enter
+            # pytest's private (0700) temporary directories.
+            self._databases = DatabasePool(host=self.host)
+        return self._databases
+
     def close(self) -> None:
         """Stop every node: resume paused ones, ask politely, then SIGKILL. Safe to call twice."""
         deadline = time.monotonic() + 10
@@ -211,6 +227,8 @@ class LocalRuntime:
             except Exception as exc:  # teardown must reach every node
                 log.warning("stopping node %s failed (%s): killing it", node.name, exc)
             node.reap()
+        if self._databases is not None:
+            self._databases.close()
         _live_runtimes.discard(self)
 
     def __enter__(self) -> LocalRuntime:

@@ -26,13 +26,13 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from harness.runtime.ports import PortAllocator
+from harness.topology.model import DatabaseKind
 
 log = logging.getLogger("harness.services")
 
-DatabaseKind = Literal["postgresql", "mariadb"]
 DATABASE_KINDS: tuple[DatabaseKind, ...] = ("postgresql", "mariadb")
 USER = "activemq"
 PASSWORD = "activemq"
@@ -102,9 +102,15 @@ class DatabaseRef:
 
 
 class DatabaseServer(Protocol):
-    kind: DatabaseKind
-    host: str
-    port: int
+    @property
+    def kind(self) -> DatabaseKind: ...
+
+    @property
+    def host(self) -> str:
+        """Where the harness reaches the server (a container's may change when it starts again)."""
+
+    @property
+    def port(self) -> int: ...
 
     @property
     def running(self) -> bool: ...

@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 
 log = logging.getLogger("harness.services")
 
@@ -95,11 +96,20 @@ class _Relay:
 
 
 class LinkProxy:
-    """Relay ``listen_host:port`` to ``upstream``; ``cut()`` / ``restore()`` / ``latency_ms``."""
+    """Relay ``listen_host:port`` to ``upstream``; ``cut()`` / ``restore()`` / ``latency_ms``.
 
-    def __init__(self, upstream: tuple[str, int], name: str = "link", listen_host: str = "127.0.0.1") -> None:
+    ``upstream`` may be a function giving the address, asked on every new connection: a database in a
+    container can come back from an outage on another address.
+    """
+
+    def __init__(
+        self,
+        upstream: tuple[str, int] | Callable[[], tuple[str, int]],
+        name: str = "link",
+        listen_host: str = "127.0.0.1",
+    ) -> None:
         self.name = name
-        self.upstream = upstream
+        self._upstream = upstream
         self.listen_host = listen_host
         self.latency_s = 0.0
         self.cut_since: float | None = None
@@ -116,7 +126,11 @@ class LinkProxy:
 
     def __repr__(self) -> str:
         state = "cut" if self.is_cut else f"latency {self.latency_s * 1000:.0f} ms"
-        return f"<link {self.name} {self.listen_host}:{self.port} -> {self.upstream[0]}:{self.upstream[1]} {state}>"
+        return f"<link {self.name} {self.listen_host}:{self.port} {state}>"
+
+    @property
+    def upstream(self) -> tuple[str, int]:
+        return self._upstream() if callable(self._upstream) else self._upstream
 
     @property
     def is_cut(self) -> bool:

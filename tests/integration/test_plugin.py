@@ -168,4 +168,3 @@ def test_database_option_deselects_other_databases_and_a_finding_can_name_one_ca
     everything.assert_outcomes(passed=1, xfailed=1)  # the finding applies to the mariadb case only
     only_pg = pytester.runpytest(*THIS_CHECKOUTS_PLUGIN, "--results-dir", "out", "--database", "postgresql")
     only_pg.assert_outcomes(passed=1, deselected=1)
-
