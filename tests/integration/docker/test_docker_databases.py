@@ -1,0 +1,88 @@
+"""Database servers as containers (docker runtime): a database per cluster reached through a link on the
+network's gateway, sessions killed per link, and an outage the server comes back from with its data."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness.images.build import ImageBuilder
+from harness.images.recipes import plan_images
+from harness.runtime.docker import DockerRuntime
+from harness.runtime.engine import EngineUnavailable, connect
+from harness.services import DATABASE_KINDS, LinkProxy
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def base_image() -> str:
+    try:
+        client = connect()
+    except EngineUnavailable as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    base = plan_images([])[0]
+    try:
+        ImageBuilder(client, progress=lambda line: None).ensure([base])
+    finally:
+        client.close()
+    return base.tag
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, base_image: str) -> Iterator[DockerRuntime]:
+    with DockerRuntime(tmp_path, database_image=base_image) as made:
+        yield made
+
+
+def _alive(conn: object) -> bool:
+    try:
+        with conn.cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("kind", DATABASE_KINDS)
+def test_database_container_serves_through_links_and_survives_an_outage(runtime: DockerRuntime, kind: str) -> None:
+    server, database = runtime.databases().create_database(kind)  # type: ignore[arg-type]
+    with LinkProxy(lambda: (server.host, server.port), name="amq1") as first, LinkProxy(
+        lambda: (server.host, server.port), name="amq2"
+    ) as second:
+        victim = replace(database, host="127.0.0.1", port=first.port).connect()
+        survivor = replace(database, host="127.0.0.1", port=second.port).connect()
+        try:
+            with victim.cursor() as cur:
+                cur.execute("CREATE TABLE kept (n INT)")
+                cur.execute("INSERT INTO kept VALUES (7)")
+            assert server.kill_sessions(database, first.upstream_ports()) == 1
+            assert not _alive(victim), "the session through amq1's link still answers after the kill"
+            assert _alive(survivor), "a session through another link was killed too"
+        finally:
+            for conn in (victim, survivor):
+                with contextlib.suppress(Exception):
+                    conn.close()
+        server.stop_immediately()
+        assert not server.running
+        server.start()
+        again = replace(database, host="127.0.0.1", port=second.port)
+        assert again.query("SELECT n FROM kept") == [(7,)]
+
+
+def test_database_containers_are_removed_with_their_runtime(tmp_path: Path, base_image: str) -> None:
+    with DockerRuntime(tmp_path, database_image=base_image) as runtime:
+        server, _ = runtime.databases().create_database("postgresql")
+        name = server.container.name
+    client = docker.from_env()
+    try:
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(name)
+    finally:
+        client.close()
