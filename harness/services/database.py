@@ -101,6 +101,17 @@ class DatabaseRef:
             conn.close()
 
 
+def connection_answers(conn: Any) -> bool:
+    """True if a driver connection still runs a query (a killed session, or a dead server, does not)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        return True
+    except Exception:
+        return False
+
+
 class DatabaseServer(Protocol):
     @property
     def kind(self) -> DatabaseKind: ...
