@@ -14,8 +14,8 @@ DATABASES = ("postgresql", "mariadb")
     vendor="activemq",
     strict=False,
     reason="intermittent, both databases: a message the new master receipted right after taking over is never "
-    "delivered (1 lost in some runs); the woken master still writes with its own message-id sequence, which "
-    "the new master also allocated from",
+    "delivered (1 lost in some runs), likely because the woken master still writes with a message-id sequence "
+    "the new master also allocates from",
 )
 @pytest.mark.parametrize("topology", [pytest.param(jdbc(nodes=2, db=db, locker="lease"), id=db) for db in DATABASES])
 def test_master_paused_longer_than_lease(cluster, workload, faults):
