@@ -11,6 +11,7 @@ of each configuration's p50 and p95 to pybroker's.
     python bench/failover.py --trials 5 --config pybroker --config activemq@1000
     python bench/failover.py --trials 5 --jdbc      # adds both vendors x PostgreSQL/MariaDB x both lockers
     python bench/failover.py --config pybroker/postgresql-lease@3000 --config activemq/postgresql-lease@3000
+    python bench/failover.py --trials 5 --runtime docker   # the same in containers (databases too)
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from harness.cluster import Cluster
 from harness.faults import Kill, Nemesis
 from harness.history import History
 from harness.runtime import LocalRuntime
+from harness.runtime.base import Runtime
 from harness.services import DatabasePool
 from harness.topology import jdbc, shared_file
 from harness.topology.model import Topology
-from harness.vendors import get_vendor
+from harness.vendors import Vendor, get_vendor
 from harness.workload import Workload, WorkloadOptions
 
 
@@ -91,9 +93,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def measure(config: BenchConfig, trials: int, workdir: Path, databases: DatabasePool) -> list[float]:
-    runtime = LocalRuntime(Path(tempfile.mkdtemp(prefix="cluster-", dir=workdir)))
-    cluster = Cluster(config.topology(), get_vendor(config.vendor), runtime, databases)
+def measure(
+    config: BenchConfig, trials: int, workdir: Path, databases: DatabasePool, runtime_name: str = "local"
+) -> list[float]:
+    node_dirs = Path(tempfile.mkdtemp(prefix="cluster-", dir=workdir))
+    runtime: Runtime
+    vendor: Vendor
+    if runtime_name == "docker":
+        from harness.images.vendors import vendor_in_image
+        from harness.runtime.docker import DockerRuntime
+
+        # Databases too run as containers, on the cluster's network.
+        runtime, vendor, provider = DockerRuntime(node_dirs), vendor_in_image(config.vendor), None
+    else:
+        runtime, vendor, provider = LocalRuntime(node_dirs), get_vendor(config.vendor), databases
+    cluster = Cluster(config.topology(), vendor, runtime, provider)
     history = History()
     nemesis = Nemesis(history)
     options = WorkloadOptions(destination="/queue/bench.failover", rate_per_producer=200.0, send_timeout_s=30.0)
@@ -120,6 +134,18 @@ def measure(config: BenchConfig, trials: int, workdir: Path, databases: Database
     return measured
 
 
+def build_images(vendors: list[str]) -> None:
+    from harness.images.build import ImageBuilder
+    from harness.images.recipes import plan_images
+    from harness.runtime.engine import connect
+
+    client = connect(timeout=1800)
+    try:
+        ImageBuilder(client, lambda line: print(line, file=sys.stderr, flush=True)).ensure(plan_images(vendors))
+    finally:
+        client.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=10, help="kills per configuration (default 10)")
@@ -128,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="VENDOR@INTERVAL_MS, VENDOR@default, or VENDOR/DATABASE-LOCKER[@MS] for JDBC (e.g. "
         "activemq/mariadb-lease@3000); repeatable (default: " + ", ".join(DEFAULT_CONFIGS) + ")",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=("local", "docker"),
+        default="local",
+        help="local processes (default) or containers (images built first, offline, cached by content)",
     )
     parser.add_argument(
         "--jdbc", action="store_true", help="add JDBC rows: both vendors x PostgreSQL/MariaDB x database/lease locker"
@@ -140,14 +172,19 @@ def main(argv: list[str] | None = None) -> int:
         configs = [BenchConfig.parse(c) for c in (args.config or DEFAULT_CONFIGS) + (JDBC_CONFIGS if args.jdbc else [])]
     except ValueError as exc:
         parser.error(str(exc))
+    if args.runtime == "docker":
+        build_images(sorted({c.vendor for c in configs}))
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="amq-bench-") as tmp, DatabasePool() as databases:
         for config in configs:
             print(f"measuring {config.label}: {args.trials} kills", file=sys.stderr, flush=True)
-            results[config.label] = measure(config, args.trials, Path(tmp), databases)
+            results[config.label] = measure(config, args.trials, Path(tmp), databases, args.runtime)
     base_label = configs[0].label
     base = results[base_label]
-    print(f"\nkill -9 failover time, ms (first receipted send after the kill), {args.trials} trials each")
+    print(
+        f"\nkill -9 failover time, ms (first receipted send after the kill), {args.trials} trials each, "
+        f"runtime {args.runtime}"
+    )
     print(f"{'configuration':64} {'p50':>8} {'p95':>8} {'max':>8} {'mean':>8}  p50 ratio  p95 ratio (to first)")
     for label, values in results.items():
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
