@@ -185,13 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         f"\nkill -9 failover time, ms (first receipted send after the kill), {args.trials} trials each, "
         f"runtime {args.runtime}"
     )
-    print(f"{'configuration':64} {'p50':>8} {'p95':>8} {'max':>8} {'mean':>8}  p50 ratio  p95 ratio (to first)")
+    print(f"{'configuration':72} {'p50':>8} {'p95':>8} {'max':>8} {'mean':>8}  p50 ratio  p95 ratio (to first)")
     for label, values in results.items():
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
         ratio50 = p50 / percentile(base, 0.5)
         ratio95 = p95 / percentile(base, 0.95)
         print(
-            f"{label:64} {p50:8.1f} {p95:8.1f} {max(values):8.1f} {statistics.mean(values):8.1f}"
+            f"{label:72} {p50:8.1f} {p95:8.1f} {max(values):8.1f} {statistics.mean(values):8.1f}"
             f"  {ratio50:9.2f}  {ratio95:9.2f}"
         )
     print(f"ratios are to {base_label}")
