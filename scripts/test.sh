@@ -16,18 +16,18 @@ echo "== container images for --runtime docker (built offline from Debian packag
 echo "== unit and integration tests"; "$PY" -m pytest tests -q
 # Every suite runs even when an earlier one fails, so that the report shows all results.
 suites_status=0
-# JDBC scenarios run on PostgreSQL here and MariaDB gets kill -9 and the outage; the nightly job
-# (plain `pytest suites/ha --vendor pybroker --vendor activemq`) runs every scenario on both databases.
+# JDBC scenarios run on PostgreSQL here and MariaDB gets kill -9 (both lockers); the nightly job (plain
+# `pytest suites/ha --vendor pybroker --vendor activemq`) runs every scenario on both databases.
 echo "== suites/ha (JDBC on PostgreSQL), suites/conformance and suites/ordering on pybroker and activemq"
 "$PY" -m pytest suites/ha suites/conformance suites/ordering --vendor pybroker --vendor activemq \
   --database postgresql --results-dir reports/results -q --durations=5 || suites_status=$?
-echo "== suites/ha JDBC on MariaDB: kill -9 and database outage on pybroker and activemq"
-"$PY" -m pytest suites/ha/test_jdbc_kill.py suites/ha/test_jdbc_database_outage.py --database mariadb \
+echo "== suites/ha JDBC on MariaDB: kill -9 with both lockers on pybroker and activemq"
+"$PY" -m pytest suites/ha/test_jdbc_kill.py --database mariadb \
   --vendor pybroker --vendor activemq --results-dir reports/results -q || suites_status=$?
 echo "== suites/ha in Docker containers: shared-file kill -9, partition and JDBC kill -9 on pybroker and activemq"
 "$PY" -m pytest suites/ha/test_shared_file_kill.py suites/ha/test_shared_file_partition.py \
   suites/ha/test_jdbc_kill.py --runtime docker \
-  -k "round_robin and 2-nodes or restarts_as_slave or partition or postgresql-database or mariadb-lease" \
+  -k "round_robin and 2-nodes or restarts_as_slave or partition or postgresql-database" \
   --vendor pybroker --vendor activemq --results-dir reports/results -q || suites_status=$?
 "$PY" -m harness.cli report compare reports/results/results.jsonl -o reports/comparison.md
 cat reports/comparison.md

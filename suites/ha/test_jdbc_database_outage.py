@@ -30,13 +30,27 @@ def test_database_outage_with_stop_start_handler(cluster, workload, faults):
 
 @pytest.mark.known_finding(
     vendor="activemq",
-    reason="the default IO exception handler stops both brokers when the database goes away, and they stay "
-    "down after it returns: the cluster does not come back by itself",
+    case="postgresql",
+    reason="the default IO exception handler stops the master when the database goes away, and the slave, "
+    "blocked in createTablesOnStartup behind the master's row lock, fails its start and exits too: both stay "
+    "down after the database returns (on MariaDB the slave waits in its lock loop instead and takes over)",
+)
+@pytest.mark.known_finding(
+    vendor="activemq",
+    case="mariadb",
+    strict=False,
+    reason="intermittent on MariaDB: the slave takes over once the database is back, but in some runs the new "
+    "master then receipts nothing for a minute (0 of 20 sends), and in others both brokers exit",
 )
 @pytest.mark.parametrize("topology", [pytest.param(jdbc(nodes=2, db=db), id=db) for db in DATABASES])
 def test_database_outage_with_default_handler(cluster, workload, faults):
-    """The vendor's default handler, database locker. Once the database is back the cluster must come back
-    by itself: a master within 30 s, nothing receipted lost, never two masters."""
+    """The vendor's default handler, database locker, with the slave settled in its standby. Once the
+    database is back the cluster must come back by itself: a master within 30 s, nothing receipted lost,
+    never two masters."""
+    master = cluster.master()
+    for node in cluster.nodes.values():
+        if node is not master:
+            cluster.wait_standby(node)
     with workload.running(producers=2, consumers=1):
         workload.wait_for_traffic()
         outage = faults.database_outage(down_for_s=3)
