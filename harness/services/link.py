@@ -180,7 +180,7 @@ class LinkProxy:
             try:
                 upstream = socket.create_connection(self.upstream, timeout=5)
                 upstream.settimeout(None)
-            except OSError as exc:
+            except Exception as exc:  # unreachable, or no address (a database container that is down)
                 log.debug("link %s: database unreachable (%s)", self.name, exc)
                 _reset(client)
                 continue

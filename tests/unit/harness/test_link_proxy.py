@@ -126,3 +126,20 @@ def test_upstream_ports_are_the_database_side_peer_ports(link: LinkProxy, echo: 
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_a_failing_address_lookup_refuses_that_connection_and_the_link_keeps_serving(echo: EchoServer) -> None:
+    """A database container that is down has no address: the lookup raises. The link must reset that one
+    connection and serve the next one, not die with its acceptor."""
+    answers: list[tuple[str, int] | Exception] = [RuntimeError("container has no address"), ("127.0.0.1", echo.port)]
+
+    def lookup() -> tuple[str, int]:
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    with LinkProxy(lookup, name="amq1->db") as proxy:
+        with pytest.raises(OSError):
+            _roundtrip_or_raise(proxy.port)
+        assert _roundtrip(proxy.port, b"still serving") == b"still serving"
