@@ -91,5 +91,6 @@ class ContainerVendor:
         return replace(self.inner.prepare(node_dir, activemq_xml), image=self.image)
 
 
-def vendor_in_image(vendor: str, source: ImageSource = "built") -> ContainerVendor:
-    return ContainerVendor(vendor_as_laid_out_in(vendor, source), image_for(vendor, source))
+def vendor_in_image(vendor: str, source: ImageSource = "built", plan: ImagePlan | None = None) -> ContainerVendor:
+    """``plan``: the image built for this run; by default the one this checkout's sources hash to now."""
+    return ContainerVendor(vendor_as_laid_out_in(vendor, source), plan or image_for(vendor, source))
