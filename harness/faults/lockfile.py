@@ -46,8 +46,9 @@ class LockSteal(Fault):
 class LockHolder(Fault):
     """An outside process takes the store's lock file and holds it until healed.
 
-    With ``steal`` the lock file is deleted first, so the outsider locks a fresh file at once while the
-    master still holds the old one (a master that does not check its lock keeps serving); without it
+    With ``steal`` the outsider locks a fresh file and renames it over the lock file, so it holds the lock
+    the moment the name changes hands, while the master still holds the old inode (a master that does not
+    check its lock keeps serving, and no slave can get in first); without it
     the outsider waits for the lock like a slave would, and wins it when the master lets go. While the
     outsider holds the lock no broker may act as master.
     """
@@ -63,12 +64,11 @@ class LockHolder(Fault):
         self.held_at: float | None = None
 
     def _inject(self) -> None:
-        if self.steal:
-            if not self.lock_path.exists():
-                raise FileNotFoundError(f"lock holder: {self.lock_path} does not exist (is a master running?)")
-            self.lock_path.unlink()
+        if self.steal and not self.lock_path.exists():
+            raise FileNotFoundError(f"lock holder: {self.lock_path} does not exist (is a master running?)")
+        mode = ["--replace"] if self.steal else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "harness.faults.lock_holder", str(self.lock_path)],
+            [sys.executable, "-m", "harness.faults.lock_holder", *mode, str(self.lock_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": _source_root()},

@@ -10,7 +10,7 @@ from harness.topology import shared_file
 
 @pytest.mark.topology(shared_file(nodes=2, lock_keepalive_ms=1000))
 def test_outside_process_holding_the_lock_stops_every_master(cluster, workload, faults):
-    """The lock file is deleted and an outside process locks a fresh one. The master must step down at its
+    """An outside process puts a fresh, locked lock file in place. The master must step down at its
     next keep-alive check, and while the outsider holds the lock no broker may serve; when it lets go a
     broker takes over. Nothing receipted is lost."""
     with workload.running(producers=2, consumers=1):

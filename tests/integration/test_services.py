@@ -77,3 +77,19 @@ def test_lock_holder_waits_for_the_lock_then_holds_it_until_healed(tmp_path: Pat
         holder.heal()
     fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on heal
     os.close(fd)
+
+
+def test_stealing_lock_holder_owns_the_new_lock_file_from_its_first_moment(tmp_path: Path) -> None:
+    lock_file = tmp_path / "lock"
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT)
+    fcntl.lockf(fd, fcntl.LOCK_EX)  # the master's lock, on the old inode
+    holder = LockHolder("group", lock_file, steal=True)
+    Nemesis(History()).inject(holder)  # returns once the outsider holds the new file
+    try:
+        contender = os.open(lock_file, os.O_RDWR)  # what a slave would open now
+        with pytest.raises(OSError):
+            fcntl.lockf(contender, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(contender)
+    finally:
+        holder.heal()
+        os.close(fd)
