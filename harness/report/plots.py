@@ -1,41 +1,59 @@
 """The report's pictures, drawn by matplotlib and returned as SVG text to inline in HTML or attach to allure.
 
 Each function takes plain data (a Timeline, figures from result lines) and returns one ``<svg>`` element.
-matplotlib runs on its non-interactive Agg backend: no display, no window, safe in CI.
+Figures are made with matplotlib's object API (``Figure``, no pyplot): no display, no global figure
+state, safe in CI and in threads of a pytest run.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ParamSpec
 
 import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
+from harness.report.timeline import Timeline
 
-from matplotlib import pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.figure import Figure  # noqa: E402
-
-from harness.report.timeline import Timeline  # noqa: E402
+P = ParamSpec("P")
 
 # Colours of the operation outcomes, shared with the HTML's legend.
 OUTCOME_COLOURS = {"ok": "#2e7d32", "fail": "#c62828", "info": "#ef6c00"}
 FAULT_COLOUR = "#b0bec5"
 _SVG_START = re.compile(r"^.*?(?=<svg)", re.S)
 
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 8, "axes.titlesize": 9, "figure.dpi": 96})
+# Text stays text in the SVG (searchable, small); the report's own sizes.
+_STYLE: dict[Any, Any] = {"svg.fonttype": "none", "font.size": 8, "axes.titlesize": 9, "svg.hashsalt": "amq-harness"}
+
+
+def styled(draw: Callable[P, str]) -> Callable[P, str]:
+    """Draw under the report's style, without changing matplotlib's global settings for anyone else."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+        with matplotlib.rc_context(_STYLE):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def _axes(width: float, height: float) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(width, height), dpi=96)
+    return figure, figure.subplots()
 
 
 def _svg(figure: Figure) -> str:
     """The figure as an ``<svg>`` element (no XML prolog or DOCTYPE, so it can sit inside HTML)."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
     return _SVG_START.sub("", buffer.getvalue(), count=1)
 
 
-def _shade_faults(axes: plt.Axes, timeline: Timeline, label: bool) -> None:
+def _shade_faults(axes: Axes, timeline: Timeline, label: bool) -> None:
     end_of_run = timeline.duration_ms / 1000
     for window in timeline.faults:
         start = window.start_ms / 1000
@@ -56,12 +74,13 @@ def _shade_faults(axes: plt.Axes, timeline: Timeline, label: bool) -> None:
             )
 
 
+@styled
 def timeline_svg(timeline: Timeline, title: str = "") -> str:
     """Lanes: one per client process (ok/fail/info marks), then one per node (master in each probe round)."""
     node_lanes = [f"node {n}" for n in timeline.nodes]
     lanes = list(timeline.lanes) + node_lanes
     height = 1.2 + 0.28 * max(len(lanes), 1)
-    figure, axes = plt.subplots(figsize=(10, height))
+    figure, axes = _axes(10, height)
     row = {lane: i for i, lane in enumerate(lanes)}
     for outcome, colour in OUTCOME_COLOURS.items():
         points = [(m.time_ms / 1000, row[m.lane]) for m in timeline.marks if m.type == outcome]
@@ -95,9 +114,10 @@ def timeline_svg(timeline: Timeline, title: str = "") -> str:
     return _svg(figure)
 
 
+@styled
 def latency_svg(timeline: Timeline) -> str:
     """Send latency (invoke to receipt) over time, one colour per producer, faults shaded."""
-    figure, axes = plt.subplots(figsize=(5, 2.4))
+    figure, axes = _axes(5, 2.4)
     by_process: dict[str, list[tuple[float, float]]] = {}
     for point in timeline.latencies:
         by_process.setdefault(point.process, []).append((point.time_ms / 1000, point.latency_ms))
@@ -117,9 +137,10 @@ def latency_svg(timeline: Timeline) -> str:
     return _svg(figure)
 
 
+@styled
 def throughput_svg(timeline: Timeline) -> str:
     """Receipted sends and deliveries per second over time, faults shaded."""
-    figure, axes = plt.subplots(figsize=(5, 2.4))
+    figure, axes = _axes(5, 2.4)
     xs = [p.time_ms / 1000 for p in timeline.rates]
     axes.step(xs, [p.sends_per_s for p in timeline.rates], where="post", label="receipted sends/s", lw=1)
     axes.step(xs, [p.receives_per_s for p in timeline.rates], where="post", label="deliveries/s", lw=1)
@@ -133,9 +154,10 @@ def throughput_svg(timeline: Timeline) -> str:
     return _svg(figure)
 
 
+@styled
 def failover_per_fault_svg(labels: Sequence[str], failover_ms: Sequence[float | None]) -> str:
     """One bar per fault: its failover time; a fault without recovery is marked, not drawn as zero."""
-    figure, axes = plt.subplots(figsize=(5, 0.9 + 0.25 * max(len(labels), 1)))
+    figure, axes = _axes(5, 0.9 + 0.25 * max(len(labels), 1))
     ys = range(len(labels))
     values = [v if v is not None else 0.0 for v in failover_ms]
     colours = ["#1565c0" if v is not None else "#c62828" for v in failover_ms]
@@ -151,10 +173,11 @@ def failover_per_fault_svg(labels: Sequence[str], failover_ms: Sequence[float | 
     return _svg(figure)
 
 
+@styled
 def distribution_svg(samples: Mapping[str, Sequence[float]], title: str) -> str:
     """Box plot with every sample drawn on top (a strip), one box per column (vendor and runtime)."""
     names = list(samples)
-    figure, axes = plt.subplots(figsize=(1.6 + 1.5 * max(len(names), 1), 2.8))
+    figure, axes = _axes(1.6 + 1.5 * max(len(names), 1), 2.8)
     data = [list(samples[name]) for name in names]
     axes.boxplot(data, showfliers=False, widths=0.5)
     for i, values in enumerate(data, start=1):

@@ -103,7 +103,7 @@ def build_timeline(history: Iterable[Op], rate_bin_ms: float | None = None) -> T
         elif op.process == PROBE:
             if op.f == PROBE_NODE and isinstance(op.value, dict) and op.node is not None:
                 slot = (int(op.value.get("round", 0)), str(op.value.get("group", "")))
-                first_seen, masters = rounds.setdefault(slot, (ms(op), []))
+                _, masters = rounds.setdefault(slot, (ms(op), []))
                 if op.value.get("accepting"):
                     masters.append(op.node)
         elif op.type != "invoke":
