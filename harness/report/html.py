@@ -85,15 +85,16 @@ def _cell_html(cell: Cell) -> str:
     )
 
 
+_NOT_RUN = '<td class="cell notrun" data-status="notrun">not run</td>'
+
+
 def _matrix_html(sections: list[Section]) -> str:
     parts = []
     for section in sections:
         head = "".join(f"<th>{escape(c.label)}</th>" for c in section.columns)
         rows = []
         for name, cells in section.rows.items():
-            tds = "".join(
-                _cell_html(cells[c]) if c in cells else '<td class="cell notrun">not run</td>' for c in section.columns
-            )
+            tds = "".join(_cell_html(cells[c]) if c in cells else _NOT_RUN for c in section.columns)
             rows.append(f"<tr><td>{escape(name)}</td>{tds}</tr>")
         parts.append(
             f'<h3>{escape(section.topology)}</h3><table class="matrix" data-topology="{escape(section.topology)}">'

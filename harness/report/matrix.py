@@ -87,7 +87,9 @@ def figure_text(name: str, value: Any) -> str | None:
             return ", ".join(parts) or None
         return f"{label} {len(value)}" if value else None
     if isinstance(value, dict):
-        return f"{label} {len(value)}" if value else None
+        shown = ", ".join(f"{k}={v}" for k, v in list(value.items())[:3])
+        more = f" and {len(value) - 3} more" if len(value) > 3 else ""
+        return f"{label} {shown}{more}" if value else None
     return f"{label} {value}" if value not in (None, "") else None
 
 
