@@ -70,6 +70,14 @@ def _html(args: argparse.Namespace) -> int:
         print(f"amq-harness: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {built.path} ({built.results} results in {built.seconds:.1f} s)")
+    if args.screenshot:
+        from harness.report.browser import BrowserUnavailable, screenshot
+
+        try:
+            print(f"wrote {screenshot(built.path, Path(args.screenshot))} (headless Chromium)")
+        except BrowserUnavailable as exc:
+            print(f"amq-harness: no screenshot: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -136,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     html.add_argument("results", nargs="+", help="results directories (or results.jsonl files); several are merged")
     html.add_argument("-o", "--output", default="reports/index.html")
     html.add_argument("--title", default="amq-harness report")
+    html.add_argument("--screenshot", metavar="PNG", help="also save the top of the page as headless Chromium draws it")
     html.set_defaults(handler=_html)
     changes = report_commands.add_parser(
         "changes", help="what changed verdict between two result sets (e.g. last night against the night before)"

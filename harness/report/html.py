@@ -216,7 +216,7 @@ def _scenario_html(cell: Cell) -> str:
         f"<summary><b>{escape(str(result['scenario']))}</b> on {escape(column.label)}: "
         f'<span class="verdict">{STATUS_TEXT[status]}</span> {_badges(result)} <small>{escape(summary)}</small>'
         f"</summary>{''.join(notes)}"
-        f"<p><small>seed {escape(str(result.get('seed')))}, {escape(str(result.get('duration_s')))} s, "
+        f"<p><small>seed {escape(str(result.get('seed')))}, {escape(str(result.get('duration_s', '?')))} s, "
         f"finished {escape(str(result.get('finished_at')))}, history {escape(str(result.get('history')))}</small></p>"
         f'<div class="plots">{picture_html}</div>'
         f"<h4>Problems the checkers found</h4>{problem_list}"
