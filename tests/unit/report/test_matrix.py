@@ -72,3 +72,11 @@ def test_the_newest_result_of_a_cell_wins_and_the_runs_are_counted():
     (section,) = build_matrix([newer, older])
     (cell,) = section.rows["s"].values()
     assert (cell.status, cell.runs) == ("pass", 2)
+
+
+def test_database_versions_are_shortened_to_what_a_reader_needs():
+    from harness.report.versions import short_version
+
+    answer = "PostgreSQL 15.8 (Debian 15.8-0+deb12u1) on x86_64-pc-linux-gnu, compiled by gcc (Debian 12.2.0-14) 12.2.0"
+    assert short_version("postgresql", answer) == "PostgreSQL 15.8 (Debian 15.8-0+deb12u1)"
+    assert short_version("mariadb", "10.11.6-MariaDB-0+deb12u1") == "MariaDB 10.11.6-MariaDB-0+deb12u1"
