@@ -6,7 +6,7 @@ from harness.checkers import check_exclusivity, check_group_ownership
 
 
 def groups_with_late_joiner(moves_while_owner_lives: bool) -> HistoryBuilder:
-    """Consumer 1 holds group A; consumer 2 joins; A's next message goes to 2 while 1 still lives (or after 1 closed)."""
+    """Consumer 1 holds group A; consumer 2 joins; A moves to 2 while 1 still lives (or after 1 closed)."""
     b = HistoryBuilder()
     b.sends("p1", range(4))
     b.subscribe(1)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from checker_histories import HistoryBuilder, healthy
 
 from harness.checkers import SplitBrainResult, Verdict, check_all, standard_checkers
@@ -167,7 +166,7 @@ def test_checkers_can_be_left_out_and_options_go_to_the_standard_set() -> None:
 
 def test_unknown_figures_and_checkers_are_named_in_the_error() -> None:
     verdict = check_all(healthy(1).ops)
-    with pytest.raises(AttributeError, match="no figure 'stranded_twice'.*lost, stranded"):
+    with pytest.raises(AttributeError, match=r"no figure 'stranded_twice'.*lost, stranded"):
         verdict.stranded_twice  # noqa: B018
     with pytest.raises(KeyError, match="no checker named 'stuck'"):
         verdict["stuck"]
