@@ -98,3 +98,24 @@ def test_one(stomp, differs):
     run.assert_outcomes(passed=1)
     assert (pytester.path / "out" / "results.jsonl").is_file()
     assert not (pytester.path / "index.html").exists()
+
+
+def test_with_xdist_the_controller_writes_one_report_of_every_worker(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_two="""
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.topology(shared_file(nodes=1))
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_version(stomp, version):
+    assert stomp.connect(version).version == version
+"""
+    )
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-n", "2", "-p", "xdist")
+    run.assert_outcomes(passed=2)
+    run.stdout.fnmatch_lines(["*amq-harness: report *index.html (2 results, built in *"])
+    written = [line for line in run.stdout.lines if "amq-harness: report " in line]
+    assert len(written) == 1, f"one report for the run, not one per worker: {written}"
+    report = (pytester.path / "index.html").read_text()
+    assert report.count('class="scenario pass"') == 2
