@@ -27,27 +27,21 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from harness.broker.config.activemq_xml import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
-from harness.broker.core.broker import UNLIMITED, Broker, BrokerSettings, Store, StoreLimits
-from harness.broker.ha.fencing import EpochConflict, EpochStore, Fence, always_valid
+from harness.broker.core.broker import Broker, BrokerSettings
+from harness.broker.fence import Fence, always_valid
+from harness.broker.ha.fencing import EpochConflict, EpochStore
 from harness.broker.ha.file_locker import SharedFileLocker
 from harness.broker.message import Message
 from harness.broker.stomp.connection import ConnectionContext, StompConnection
-from harness.broker.store.journal import JOURNAL_DIR, DurableSubscriptionRecord, Journal, Recovery, recover
+from harness.broker.store.contract import UNLIMITED, DurableSubscriptionRecord, MessageStore, StoreLimits
+from harness.broker.store.journal import JOURNAL_DIR, Journal, Recovery, recover
 
 LOCK_FILE = "lock"
 _GRACEFUL_CLOSE_TIMEOUT = 2.0
 _STEP_DOWN_PAUSE = 0.1  # lets another node's takeover win before this one asks for the lock again
-
-
-class MessageStore(Store, Protocol):
-    """A master term's store (the journal or the JDBC store) as the server drives it."""
-
-    async def flush(self) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class StartupError(Exception):
