@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,8 +49,9 @@ class LinkProxyError(RuntimeError):
 
 @dataclass(frozen=True)
 class ProxiedLink:
-    """One named proxy: where to connect instead of ``upstream``."""
+    """One named proxy: where to connect instead of ``upstream``, and the faults' handle on it."""
 
+    proxies: LinkProxies = field(repr=False, compare=False)
     name: str
     listen_host: str
     listen_port: int
@@ -59,6 +60,23 @@ class ProxiedLink:
     @property
     def listen(self) -> str:
         return f"{self.listen_host}:{self.listen_port}"
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.proxies.set_enabled(self.name, enabled)
+
+    def add_toxic(
+        self, toxic_type: str, attributes: dict[str, int], stream: str = "downstream", toxic_name: str | None = None
+    ) -> str:
+        return self.proxies.add_toxic(self.name, toxic_type, attributes, stream, toxic_name=toxic_name)
+
+    def remove_toxic(self, toxic_name: str) -> None:
+        self.proxies.remove_toxic(self.name, toxic_name)
+
+    def upstream_ports(self) -> set[int]:
+        return self.proxies.upstream_ports(self.name)
+
+    def repoint(self, upstream: tuple[str, int] | str) -> None:
+        self.proxies.repoint(self.name, upstream)
 
 
 class LinkProxies:
@@ -109,7 +127,7 @@ class LinkProxies:
                 client.get_proxy(name).destroy()  # left by a run that was killed
             proxy = client.create(upstream=target, name=name, listen=f"{listen_host}:0")
         host, _, port = proxy.listen.rpartition(":")
-        link = ProxiedLink(name, host, int(port), target)
+        link = ProxiedLink(self, name, host, int(port), target)
         self._created[name] = link
         log.info("link proxy %s: %s -> %s", name, link.listen, target)
         return link
