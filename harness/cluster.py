@@ -10,19 +10,20 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Literal
 
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
-from harness.services import DatabaseRef, DatabaseServer
+from harness.services import DatabaseRef, DatabaseServer, ZooKeeperEnsemble
 from harness.topology.model import MasterSlaveGroup, Topology
+from harness.topology.render import DataSource, NodeConfig, ReplicationNode, render_activemq_xml
 from harness.toxiproxy.links import BuiltinToxiproxy, LinkProxies, ProxiedLink
-from harness.topology.render import DataSource, NodeConfig, render_activemq_xml
 from harness.vendors.base import Vendor
 
 log = logging.getLogger("harness.cluster")
@@ -46,6 +47,8 @@ STANDBY_LOG_LINES = (
     "Using Persistence Adapter: JDBCPersistenceAdapter",
 )
 STANDBY_SETTLE_S = 1.0
+# <replicatedLevelDB bind=...>'s default port, where a master serves its replicas.
+REPLICATION_PORT = 61619
 
 
 class ClusterError(RuntimeError):
@@ -61,6 +64,9 @@ class Cluster:
     for itself when it first needs a link. Other links a topology wants to break (broker to broker,
     broker to ZooKeeper) come from ``link_proxy(name, upstream)``: connect to the address it returns
     instead of the upstream, and faults reach the link by that name.
+
+    ``with Cluster(...) as cluster:`` starts it and stops it (every node, link and container) on exit,
+    a start that fails half-way included; ``start()`` and ``stop()`` do the same by hand.
     """
 
     _instances = 0
@@ -71,7 +77,7 @@ class Cluster:
         vendor: Vendor,
         runtime: Runtime,
         databases: DatabaseProvider | None = None,
-        link_proxies: LinkProxies | None = None,
+        link_proxies: LinkProxies | Callable[[], LinkProxies] | None = None,
     ) -> None:
         self.topology = topology
         self.vendor = vendor
@@ -82,6 +88,7 @@ class Cluster:
         self.links: dict[str, ProxiedLink] = {}  # each JDBC node's link to its database, by node
         self.client_links: dict[str, ProxiedLink] = {}  # the clients' link to each node, by node
         self.named_links: dict[str, ProxiedLink] = {}  # links a topology made with link_proxy(), by name
+        self.zookeepers: dict[str, ZooKeeperEnsemble] = {}
         self._databases = databases
         self._link_proxies = link_proxies
         self._own_link_server: BuiltinToxiproxy | None = None
@@ -91,6 +98,9 @@ class Cluster:
 
     @property
     def link_proxies(self) -> LinkProxies:
+        """The Toxiproxy server of this cluster's links, asked for (or started) when first needed."""
+        if callable(self._link_proxies):
+            self._link_proxies = self._link_proxies()
         if self._link_proxies is None:
             self._own_link_server = BuiltinToxiproxy()
             self._link_proxies = LinkProxies(self._own_link_server.url)
@@ -127,13 +137,40 @@ class Cluster:
         for node in self.group(name).nodes:
             self.links[node].repoint((server.host, server.port))
 
+    def _replication(self, group: MasterSlaveGroup, node: str) -> ReplicationNode | None:
+        """A replicated group's ZooKeeper ensemble (started with the group's first node) and where
+        ``node`` serves its replicas when master."""
+        if group.replicated is None:
+            return None
+        if group.name not in self.zookeepers:
+            ensemble = ZooKeeperEnsemble(
+                group.replicated.zookeepers,
+                host=self.runtime.services_host,
+                workdir=self.runtime.shared_dir(f"zookeeper-{group.name}"),
+            )
+            self.zookeepers[group.name] = ensemble.start()
+        if self.runtime.name == "local":
+            bind_host, bind_port, hostname = self.runtime.host, self.runtime.allocate_port(), self.runtime.host
+        else:  # a container: ActiveMQ's default bind port, reached by its name on the cluster's network
+            bind_host, bind_port, hostname = "0.0.0.0", REPLICATION_PORT, node
+        return ReplicationNode(
+            zk_address=self.zookeepers[group.name].connect_string,
+            bind_host=bind_host,
+            bind_port=bind_port,
+            hostname=hostname,
+            replicas=len(group.nodes),
+            weight=group.replicated.weight(group.nodes.index(node)),
+        )
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> Cluster:
-        """Start every node; the first node of each group starts first so that it becomes master."""
+        """Start every node; the first node of each group starts first so that it becomes master (a
+        replicated group starts all at once: no node can be master before a quorum of them is up)."""
         self.vendor.check_installed()
         for group in self.topology.groups:
-            store = self.store_dir(group.name)
             for name in group.nodes:
+                # A replicated store is each node's own; the others share one.
+                store = self.runtime.node_dir(name) / "leveldb" if group.replicated else self.store_dir(group.name)
                 port = self.runtime.allocate_port()
                 # In a container the broker listens on its own address; clients use the published one.
                 listen_host, listen_port = self.runtime.listen_address(port)
@@ -147,6 +184,8 @@ class Cluster:
                     broker=group.broker,
                     jdbc=group.jdbc,
                     data_source=self._data_source(group, name),
+                    replicated=group.replicated,
+                    replication=self._replication(group, name),
                 )
                 xml = render_activemq_xml(config)
                 self.configs[name] = xml
@@ -157,6 +196,12 @@ class Cluster:
                         f"{self._link_prefix}.clients.{name}", self.nodes[name].endpoint, "127.0.0.1"
                     )
         for group in self.topology.groups:
+            if group.replicated is not None:
+                for name in group.nodes:
+                    self.nodes[name].start()
+                self._wait_running(list(group.nodes), settle=0.2)
+                self.wait_for_master(group.name, timeout)
+                continue
             first, *rest = group.nodes
             self.nodes[first].start()
             self._wait_first_master(group.name, self.nodes[first], timeout)
@@ -194,16 +239,32 @@ class Cluster:
             if not node.alive:
                 raise NodeError(f"node {name} exited during start-up; its log ends with:\n{node.logs(tail=30)}")
 
+    def __enter__(self) -> Cluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
     def stop(self) -> None:
         try:
             self.runtime.close()
         finally:
             try:
-                if self._link_proxies is not None:
-                    self._link_proxies.close()
+                for ensemble in self.zookeepers.values():
+                    ensemble.reap()
             finally:
-                if self._own_link_server is not None:
-                    self._own_link_server.close()
+                try:
+                    if isinstance(self._link_proxies, LinkProxies):
+                        self._link_proxies.close()
+                finally:
+                    if self._own_link_server is not None:
+                        self._own_link_server.close()
 
     # -- addressing -------------------------------------------------------------------------
     def group(self, name: str | None = None) -> MasterSlaveGroup:
@@ -220,6 +281,13 @@ class Cluster:
         if name not in self.databases:
             raise ClusterError(f"group {name} has no database (its store is {self.group(group).store})")
         return self.databases[name]
+
+    def zookeeper(self, group: str | None = None) -> ZooKeeperEnsemble:
+        """The ZooKeeper ensemble of a replicated group."""
+        name = self.group(group).name
+        if name not in self.zookeepers:
+            raise ClusterError(f"group {name} has no ZooKeeper ensemble (its store is {self.group(group).store})")
+        return self.zookeepers[name]
 
     def link(self, node: str) -> ProxiedLink:
         """The link between a node of a JDBC group and its database."""

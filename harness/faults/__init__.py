@@ -3,8 +3,10 @@ database outage, database sessions killed, and link faults through Toxiproxy (cu
 throttled, reset, sliced, limited) on any proxied link.
 
 Each fault is recorded in the history and heals itself on exit; the Nemesis heals leftovers.
+``Faults`` (api.py) is the vocabulary scenarios and library users speak to inject them on a cluster.
 """
 
+from harness.faults.api import Faults
 from harness.faults.base import Fault, Nemesis
 from harness.faults.database import DatabaseOutage, SessionKill
 from harness.faults.links import Bandwidth, Blackhole, LimitData, LinkCut, LinkToxic, ResetPeer, Slicer, SlowLink
@@ -18,6 +20,7 @@ __all__ = [
     "DatabaseOutage",
     "Fault",
     "FaultUnsupported",
+    "Faults",
     "Kill",
     "LimitData",
     "LinkCut",

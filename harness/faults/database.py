@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from harness.faults.base import Fault
 from harness.history import History
@@ -25,12 +26,18 @@ class DatabaseOutage(Fault):
     kind = "database-outage"
     effective_after_inject = True  # pg_ctl stop takes a moment; what it stops is served until then
 
-    def __init__(self, server: DatabaseServer, down_for_s: float | None = None) -> None:
+    def __init__(
+        self,
+        server: DatabaseServer,
+        down_for_s: float | None = None,
+        after_start: Callable[[], None] | None = None,
+    ) -> None:
         if down_for_s is not None and down_for_s < 0:
             raise ValueError(f"database outage: down_for_s must be >= 0, got {down_for_s}")
         super().__init__(server.kind, how="immediate stop", down_for_s=down_for_s)
         self.server = server
         self.down_for_s = down_for_s
+        self.after_start = after_start
         self._timer: threading.Timer | None = None
         self.down_at: float | None = None
         self.up_at: float | None = None
@@ -60,6 +67,8 @@ class DatabaseOutage(Fault):
             timer.cancel()
         if not self.server.running:
             self.server.start()
+            if self.after_start is not None:
+                self.after_start()
         self.up_at = time.monotonic()
 
     def wait_healed(self, timeout: float = 120.0) -> None:

@@ -270,3 +270,21 @@ def _source_root() -> str:
 
     root = str(Path(harness.__file__).resolve().parent.parent)
     return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+
+
+@contextmanager
+def toxiproxy_for_run(url: str | None = None) -> Iterator[LinkProxies]:
+    """The run's Toxiproxy: the user's server at ``url`` (or $AMQ_HARNESS_TOXIPROXY), else the built-in
+    one started here. On exit the proxies made through it are removed and a built-in server stops."""
+    url = url or os.environ.get(ENVIRONMENT_VARIABLE) or None
+    server = None if url else BuiltinToxiproxy()
+    proxies = LinkProxies(url or (server.url if server else ""))
+    try:
+        proxies.version()  # fail now, with the address, if nothing answers there
+        yield proxies
+    finally:
+        try:
+            proxies.close()
+        finally:
+            if server is not None:
+                server.close()
