@@ -112,7 +112,7 @@ class Cluster:
         if name in self.named_links:
             raise ClusterError(f"link {name!r} exists already ({self.named_links[name].listen})")
         link = self.link_proxies.create(
-            f"{self._link_prefix}.{name}", upstream, listen_host or self.runtime.services_host
+            f"{self._link_prefix}.{name}", upstream, listen_host or self.runtime.services_host, label=name
         )
         self.named_links[name] = link
         return link
@@ -125,7 +125,10 @@ class Cluster:
             self.databases[group.name] = provider.create_database(group.jdbc.database)
         server, db = self.databases[group.name]
         link = self.links[node] = self.link_proxies.create(
-            f"{self._link_prefix}.{node}.{db.kind}", (server.host, server.port), self.runtime.services_host
+            f"{self._link_prefix}.{node}.{db.kind}",
+            (server.host, server.port),
+            self.runtime.services_host,
+            label=f"{node}->{db.kind}",
         )
         return DataSource(db.driver_class, db.url(link.listen_host, link.listen_port), db.user, db.password)
 
@@ -192,9 +195,9 @@ class Cluster:
                 launch = self.vendor.prepare(self.runtime.node_dir(name), xml)
                 self.nodes[name] = self.runtime.add_node(name, launch, port)
                 if self.topology.client_links:
-                    self.client_links[name] = self.link_proxies.create(
-                        f"{self._link_prefix}.clients.{name}", self.nodes[name].endpoint, "127.0.0.1"
-                    )
+                    proxy_name, label = f"{self._link_prefix}.clients.{name}", f"clients->{name}"
+                    endpoint = self.nodes[name].endpoint
+                    self.client_links[name] = self.link_proxies.create(proxy_name, endpoint, "127.0.0.1", label)
         for group in self.topology.groups:
             if group.replicated is not None:
                 for name in group.nodes:

@@ -1,8 +1,9 @@
 """The link faults of a scenario's ``faults`` fixture: every fault that breaks a proxied link, by node or
 by link name, each injected at once and healed on ``with`` exit.
 
-A target is a node of a JDBC group (its link to the database), or the name of a link the topology made
-with ``cluster.link_proxy(name, ...)`` (a bridge, a ZooKeeper session ...). ``isolate_clients(node)``
+A target is a node of a JDBC group (its link to the database), the name of a link the topology made
+with ``cluster.link_proxy(name, ...)`` (a bridge, a ZooKeeper session ...), or a link itself
+(``cluster.client_link(node)``, the clients' link to a node). ``isolate_clients(node)``
 acts on the clients' link to a node (topologies with ``client_links=True``).
 """
 
@@ -27,6 +28,9 @@ from harness.toxiproxy.links import ProxiedLink
 if TYPE_CHECKING:
     from harness.cluster import Cluster
 
+# A node of a JDBC group (its database link), a link's name (cluster.link_proxy), or the link itself.
+LinkTarget = Node | str | ProxiedLink
+
 
 class LinkFaults:
     """Mixed into the fault vocabulary; needs ``cluster`` and ``_inject``."""
@@ -36,13 +40,15 @@ class LinkFaults:
     def _inject(self, fault: Fault) -> Fault:
         raise NotImplementedError
 
-    def _link(self, target: Node | str) -> tuple[str, ProxiedLink]:
+    def _link(self, target: LinkTarget) -> tuple[str, ProxiedLink]:
+        if isinstance(target, ProxiedLink):
+            return str(target), target
         name = target if isinstance(target, str) else target.name
         if name in self.cluster.named_links:
             return name, self.cluster.named_link(name)
         return name, self.cluster.link(name)
 
-    def cut_link(self, target: Node | str, streams: Streams = "both") -> Fault:
+    def cut_link(self, target: LinkTarget, streams: Streams = "both") -> Fault:
         """Cut a link: both ways, the proxy goes down (connections closed, new ones refused); one way only
         (``streams="upstream"``), what is sent that way vanishes while the other way still flows."""
         name, link = self._link(target)
@@ -51,29 +57,29 @@ class LinkFaults:
         return self._inject(Blackhole(name, link, streams))
 
     def slow_link(
-        self, target: Node | str, latency_ms: float, jitter_ms: float = 0, streams: Streams = "both"
+        self, target: LinkTarget, latency_ms: float, jitter_ms: float = 0, streams: Streams = "both"
     ) -> Fault:
         """Delay every chunk on the link by ``latency_ms`` (± ``jitter_ms``), each way by default."""
         name, link = self._link(target)
         return self._inject(SlowLink(name, link, latency_ms, jitter_ms, streams))
 
-    def blackhole(self, target: Node | str, streams: Streams = "both") -> Fault:
+    def blackhole(self, target: LinkTarget, streams: Streams = "both") -> Fault:
         """Bytes vanish, connections stay open (a hung link while both ends look healthy)."""
         name, link = self._link(target)
         return self._inject(Blackhole(name, link, streams))
 
-    def bandwidth(self, target: Node | str, rate_kb_s: int, streams: Streams = "both") -> Fault:
+    def bandwidth(self, target: LinkTarget, rate_kb_s: int, streams: Streams = "both") -> Fault:
         name, link = self._link(target)
         return self._inject(Bandwidth(name, link, rate_kb_s, streams))
 
-    def reset_peer(self, target: Node | str, after_ms: int = 0, streams: Streams = "downstream") -> Fault:
+    def reset_peer(self, target: LinkTarget, after_ms: int = 0, streams: Streams = "downstream") -> Fault:
         """Every connection is reset (RST) ``after_ms`` after bytes cross it, until healed."""
         name, link = self._link(target)
         return self._inject(ResetPeer(name, link, after_ms, streams))
 
     def slicer(
         self,
-        target: Node | str,
+        target: LinkTarget,
         average_size: int,
         size_variation: int = 0,
         delay_us: int = 0,
@@ -82,7 +88,7 @@ class LinkFaults:
         name, link = self._link(target)
         return self._inject(Slicer(name, link, average_size, size_variation, delay_us, streams))
 
-    def limit_data(self, target: Node | str, limit_bytes: int, streams: Streams = "both") -> Fault:
+    def limit_data(self, target: LinkTarget, limit_bytes: int, streams: Streams = "both") -> Fault:
         """Each connection is closed once ``limit_bytes`` crossed it (a link that dies mid-transfer)."""
         name, link = self._link(target)
         return self._inject(LimitData(name, link, limit_bytes, streams))
@@ -93,5 +99,5 @@ class LinkFaults:
         name = node if isinstance(node, str) else node.name
         link = self.cluster.client_link(name)
         if streams == "both":
-            return self._inject(LinkCut(f"clients->{name}", link))
-        return self._inject(Blackhole(f"clients->{name}", link, streams))
+            return self._inject(LinkCut(str(link), link))
+        return self._inject(Blackhole(str(link), link, streams))

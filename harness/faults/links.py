@@ -29,7 +29,7 @@ class LinkCut(Fault):
     kind = "link-cut"
 
     def __init__(self, target: str, link: ProxiedLink) -> None:
-        super().__init__(target, link=link.name)
+        super().__init__(target, link=str(link))
         self.link = link
 
     def _inject(self) -> None:
@@ -47,7 +47,7 @@ class LinkToxic(Fault):
 
     def __init__(self, target: str, link: ProxiedLink, attributes: dict[str, int], streams: Streams) -> None:
         self.directions = _directions(streams)
-        super().__init__(target, link=link.name, toxic=self.toxic_type, streams=streams, **attributes)
+        super().__init__(target, link=str(link), toxic=self.toxic_type, streams=streams, **attributes)
         self.link = link
         self.attributes = attributes
         self.added: list[str] = []

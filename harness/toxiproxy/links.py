@@ -56,6 +56,10 @@ class ProxiedLink:
     listen_host: str
     listen_port: int
     upstream: str
+    label: str = ""  # what faults and logs call it ("amq1->postgresql"); the proxy's name by default
+
+    def __str__(self) -> str:
+        return self.label or self.name
 
     @property
     def listen(self) -> str:
@@ -119,7 +123,9 @@ class LinkProxies:
         return answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer)
 
     # -- proxies ----------------------------------------------------------------------------
-    def create(self, name: str, upstream: tuple[str, int] | str, listen_host: str = "127.0.0.1") -> ProxiedLink:
+    def create(
+        self, name: str, upstream: tuple[str, int] | str, listen_host: str = "127.0.0.1", label: str = ""
+    ) -> ProxiedLink:
         """A new proxy on a free port of ``listen_host`` relaying to ``upstream``; a stale one of that name goes."""
         target = upstream if isinstance(upstream, str) else f"{upstream[0]}:{upstream[1]}"
         with self._api(f"creating proxy {name}") as client:
@@ -127,7 +133,7 @@ class LinkProxies:
                 client.get_proxy(name).destroy()  # left by a run that was killed
             proxy = client.create(upstream=target, name=name, listen=f"{listen_host}:0")
         host, _, port = proxy.listen.rpartition(":")
-        link = ProxiedLink(self, name, host, int(port), target)
+        link = ProxiedLink(self, name, host, int(port), target, label or name)
         self._created[name] = link
         log.info("link proxy %s: %s -> %s", name, link.listen, target)
         return link
