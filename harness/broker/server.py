@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.broker.config.activemq_xml import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
+from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
 from harness.broker.core.broker import UNLIMITED, Broker, BrokerSettings, Store, StoreLimits
 from harness.broker.ha.fencing import EpochConflict, EpochStore, Fence, always_valid
 from harness.broker.ha.file_locker import SharedFileLocker
@@ -103,6 +104,10 @@ class BrokerServer:
             from harness.broker.ha.jdbc import JdbcMasterSlave
 
             return await JdbcMasterSlave(self, store, self.config.io_exception_handler).run()
+        if isinstance(store, ReplicatedStoreConfig):
+            from harness.broker.ha.replicated import ReplicatedMasterSlave  # loads kazoo only when used
+
+            return await ReplicatedMasterSlave(self, store).run()
         return await self._run_shared_store(store)
 
     # -- master/slave ---------------------------------------------------------------------------

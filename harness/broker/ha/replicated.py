@@ -24,20 +24,21 @@ import contextlib
 import time
 from functools import partial
 
-from harness.broker.epoch import Fence
-from harness.broker.replicated_config import ReplicatedStoreConfig
-from harness.broker.replicated_store import (
+from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
+from harness.broker.ha.fencing import Fence
+from harness.broker.ha.zk_group import Elected, GroupUnavailable, GroupView, ZooKeeperGroup, choose_master
+from harness.broker.server import BrokerServer, StartupError
+from harness.broker.store.replicated import (
     FollowEnded,
     LocalState,
     Position,
     ReplicatedMasterStore,
+    ReplicationSettings,
     StateMirror,
     follow_master,
     open_epoch,
     recover_local,
 )
-from harness.broker.server import BrokerServer, StartupError
-from harness.broker.zk_group import Elected, GroupUnavailable, GroupView, ZooKeeperGroup, choose_master
 
 _POLL_S = 0.1
 _CONNECT_TIMEOUT_S = 30.0
@@ -75,6 +76,13 @@ class ReplicatedMasterSlave:
         self.group: ZooKeeperGroup | None = None
         self.latest_elected: Elected | None = None
         self.local: LocalState | None = None
+        self.data = ReplicationSettings(
+            directory=config.directory,
+            min_slave_acks=config.min_slave_acks,
+            sync_to_disk=config.sync == "quorum_disk",
+            security_token=config.security_token,
+            silence_s=config.zk_session_timeout_ms / 1000.0,
+        )
         self.lost_term = -1  # the newest master term this node saw end (as master or slave)
         self.followed_term = 0  # the newest term whose stream this node accepted
 
@@ -209,24 +217,33 @@ class ReplicatedMasterSlave:
         def caught_up(position: Position) -> None:
             self.followed_term = max(self.followed_term, position.term)
 
-        follower = asyncio.ensure_future(
-            follow_master(self.config, self.name, host, int(port), self.followed_term, self.log, caught_up)
-        )
         watcher = asyncio.ensure_future(self._watch_master(elected))
+        # A newly elected master opens its replication port a moment after the election: keep
+        # knocking for a session timeout before counting its term as ended.
+        deadline = time.monotonic() + self.data.silence_s
         reason = "stopped"
         try:
-            await asyncio.wait({follower, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if follower.done():
-                exc = follower.exception()
+            while True:
+                follower = asyncio.ensure_future(
+                    follow_master(self.data, self.name, host, int(port), self.followed_term, self.log, caught_up)
+                )
+                try:
+                    await asyncio.wait({follower, watcher}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not follower.done():
+                        follower.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, FollowEnded):
+                            await follower
+                if watcher.done():
+                    reason = watcher.result() if not watcher.cancelled() else "stopped"
+                    break
+                exc = follower.exception() if not follower.cancelled() else None
                 reason = exc.reason if isinstance(exc, FollowEnded) else repr(exc)
-            else:
-                reason = watcher.result() if not watcher.cancelled() else "stopped"
+                if not isinstance(exc, FollowEnded) or exc.attached or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
         finally:
             watcher.cancel()
-            if not follower.done():
-                follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError, FollowEnded):
-                    await follower
         self.lost_term = max(self.lost_term, elected.term)
         await self._refresh_local()
         assert self.local is not None
@@ -283,7 +300,7 @@ class ReplicatedMasterSlave:
         self.followed_term = term
         quorum_changed = asyncio.Event()
         store = ReplicatedMasterStore(
-            self.config,
+            self.data,
             term,
             journal,
             StateMirror(local.messages, local.subscriptions),

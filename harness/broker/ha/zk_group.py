@@ -23,7 +23,7 @@ from typing import Any
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from harness.broker.replicated_store import Position
+from harness.broker.store.replicated import Position
 
 _CALL_TIMEOUT_S = 2.0
 

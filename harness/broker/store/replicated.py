@@ -32,9 +32,10 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from harness.broker.epoch import Fence, fsync_dir
-from harness.broker.group_commit import Fenced, StoreError, fail
-from harness.broker.journal import (
+from harness.broker.ha.fencing import Fence, fsync_dir
+from harness.broker.message import Message
+from harness.broker.store.group_commit import Fenced, StoreError, fail
+from harness.broker.store.journal import (
     JOURNAL_DIR,
     AddOp,
     CheckpointOp,
@@ -50,9 +51,7 @@ from harness.broker.journal import (
     read_segment,
     recover,
 )
-from harness.broker.message import Message
-from harness.broker.replicated_config import ReplicatedStoreConfig
-from harness.broker.replication import Frame, Kind, Link, ProtocolError
+from harness.broker.store.replication_protocol import Frame, Kind, Link, ProtocolError
 
 POSITION_FILE = "position.json"
 _KEPT_EPOCHS = 4
@@ -67,6 +66,19 @@ class Position(NamedTuple):
 
 
 NO_POSITION = Position(0, 0)
+
+
+@dataclass(frozen=True)
+class ReplicationSettings:
+    """What the data side needs of <replicatedLevelDB>: where the node's journal lives, how many slave
+    acknowledgements a write needs, when a slave acknowledges, the token slaves present, and how long
+    a silent link lives (the ZooKeeper session timeout)."""
+
+    directory: Path
+    min_slave_acks: int
+    sync_to_disk: bool
+    security_token: str
+    silence_s: float
 
 
 class ReplicationStopped(StoreError):
@@ -216,7 +228,7 @@ class ReplicatedMasterStore:
 
     def __init__(
         self,
-        config: ReplicatedStoreConfig,
+        config: ReplicationSettings,
         term: int,
         journal: Journal,
         mirror: StateMirror,
@@ -325,7 +337,7 @@ class ReplicatedMasterStore:
         task = asyncio.current_task()
         if task is not None:
             self._sessions.add(task)
-        silence = self.config.zk_session_timeout_ms / 1000.0
+        silence = self.config.silence_s
         link = Link(reader, writer, silence)
         slave: AttachedSlave | None = None
         heartbeats = asyncio.ensure_future(link.heartbeats(min(0.25, silence / 4)))
@@ -380,14 +392,15 @@ class ReplicatedMasterStore:
 class FollowEnded(Exception):
     """Following the master stopped; ``position`` is what this node holds on disk now."""
 
-    def __init__(self, reason: str, position: Position | None) -> None:
+    def __init__(self, reason: str, position: Position | None, attached: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
         self.position = position
+        self.attached = attached  # False: the master could not be reached at all (it may still be starting)
 
 
 async def follow_master(
-    config: ReplicatedStoreConfig,
+    config: ReplicationSettings,
     node_id: str,
     host: str,
     port: int,
@@ -397,11 +410,11 @@ async def follow_master(
 ) -> None:
     """Attach to the master at host:port and hold its stream until the link ends; always raises
     FollowEnded with the position held on disk (None if nothing new was written)."""
-    silence = config.zk_session_timeout_ms / 1000.0
+    silence = config.silence_s
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), silence)
     except (OSError, TimeoutError) as exc:
-        raise FollowEnded(f"cannot reach the master at {host}:{port}: {exc}", None) from None
+        raise FollowEnded(f"cannot reach the master at {host}:{port}: {exc}", None, attached=False) from None
     link = Link(reader, writer, silence)
     heartbeats = asyncio.ensure_future(link.heartbeats(min(0.25, silence / 4)))
     journal: Journal | None = None
@@ -434,7 +447,7 @@ async def follow_master(
             len(messages),
             start,
         )
-        disk = config.sync == "quorum_disk"
+        disk = config.sync_to_disk
         while True:
             frame = await link.receive()
             if frame.kind == Kind.ERROR:
