@@ -102,6 +102,7 @@ def record_epoch_start(directory: Path, epoch: int, start: Position) -> None:
     Written before the epoch's journal segment, so a crash in between leaves an epoch that recovery
     ignores (it has no checkpoint) rather than a journal whose position is unknown.
     """
+    directory.mkdir(parents=True, exist_ok=True)
     epochs = _read_epochs(directory)
     epochs[epoch] = start
     kept = dict(sorted(epochs.items())[-_KEPT_EPOCHS:])
