@@ -8,6 +8,7 @@ probes by the ``probe`` process. The on-disk form is JSON lines, one record per 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,13 @@ ACK = "ack"
 FAULT_START = "start"  # nemesis: value = {"fault": name, "target": node, "fault_id": n}
 FAULT_END = "stop"  # nemesis: the fault healed
 PROBE_NODE = "probe"  # probe: value = {"round": r, "accepting": bool, "group": name}
+# A consumer's subscription on a broker begins and ends (lone ``ok`` records of the consumer's process):
+# value = {"destination": d, "exclusive": bool, "cause": ...}. ``cause`` is "subscribe" or "resumed" (the
+# failover client subscribed again after reconnecting) for SUBSCRIBED, and "close" (the consumer left a
+# live broker) or "interrupted" (its connection was lost) for UNSUBSCRIBED. A close is recorded before
+# the UNSUBSCRIBE is sent, so nothing the broker does after it can precede it in the history.
+SUBSCRIBED = "subscribed"
+UNSUBSCRIBED = "unsubscribed"
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,8 @@ class Op:
     ``value`` is a MessageKey for send/receive/ack, a dict for nemesis and probe records.
     ``node`` names the broker that confirmed the operation (ok) or was targeted (nemesis, probe).
     ``meta`` carries extras: ``redelivered`` (bool) and ``group`` (message group) on receives,
-    ``destination``, ``message_id``, ``error`` on failures.
+    ``destination``, ``message_id``, ``error`` on failures; ``drain`` on deliveries to the final drain
+    and ``after_restart`` on those of the drain that follows a restart of every node.
     """
 
     index: int
@@ -143,10 +152,17 @@ class History:
             return list(self._ops)
 
     def save(self, path: Path) -> Path:
+        """Written beside ``path`` and renamed over it: a crash or a full disk never leaves half a history."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as out:
-            for op in self.ops():
-                out.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                for op in self.ops():
+                    out.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
