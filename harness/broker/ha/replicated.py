@@ -25,7 +25,7 @@ import time
 from functools import partial
 
 from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
-from harness.broker.ha.fencing import Fence
+from harness.broker.fence import Fence
 from harness.broker.ha.zk_group import Elected, GroupUnavailable, GroupView, ZooKeeperGroup, choose_master
 from harness.broker.server import BrokerServer, StartupError
 from harness.broker.store.replicated import (

@@ -32,25 +32,23 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from harness.broker.ha.fencing import Fence, fsync_dir
+from harness.broker.fence import Fence
 from harness.broker.message import Message
-from harness.broker.store.group_commit import Fenced, StoreError, fail
-from harness.broker.store.journal import (
-    JOURNAL_DIR,
+from harness.broker.store.contract import (
     AddOp,
     CheckpointOp,
     DurableSubscriptionRecord,
-    Journal,
+    Fenced,
     Op,
     RemoveOp,
+    StoreError,
     SubscribeOp,
     UnsubscribeOp,
-    decode_ops,
-    encode_ops,
-    list_segments,
-    read_segment,
-    recover,
 )
+from harness.broker.store.files import fsync_dir
+from harness.broker.store.group_commit import fail
+from harness.broker.store.journal import JOURNAL_DIR, Journal, list_segments, read_segment, recover
+from harness.broker.store.records import decode_ops, encode_ops
 from harness.broker.store.replication_protocol import Frame, Kind, Link, ProtocolError
 
 POSITION_FILE = "position.json"

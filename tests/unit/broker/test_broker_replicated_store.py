@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.broker.ha.fencing import Fence
+from harness.broker.fence import Fence
 from harness.broker.message import Message
-from harness.broker.store.group_commit import Fenced
-from harness.broker.store.journal import AddOp, DurableSubscriptionRecord, RemoveOp, SubscribeOp, UnsubscribeOp
+from harness.broker.store.contract import AddOp, DurableSubscriptionRecord, Fenced, RemoveOp, SubscribeOp, UnsubscribeOp
 from harness.broker.store.replicated import (
     NO_POSITION,
     FollowEnded,
