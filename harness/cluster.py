@@ -43,6 +43,7 @@ STANDBY_LOG_LINES = (
     "Attempting to acquire the exclusive lock to become the Master broker",
     "attempting to acquire exclusive lease to become the master",
     "Using Persistence Adapter: JDBCPersistenceAdapter",
+    "as a replica:",  # pybroker's replicated store: attached to the master and holding its state
 )
 STANDBY_SETTLE_S = 1.0
 # <replicatedLevelDB bind=...>'s default port, where a master serves its replicas.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from harness.broker.config.activemq_xml import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
+from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
 from harness.broker.core.broker import Broker, BrokerSettings
 from harness.broker.fence import Fence, always_valid
 from harness.broker.message import Message
@@ -35,7 +36,7 @@ class MasterSlave(Protocol):
     async def run(self) -> int: ...
 
 
-MasterSlaveFor = Callable[["BrokerServer", StoreConfig | JdbcStoreConfig], MasterSlave]
+MasterSlaveFor = Callable[["BrokerServer", StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig], MasterSlave]
 
 
 class StartupError(Exception):
