@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
 from harness.services import DatabaseRef, DatabaseServer, LinkProxy
 from harness.topology.model import MasterSlaveGroup, Topology
-from harness.topology.render import DataSource, NodeConfig, render_activemq_xml
+from harness.topology.network import BridgeAddress, connector_uri, multicast_uri
+from harness.topology.render import DataSource, NodeConfig, NodeNetwork, render_activemq_xml
 from harness.vendors.base import Vendor
 
 log = logging.getLogger("harness.cluster")
@@ -64,6 +66,7 @@ class Cluster:
         self.configs: dict[str, str] = {}
         self.databases: dict[str, tuple[DatabaseServer, DatabaseRef]] = {}
         self.links: dict[str, LinkProxy] = {}
+        self.bridge_addresses: dict[str, BridgeAddress] = {}
         self._databases = databases
 
     def _data_source(self, group: MasterSlaveGroup, node: str) -> DataSource | None:
@@ -78,10 +81,29 @@ class Cluster:
         )
         return DataSource(db.driver_class, db.url(link.listen_host, link.port), db.user, db.password)
 
+    def _network(self, node: str, multicast_group: str) -> NodeNetwork | None:
+        """The node's inter-broker listener and connectors, their targets resolved to addresses."""
+        if not self.topology.is_network:
+            return None
+        address = self.bridge_addresses[node]
+        connectors = self.topology.connectors_of(node)
+        multicast = any(c.discovery == "multicast" for c in connectors)
+        return NodeNetwork(
+            listen_host=address.listen_host,
+            listen_port=address.listen_port,
+            connectors=tuple((connector_uri(c, self.bridge_addresses, multicast_group), c) for c in connectors),
+            discovery_uri=multicast_uri(multicast_group) if multicast else None,
+        )
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> Cluster:
         """Start every node; the first node of each group starts first so that it becomes master."""
         self.vendor.check_installed()
+        # Every bridge target's address is known before any node's configuration is written.
+        if self.topology.is_network:
+            self.bridge_addresses = {n: self.runtime.bridge_address(n) for n in self.topology.nodes}
+        # A multicast group of this cluster's own: brokers of other runs on this machine stay apart.
+        multicast_group = f"amqh-{uuid.uuid4().hex[:12]}"
         for group in self.topology.groups:
             store = self.store_dir(group.name)
             for name in group.nodes:
@@ -98,6 +120,7 @@ class Cluster:
                     broker=group.broker,
                     jdbc=group.jdbc,
                     data_source=self._data_source(group, name),
+                    network=self._network(name, multicast_group),
                 )
                 xml = render_activemq_xml(config)
                 self.configs[name] = xml

@@ -1,4 +1,5 @@
-"""Topology: a declarative description of a cluster (groups, nodes, stores, broker settings) and its presets.
+"""Topology: a declarative description of a cluster (groups, nodes, stores, broker settings, network
+connectors) and its presets.
 
 The renderer turns one node of a topology into the activemq.xml that both vendors read.
 """
@@ -17,6 +18,8 @@ from harness.topology.model import (
     Topology,
     User,
 )
+from harness.topology.network import NetworkConnector
+from harness.topology.network_presets import combined, fan_out, network
 from harness.topology.presets import jdbc, shared_file
 
 __all__ = [
@@ -28,10 +31,14 @@ __all__ = [
     "JdbcStore",
     "LockSettings",
     "MasterSlaveGroup",
+    "NetworkConnector",
     "RedeliveryLimit",
     "SimpleAuthentication",
     "Topology",
     "User",
+    "combined",
+    "fan_out",
     "jdbc",
+    "network",
     "shared_file",
 ]
