@@ -25,6 +25,8 @@ PROBE = "probe"
 SEND = "send"
 RECEIVE = "receive"
 ACK = "ack"
+SUBSCRIBE = "subscribe"  # a consumer's subscription is in place (ok, node = its broker)
+UNSUBSCRIBE = "unsubscribe"  # the consumer left (ok)
 FAULT_START = "start"  # nemesis: value = {"fault": name, "target": node, "fault_id": n}
 FAULT_END = "stop"  # nemesis: the fault healed
 PROBE_NODE = "probe"  # probe: value = {"round": r, "accepting": bool, "group": name}
