@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Literal
 
 from harness.history import PROBE, PROBE_NODE, History
@@ -54,7 +55,11 @@ class ClusterError(RuntimeError):
 
 class Cluster:
     """``databases`` serves JDBC groups (one fresh database per group); by default the runtime's own
-    servers. Each node of a JDBC group reaches its database through its own link."""
+    servers. Each node of a JDBC group reaches its database through its own link.
+
+    ``with Cluster(...) as cluster:`` starts it and stops it (every node, link and container) on exit,
+    a start that fails half-way included; ``start()`` and ``stop()`` do the same by hand.
+    """
 
     def __init__(
         self, topology: Topology, vendor: Vendor, runtime: Runtime, databases: DatabaseProvider | None = None
@@ -163,6 +168,18 @@ class Cluster:
             node = self.nodes[name]
             if not node.alive:
                 raise NodeError(f"node {name} exited during start-up; its log ends with:\n{node.logs(tail=30)}")
+
+    def __enter__(self) -> Cluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
     def stop(self) -> None:
         try:
