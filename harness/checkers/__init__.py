@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.checkers._common import HistoryLike, as_ops, fmt_ms, jsonable
 from harness.checkers.failover_time import FailoverResult, FaultRecovery, check_failover_time
+from harness.checkers.network import DEFAULT_STUCK_BOUND_MS, NetworkResult, check_network
 from harness.checkers.ordering import BackwardStep, Gap, OrderingResult, Scope, check_ordering
 from harness.checkers.split_brain import SplitBrainInterval, SplitBrainResult, check_split_brain
 from harness.checkers.total_queue import TotalQueueResult, check_total_queue
@@ -24,6 +25,7 @@ __all__ = [
     "FaultRecovery",
     "Gap",
     "HistoryLike",
+    "NetworkResult",
     "OrderingResult",
     "Scope",
     "SplitBrainInterval",
@@ -32,6 +34,7 @@ __all__ = [
     "Verdict",
     "check_all",
     "check_failover_time",
+    "check_network",
     "check_ordering",
     "check_split_brain",
     "check_total_queue",
@@ -47,14 +50,19 @@ class Verdict:
     ordering: OrderingResult
     failover: FailoverResult
     split_brain_result: SplitBrainResult
+    # Networks of brokers only: stuck messages, duplicates and ordering across bridges, load spread.
+    network: NetworkResult | None = None
 
-    def results(self) -> dict[str, TotalQueueResult | OrderingResult | FailoverResult | SplitBrainResult]:
-        return {
+    def results(self) -> dict[str, Any]:
+        results: dict[str, Any] = {
             "total-queue": self.total_queue,
             "ordering": self.ordering,
             "failover": self.failover,
             "split-brain": self.split_brain_result,
         }
+        if self.network is not None:
+            results.update(self.network.results())
+        return results
 
     # The headline figures, so that a scenario reads ``assert result.lost == 0``.
     @property
@@ -82,6 +90,11 @@ class Verdict:
         return list(self.failover.failover_ms)
 
     @property
+    def stuck(self) -> int:
+        """Messages that waited beyond the bound while a consumer was connected (0 outside networks)."""
+        return self.network.stuck.stuck if self.network is not None else 0
+
+    @property
     def split_brain(self) -> bool:
         return self.split_brain_result.split_brain
 
@@ -105,6 +118,7 @@ class Verdict:
             "failover_ms": list(self.failover.failover_ms),
             "max_unavailable_ms": self.failover.max_unavailable_ms,
             "split_brain": self.split_brain,
+            **(self.network.figures() if self.network is not None else {}),
         }
 
     def summary(self) -> str:
@@ -140,17 +154,28 @@ def check_all(
     endpoints: Mapping[str, str] | None = None,
     ordering_scope: Scope = "consumer",
     bound_ms: float | None = None,
+    network: bool = False,
+    stuck_bound_ms: float = DEFAULT_STUCK_BOUND_MS,
+    min_share: float | None = None,
 ) -> Verdict:
-    """Run the total-queue, ordering, failover-time and split-brain checkers on one history."""
+    """Run the total-queue, ordering, failover-time and split-brain checkers on one history, and with
+    ``network`` the networks-of-brokers checkers too."""
     ops = as_ops(history)
+    network_result = check_network(ops, stuck_bound_ms=stuck_bound_ms, min_share=min_share) if network else None
     total_queue = check_total_queue(ops, exactly_once=exactly_once)
     ordering = check_ordering(ops, scope=ordering_scope)
     failover = check_failover_time(ops, bound_ms=bound_ms)
     split_brain = check_split_brain(ops, groups=groups, endpoints=endpoints)
     return Verdict(
-        valid=total_queue.valid and ordering.valid and failover.valid and split_brain.valid,
+        # Across bridges ActiveMQ promises no order: in a network, ordering is a figure (see bridge-ordering).
+        valid=total_queue.valid
+        and (ordering.valid or network)
+        and failover.valid
+        and split_brain.valid
+        and (network_result is None or network_result.valid),
         total_queue=total_queue,
         ordering=ordering,
         failover=failover,
         split_brain_result=split_brain,
+        network=network_result,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from harness.checkers._common import (
     MAX_DETAILS,
@@ -22,8 +23,8 @@ from harness.checkers._common import (
     is_delivery,
     is_drain,
     send_records,
-    span_ms,
     sorted_keys,
+    span_ms,
 )
 from harness.history import ACK, SUBSCRIBE, UNSUBSCRIBE, MessageKey, Op, completions
 
@@ -160,9 +161,7 @@ def check_bridge_duplicates(history: HistoryLike) -> BridgeDuplicatesResult:
     if after_ack:
         problems.append(
             f"{len(after_ack)} messages delivered again by another broker after their ack was receipted: "
-            + "; ".join(
-                f"{k} on " + ", ".join(str(d.node) for d in deliveries[k]) for k in after_ack[:MAX_DETAILS]
-            )
+            + "; ".join(f"{k} on " + ", ".join(str(d.node) for d in deliveries[k]) for k in after_ack[:MAX_DETAILS])
         )
     return BridgeDuplicatesResult(
         valid=not after_ack,
@@ -284,4 +283,57 @@ def check_load_spread(history: HistoryLike, min_share: float | None = None) -> L
 def longest_gap_ms(history: HistoryLike) -> float:
     """The longest time between two consecutive (non-drain) deliveries: how long consumers starved."""
     times = sorted(op.time_ns for op in as_ops(history) if is_delivery(op) and not is_drain(op))
-    return max((span_ms(a, b) for a, b in zip(times, times[1:], strict=False)), default=0.0)
+    return max((span_ms(a, b) for a, b in pairwise(times)), default=0.0)
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    """The four network checks of one history, valid iff each is."""
+
+    valid: bool
+    stuck: StuckResult
+    duplicates: BridgeDuplicatesResult
+    ordering: BridgeOrderingResult
+    spread: LoadSpreadResult
+    longest_delivery_gap_ms: float
+
+    def results(self) -> dict[str, StuckResult | BridgeDuplicatesResult | BridgeOrderingResult | LoadSpreadResult]:
+        return {
+            "stuck": self.stuck,
+            "bridge-duplicates": self.duplicates,
+            "bridge-ordering": self.ordering,
+            "load-spread": self.spread,
+        }
+
+    def figures(self) -> dict[str, object]:
+        return {
+            "stuck": self.stuck.stuck,
+            "max_stuck_wait_ms": self.stuck.max_wait_ms,
+            "cross_bridge_duplicates": self.duplicates.cross_bridge_duplicates,
+            "bridge_crossed": self.ordering.crossed,
+            "bridge_reordered": self.ordering.reordered,
+            "consumer_deliveries": self.spread.deliveries,
+            "longest_delivery_gap_ms": self.longest_delivery_gap_ms,
+        }
+
+
+def check_network(
+    history: HistoryLike,
+    *,
+    stuck_bound_ms: float = DEFAULT_STUCK_BOUND_MS,
+    order_promised: bool = False,
+    min_share: float | None = None,
+) -> NetworkResult:
+    ops = as_ops(history)
+    stuck = check_stuck(ops, bound_ms=stuck_bound_ms)
+    duplicates = check_bridge_duplicates(ops)
+    ordering = check_bridge_ordering(ops, promised=order_promised)
+    spread = check_load_spread(ops, min_share=min_share)
+    return NetworkResult(
+        valid=stuck.valid and duplicates.valid and ordering.valid and spread.valid,
+        stuck=stuck,
+        duplicates=duplicates,
+        ordering=ordering,
+        spread=spread,
+        longest_delivery_gap_ms=longest_gap_ms(ops),
+    )

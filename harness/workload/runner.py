@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import Scope, Verdict, check_all
+from harness.checkers.network import DEFAULT_STUCK_BOUND_MS
 from harness.client import (
     AckFailed,
     ConnectionLost,
@@ -32,12 +33,16 @@ from harness.client import (
 )
 from harness.cluster import Cluster
 from harness.faults.base import Nemesis
-from harness.history import ACK, RECEIVE, SEND, History, MessageKey
+from harness.history import ACK, RECEIVE, SEND, SUBSCRIBE, UNSUBSCRIBE, History, MessageKey
 from harness.workload.messages import decode_key, encode_body
 
 log = logging.getLogger("harness.workload")
 
 Progress = Callable[[str], None]
+
+# How many producers or consumers, and where: a count (all on the cluster's first group, over its
+# failover URI) or, for networks of brokers, {broker or group: count}, e.g. {"amq1": 2, "amq3": 1}.
+Placement = int | Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class WorkloadOptions:
     groups: int = 0
     # Consumers subscribe with activemq.exclusive:true: one of them owns the queue, the others wait.
     exclusive: bool = False
+    # Time a consumer spends on each message before acking it: a slow consumer lets messages pile up
+    # on its broker (in a network, forwarded there by the bridge).
+    consume_delay_s: float = 0.0
 
 
 class _Worker(threading.Thread):
@@ -65,10 +73,13 @@ class _Worker(threading.Thread):
 
 
 class Producer(_Worker):
-    def __init__(self, process: int, workload: Workload) -> None:
+    """``at``: the group (or a node of it) whose failover URI the producer uses; None: the first group."""
+
+    def __init__(self, process: int, workload: Workload, at: str | None = None) -> None:
         super().__init__(f"producer-{process}")
         self.process = process
         self.workload = workload
+        self.at = at
         self.key_prefix = f"p{process}"
         self.next_seq = 0
 
@@ -76,7 +87,7 @@ class Producer(_Worker):
         wl = self.workload
         opts = wl.options
         try:
-            with wl.connect(self.name) as conn:
+            with wl.connect(self.name, self.at) as conn:
                 interval = 1.0 / opts.rate_per_producer if opts.rate_per_producer > 0 else 0.0
                 while not self.stopping.is_set():
                     started = time.monotonic()
@@ -114,11 +125,20 @@ class Producer(_Worker):
 class Consumer(_Worker):
     """A client-individual subscriber that records every delivery and acks it with a receipt."""
 
-    def __init__(self, process: int, workload: Workload, drain: bool = False) -> None:
+    def __init__(
+        self,
+        process: int,
+        workload: Workload,
+        drain: bool = False,
+        at: str | None = None,
+        delay_s: float | None = None,
+    ) -> None:
         super().__init__(f"{'drain' if drain else 'consumer'}-{process}")
         self.process = process
         self.workload = workload
         self.drain = drain
+        self.at = at
+        self.delay_s = 0.0 if drain else (workload.options.consume_delay_s if delay_s is None else delay_s)
         self.last_delivery = time.monotonic()
         self.deliveries = 0
         self.conn: FailoverConnection
@@ -148,6 +168,8 @@ class Consumer(_Worker):
         wl.count("received")
         if key is None:
             return
+        if self.delay_s > 0:
+            time.sleep(self.delay_s)
         wl.history.record(self.process, "invoke", ACK, key)
         try:
             self.conn.ack(delivery, receipt=True, timeout=wl.options.ack_timeout_s)
@@ -161,11 +183,16 @@ class Consumer(_Worker):
     def run(self) -> None:
         wl = self.workload
         try:
-            with wl.connect(self.name) as conn:
+            with wl.connect(self.name, self.at) as conn:
                 self.conn = conn
                 headers = {"activemq.exclusive": "true"} if wl.options.exclusive else None
                 conn.subscribe(wl.options.destination, self.on_delivery, ack="client-individual", headers=headers)
+                # Where and when this consumer was present: the network checkers count demand from these.
+                drain_meta = {"drain": True} if self.drain else {}
+                node = wl.node_of(conn.current_endpoint)
+                wl.history.record(self.process, "ok", SUBSCRIBE, wl.options.destination, node=node, **drain_meta)
                 self.stopping.wait()
+                wl.history.record(self.process, "ok", UNSUBSCRIBE, wl.options.destination, node=node, **drain_meta)
         except BaseException as exc:
             self.error = exc
             log.error("%s stopped: %s", self.name, exc)
@@ -198,10 +225,12 @@ class Workload:
         self._counts_lock = threading.Lock()
         self._endpoints = cluster.endpoint_names()
         self._process_ids = iter(range(1_000_000))
+        self._consumers: list[Consumer] = []
 
     # -- plumbing used by the workers ------------------------------------------------------------
-    def connect(self, client_id: str) -> FailoverConnection:
-        uri = self.cluster.failover_uri(**self.options.failover_options)
+    def connect(self, client_id: str, at: str | None = None) -> FailoverConnection:
+        group = self.cluster.topology.group_of(at).name if at in self.cluster.topology.nodes else at
+        uri = self.cluster.failover_uri(group, **self.options.failover_options)
         conn = FailoverConnection(uri, client_id=client_id, heartbeats=(self.options.heartbeat_ms,) * 2)
         conn.connect()
         return conn
@@ -222,15 +251,37 @@ class Workload:
             self._counts[what] = self._counts.get(what, 0) + 1
 
     # -- the run ---------------------------------------------------------------------------------
+    @staticmethod
+    def _places(placement: Placement) -> list[str | None]:
+        if isinstance(placement, int):
+            return [None] * placement
+        return [at for at, count in placement.items() for _ in range(count)]
+
+    def _check_places(self, placement: Placement) -> None:
+        if isinstance(placement, int):
+            return
+        known = {*self.cluster.topology.nodes, *(g.name for g in self.cluster.topology.groups)}
+        unknown = sorted(set(placement) - known)
+        if unknown:
+            raise ValueError(
+                f"workload: no broker or group named {', '.join(unknown)} in {self.cluster.topology.name} "
+                f"(brokers: {', '.join(self.cluster.topology.nodes)})"
+            )
+
     @contextmanager
-    def running(self, producers: int = 2, consumers: int = 1, **overrides: Any) -> Iterator[Workload]:
-        """Run producers and consumers for the duration of the block, probing the cluster meanwhile."""
+    def running(self, producers: Placement = 2, consumers: Placement = 1, **overrides: Any) -> Iterator[Workload]:
+        """Run producers and consumers for the duration of the block, probing the cluster meanwhile.
+
+        Give counts, or pin them to brokers of a network: ``producers={"amq1": 2}, consumers={"amq3": 1}``.
+        """
         if overrides:
             self.options = WorkloadOptions(**{**self.options.__dict__, **overrides})
-        consumer_workers = [Consumer(next(self._process_ids), self) for _ in range(consumers)]
-        producer_workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
+        self._check_places(producers)
+        self._check_places(consumers)
+        self._consumers = [Consumer(next(self._process_ids), self, at=at) for at in self._places(consumers)]
+        producer_workers = [Producer(next(self._process_ids), self, at=at) for at in self._places(producers)]
         with self.cluster.probing(self.history):
-            for worker in [*consumer_workers, *producer_workers]:
+            for worker in [*self._consumers, *producer_workers]:
                 worker.start()
             stop_reporting = threading.Event()
             reporter = threading.Thread(
@@ -244,16 +295,62 @@ class Workload:
                     worker.stopping.set()
                 for worker in producer_workers:
                     worker.join(timeout=self.options.send_timeout_s + 5)
+                consumer_workers = list(self._consumers)
                 for worker in consumer_workers:
                     worker.wait_idle(self.options.drain_idle_s, timeout=30)
                     worker.stopping.set()
                 for worker in consumer_workers:
                     worker.join(timeout=10)
+                self._consumers = []
                 stop_reporting.set()
                 reporter.join(timeout=2)
         errors = [f"{w.name}: {w.error}" for w in [*producer_workers, *consumer_workers] if w.error]
         if errors:
             log.warning("workers stopped with errors: %s", "; ".join(errors))
+
+    def move_consumers(
+        self, source: str, target: str, consume_delay_s: float | None = None, subscribed_timeout: float = 30.0
+    ) -> int:
+        """Inside ``running()``: the consumers on ``source`` leave it and as many subscribe on ``target``
+        (a client that moves to another broker of the network), taking ``consume_delay_s`` per message
+        there (None: as before). Returns how many moved."""
+        self._check_places({source: 1, target: 1})
+        leaving = [c for c in self._consumers if c.at == source]
+        if not leaving:
+            raise ValueError(
+                f"workload: no running consumer on {source} to move (consumers at: "
+                f"{', '.join(str(c.at) for c in self._consumers) or 'none'})"
+            )
+        for worker in leaving:
+            worker.stopping.set()
+        for worker in leaving:
+            worker.join(timeout=10)
+        arriving = [
+            Consumer(next(self._process_ids), self, at=target, delay_s=consume_delay_s) for _ in leaving
+        ]
+        self._consumers = [c for c in self._consumers if c not in leaving] + arriving
+        for worker in arriving:
+            worker.start()
+        self.wait_subscribed(arriving, subscribed_timeout)
+        self.progress(f"moved {len(leaving)} consumers from {source} to {target}")
+        return len(leaving)
+
+    def wait_subscribed(self, consumers: list[Consumer] | None = None, timeout: float = 30.0) -> None:
+        """Block until the given (default: every running) consumer has its subscription in place."""
+        waiting = list(consumers if consumers is not None else self._consumers)
+        deadline = time.monotonic() + timeout
+        while True:
+            subscribed = {op.process for op in self.history.ops() if op.f == SUBSCRIBE}
+            missing = [c for c in waiting if c.process not in subscribed]
+            if not missing:
+                return
+            failed = [f"{c.name}: {c.error}" for c in missing if c.error is not None]
+            if failed or time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"consumers not subscribed within {timeout:.0f} s: "
+                    f"{'; '.join(failed) or ', '.join(c.name for c in missing)}"
+                )
+            time.sleep(0.02)
 
     def wait_for_traffic(self, receipts: int = 20, timeout: float = 60.0) -> None:
         """Block until ``receipts`` more sends have been receipted: the cluster is serving under load."""
@@ -279,11 +376,12 @@ class Workload:
                 sent, received = self._counts.get("sent", 0), self._counts.get("received", 0)
             self.progress(f"[{time.monotonic() - started:5.1f} s] sent {sent} receipted, received {received}")
 
-    def produce(self, count: int, producers: int = 1, **overrides: Any) -> None:
+    def produce(self, count: int, producers: Placement = 1, **overrides: Any) -> None:
         """Send ``count`` messages per producer with no consumer running (they stay queued)."""
         if overrides:
             self.options = WorkloadOptions(**{**self.options.__dict__, **overrides})
-        workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
+        self._check_places(producers)
+        workers = [Producer(next(self._process_ids), self, at=at) for at in self._places(producers)]
         for worker in workers:
             worker.start()
         deadline = time.monotonic() + 60 + count * self.options.send_timeout_s
@@ -294,17 +392,29 @@ class Workload:
             worker.join(timeout=self.options.send_timeout_s + 5)
 
     def drain(self, timeout: float = 60.0) -> int:
-        """Consume everything left on the queue with a fresh consumer; return how many arrived."""
-        drainer = Consumer(next(self._process_ids), self, drain=True)
-        drainer.start()
+        """Consume everything left on the queue with fresh consumers; return how many arrived.
+
+        In a network of brokers one drainer per group runs at once, so that messages stuck on any
+        broker are found where they are (the history says where: the drain receive's node).
+        """
+        topology = self.cluster.topology
+        places: list[str | None] = [g.name for g in topology.groups] if topology.is_network else [None]
+        drainers = [Consumer(next(self._process_ids), self, drain=True, at=at) for at in places]
+        for drainer in drainers:
+            drainer.start()
         time.sleep(0.2)
-        drainer.wait_idle(self.options.drain_idle_s, timeout=timeout)
-        drainer.stopping.set()
-        drainer.join(timeout=10)
-        if drainer.error:
-            raise RuntimeError(f"draining {self.options.destination} failed: {drainer.error}")
-        self.progress(f"drained {drainer.deliveries} messages left on {self.options.destination}")
-        return drainer.deliveries
+        for drainer in drainers:
+            drainer.wait_idle(self.options.drain_idle_s, timeout=timeout)
+        for drainer in drainers:
+            drainer.stopping.set()
+        for drainer in drainers:
+            drainer.join(timeout=10)
+        errors = [f"{d.name}: {d.error}" for d in drainers if d.error]
+        if errors:
+            raise RuntimeError(f"draining {self.options.destination} failed: {'; '.join(errors)}")
+        drained = sum(d.deliveries for d in drainers)
+        self.progress(f"drained {drained} messages left on {self.options.destination}")
+        return drained
 
     def check(
         self,
@@ -313,11 +423,16 @@ class Workload:
         failover_bound_ms: float | None = None,
         master_timeout: float = 60.0,
         ordering_scope: Scope = "consumer",
+        stuck_bound_ms: float = DEFAULT_STUCK_BOUND_MS,
+        min_share: float | None = None,
     ) -> Verdict:
         """Heal every fault, wait for a master, drain, and run every checker over the history.
 
         ``ordering_scope`` "consumer" checks each consumer's view of each producer; "group" checks each
         (producer, message group) across all consumers, for competing consumers with message groups.
+        In a network of brokers the network checkers run too: ``stuck_bound_ms`` is how long a message
+        may wait while a consumer is connected somewhere, ``min_share`` the least share of deliveries
+        each consumer must get (None: no bound), and ordering is a figure (not promised across bridges).
         """
         heal_errors = self.nemesis.heal_all()
         if heal_errors:
@@ -333,6 +448,9 @@ class Workload:
             groups=groups,
             bound_ms=failover_bound_ms,
             ordering_scope=ordering_scope,
+            network=self.cluster.topology.is_network,
+            stuck_bound_ms=stuck_bound_ms,
+            min_share=min_share,
         )
         self.progress(self.verdict.summary())
         return self.verdict
