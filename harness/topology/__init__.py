@@ -14,13 +14,14 @@ from harness.topology.model import (
     LockSettings,
     MasterSlaveGroup,
     RedeliveryLimit,
+    ReplicatedStore,
     SimpleAuthentication,
     Topology,
     User,
 )
 from harness.topology.network import NetworkConnector
 from harness.topology.network_presets import combined, fan_out, network
-from harness.topology.presets import jdbc, shared_file
+from harness.topology.presets import jdbc, replicated, shared_file
 
 __all__ = [
     "BrokerSettings",
@@ -33,6 +34,7 @@ __all__ = [
     "MasterSlaveGroup",
     "NetworkConnector",
     "RedeliveryLimit",
+    "ReplicatedStore",
     "SimpleAuthentication",
     "Topology",
     "User",
@@ -40,5 +42,6 @@ __all__ = [
     "fan_out",
     "jdbc",
     "network",
+    "replicated",
     "shared_file",
 ]

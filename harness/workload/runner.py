@@ -325,9 +325,7 @@ class Workload:
             worker.stopping.set()
         for worker in leaving:
             worker.join(timeout=10)
-        arriving = [
-            Consumer(next(self._process_ids), self, at=target, delay_s=consume_delay_s) for _ in leaving
-        ]
+        arriving = [Consumer(next(self._process_ids), self, at=target, delay_s=consume_delay_s) for _ in leaving]
         self._consumers = [c for c in self._consumers if c not in leaving] + arriving
         for worker in arriving:
             worker.start()
