@@ -87,6 +87,9 @@ class FailoverResult:
             f"successful operation {fmt_ms(self.max_unavailable_ms)}"
         )
 
+    def figures(self) -> dict[str, Any]:
+        return {"failover_ms": list(self.failover_ms), "max_unavailable_ms": self.max_unavailable_ms}
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = jsonable(self)
         return data

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
+from typing import Any
 
 from harness.checkers._common import (
     MAX_DETAILS,
@@ -26,6 +28,7 @@ from harness.checkers._common import (
     sorted_keys,
     span_ms,
 )
+from harness.checkers.verdict import Checker
 from harness.history import ACK, SUBSCRIBE, UNSUBSCRIBE, MessageKey, Op, completions
 
 # A message waiting this long while some consumer was connected somewhere is stuck, by default.
@@ -45,6 +48,9 @@ class StuckResult:
     stuck_keys: list[MessageKey]
     found_on: dict[str, int]  # where stuck messages were finally delivered: node -> count
     problems: list[str]
+
+    def figures(self) -> dict[str, Any]:
+        return {"stuck": self.stuck, "max_stuck_wait_ms": self.max_wait_ms, "stuck_found_on": self.found_on}
 
     def summary(self) -> str:
         verdict = "valid" if self.valid else "INVALID"
@@ -135,6 +141,12 @@ class BridgeDuplicatesResult:
     keys: list[MessageKey]
     problems: list[str]
 
+    def figures(self) -> dict[str, Any]:
+        return {
+            "cross_bridge_duplicates": self.cross_bridge_duplicates,
+            "cross_bridge_duplicates_after_ack": self.after_receipted_ack,
+        }
+
     def summary(self) -> str:
         verdict = "valid" if self.valid else "INVALID"
         return (
@@ -186,6 +198,9 @@ class BridgeOrderingResult:
     reordered: int
     examples: list[str]
     problems: list[str]
+
+    def figures(self) -> dict[str, Any]:
+        return {"bridge_crossed": self.crossed, "bridge_reordered": self.reordered}
 
     def summary(self) -> str:
         verdict = "valid" if self.valid else "INVALID"
@@ -242,7 +257,15 @@ class LoadSpreadResult:
     deliveries: dict[str, int]
     shares: dict[str, float]
     nodes: dict[str, str]  # consumer process -> the broker that delivered to it most
+    longest_gap_ms: float  # the longest time without any delivery to the run's consumers
     problems: list[str]
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "consumer_deliveries": self.deliveries,
+            "consumer_shares": self.shares,
+            "longest_delivery_gap_ms": self.longest_gap_ms,
+        }
 
     def summary(self) -> str:
         verdict = "valid" if self.valid else "INVALID"
@@ -276,6 +299,7 @@ def check_load_spread(history: HistoryLike, min_share: float | None = None) -> L
         deliveries=dict(counts),
         shares=shares,
         nodes={p: c.most_common(1)[0][0] for p, c in by_node.items()},
+        longest_gap_ms=longest_gap_ms(ops),
         problems=problems,
     )
 
@@ -286,54 +310,16 @@ def longest_gap_ms(history: HistoryLike) -> float:
     return max((span_ms(a, b) for a, b in pairwise(times)), default=0.0)
 
 
-@dataclass(frozen=True)
-class NetworkResult:
-    """The four network checks of one history, valid iff each is."""
-
-    valid: bool
-    stuck: StuckResult
-    duplicates: BridgeDuplicatesResult
-    ordering: BridgeOrderingResult
-    spread: LoadSpreadResult
-    longest_delivery_gap_ms: float
-
-    def results(self) -> dict[str, StuckResult | BridgeDuplicatesResult | BridgeOrderingResult | LoadSpreadResult]:
-        return {
-            "stuck": self.stuck,
-            "bridge-duplicates": self.duplicates,
-            "bridge-ordering": self.ordering,
-            "load-spread": self.spread,
-        }
-
-    def figures(self) -> dict[str, object]:
-        return {
-            "stuck": self.stuck.stuck,
-            "max_stuck_wait_ms": self.stuck.max_wait_ms,
-            "cross_bridge_duplicates": self.duplicates.cross_bridge_duplicates,
-            "bridge_crossed": self.ordering.crossed,
-            "bridge_reordered": self.ordering.reordered,
-            "consumer_deliveries": self.spread.deliveries,
-            "longest_delivery_gap_ms": self.longest_delivery_gap_ms,
-        }
-
-
-def check_network(
-    history: HistoryLike,
+def network_checkers(
     *,
     stuck_bound_ms: float = DEFAULT_STUCK_BOUND_MS,
     order_promised: bool = False,
     min_share: float | None = None,
-) -> NetworkResult:
-    ops = as_ops(history)
-    stuck = check_stuck(ops, bound_ms=stuck_bound_ms)
-    duplicates = check_bridge_duplicates(ops)
-    ordering = check_bridge_ordering(ops, promised=order_promised)
-    spread = check_load_spread(ops, min_share=min_share)
-    return NetworkResult(
-        valid=stuck.valid and duplicates.valid and ordering.valid and spread.valid,
-        stuck=stuck,
-        duplicates=duplicates,
-        ordering=ordering,
-        spread=spread,
-        longest_delivery_gap_ms=longest_gap_ms(ops),
-    )
+) -> dict[str, Checker]:
+    """The networks-of-brokers checkers by name, to add to ``standard_checkers(...)``."""
+    return {
+        "stuck": partial(check_stuck, bound_ms=stuck_bound_ms),
+        "bridge-duplicates": check_bridge_duplicates,
+        "bridge-ordering": partial(check_bridge_ordering, promised=order_promised),
+        "load-spread": partial(check_load_spread, min_share=min_share),
+    }

@@ -1,5 +1,6 @@
 """Networks-of-brokers checkers on hand-made histories: each one passes a healthy network and fails a broken one."""
 
+from harness.checkers import check_all, network_checkers, standard_checkers
 from harness.checkers.network import (
     check_bridge_duplicates,
     check_bridge_ordering,
@@ -132,6 +133,7 @@ def test_load_spread_reports_each_consumers_share_and_broker():
     assert result.deliveries == {"1": 6, "2": 4}
     assert result.shares == {"1": 0.6, "2": 0.4}
     assert result.nodes == {"1": "amq3", "2": "amq4"}
+    assert result.figures()["consumer_deliveries"] == {"1": 6, "2": 4}
 
 
 def test_a_starved_consumer_broker_fails_a_minimum_share():
@@ -153,3 +155,15 @@ def test_drain_deliveries_count_neither_for_spread_nor_for_starvation_gaps():
     b.receive("p1#2", consumer=9, node="amq4", drain=True, at=5_000)
     assert check_load_spread(b.ops).deliveries == {"1": 2}
     assert longest_gap_ms(b.ops) == 500.0
+
+
+def test_network_checkers_compose_with_the_standard_ones_by_name():
+    b = HistoryBuilder()
+    subscribe(b, 1, "amq3", at=0)
+    b.send("p1#0", node="amq1", at=1)
+    b.receive("p1#0", consumer=1, node="amq3", at=20_000)
+    verdict = check_all(b.ops, {**standard_checkers(), **network_checkers(stuck_bound_ms=1_000)})
+    assert not verdict.valid
+    assert verdict.stuck == 1 and verdict.max_stuck_wait_ms == 19_998.0  # receipted at 2 ms
+    assert verdict.bridge_crossed == 1
+    assert any(p.startswith("[stuck]") for p in verdict.problems)
