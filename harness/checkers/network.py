@@ -2,7 +2,7 @@
 
 Pure functions of a history like the other checkers. A message *crossed a bridge* when the broker
 that delivered it is not the broker that receipted its send. Consumers' presence comes from their
-``subscribe`` / ``unsubscribe`` records (the final drain's consumers are not counted as demand: they
+``subscribed`` / ``unsubscribed`` records (the final drain's consumers are not counted as demand: they
 come after the run, to find what is left where).
 """
 
@@ -29,7 +29,7 @@ from harness.checkers._common import (
     span_ms,
 )
 from harness.checkers.verdict import Checker
-from harness.history import ACK, SUBSCRIBE, UNSUBSCRIBE, MessageKey, Op, completions
+from harness.history import ACK, SUBSCRIBED, UNSUBSCRIBED, MessageKey, Op, completions
 
 # A message waiting this long while some consumer was connected somewhere is stuck, by default.
 DEFAULT_STUCK_BOUND_MS = 10_000.0
@@ -67,9 +67,9 @@ def _presence(ops: Sequence[Op]) -> list[tuple[int, int]]:
     for op in ops:
         if not is_client(op) or is_drain(op) or op.type != "ok":
             continue
-        if op.f == SUBSCRIBE:
+        if op.f == SUBSCRIBED:
             open_since.setdefault(op.process, op.time_ns)
-        elif op.f == UNSUBSCRIBE and op.process in open_since:
+        elif op.f == UNSUBSCRIBED and op.process in open_since:
             events.append((open_since.pop(op.process), op.time_ns))
     end = max((op.time_ns for op in ops), default=0)
     events.extend((start, end) for start in open_since.values())
@@ -278,7 +278,7 @@ def check_load_spread(history: HistoryLike, min_share: float | None = None) -> L
     counts: Counter[str] = Counter()
     by_node: dict[str, Counter[str]] = defaultdict(Counter)
     for op in ops:
-        if is_client(op) and op.f == SUBSCRIBE and op.type == "ok" and not is_drain(op):
+        if is_client(op) and op.f == SUBSCRIBED and op.type == "ok" and not is_drain(op):
             counts.setdefault(str(op.process), 0)
         if is_delivery(op) and not is_drain(op):
             counts[str(op.process)] += 1

@@ -32,9 +32,9 @@ def test_messages_cross_the_network_to_a_remote_consumer(cluster, workload):
 def test_consumer_moving_away_leaves_no_message_behind(cluster, workload):
     """A slow consumer on amq2 lets the bridge forward a backlog there, then it moves to amq1. The
     promise users expect: the backlog follows the demand to amq1."""
-    with workload.running(producers={"amq1": 1}, consumers={"amq2": 1}, consume_delay_s=0.2, rate_per_producer=100):
+    with workload.running(producers={"amq1": 1}, consumers={"amq2": 1}, processing_delay_s=0.2, rate_per_producer=100):
         workload.wait_for_traffic(receipts=150)
-        workload.move_consumers("amq2", "amq1", consume_delay_s=0)
+        workload.move_consumers("amq2", "amq1", processing_delay_s=0)
         workload.wait_for_traffic(receipts=600)
     result = workload.check(stuck_bound_ms=STUCK_BOUND_MS)
     assert result.lost == 0, result.summary()
@@ -52,9 +52,9 @@ def test_replay_when_no_consumers_follows_the_consumer_back(cluster, workload):
     """Seed 004: with conditionalNetworkBridgeFilterFactory replayWhenNoConsumers the backlog on
     amq2 goes back to amq1 once amq2 has no consumer; with the default audit too (the trap reported
     on older 5.x releases: replayed messages taken for duplicates and stuck until a restart)."""
-    with workload.running(producers={"amq1": 1}, consumers={"amq2": 1}, consume_delay_s=0.2, rate_per_producer=100):
+    with workload.running(producers={"amq1": 1}, consumers={"amq2": 1}, processing_delay_s=0.2, rate_per_producer=100):
         workload.wait_for_traffic(receipts=150)
-        workload.move_consumers("amq2", "amq1", consume_delay_s=0)
+        workload.move_consumers("amq2", "amq1", processing_delay_s=0)
         workload.wait_for_traffic(receipts=600)
     result = workload.check(stuck_bound_ms=STUCK_BOUND_MS)
     assert result.lost == 0, result.summary()

@@ -8,17 +8,17 @@ from harness.checkers.network import (
     check_stuck,
     longest_gap_ms,
 )
-from harness.history import SUBSCRIBE, UNSUBSCRIBE
+from harness.history import SUBSCRIBED, UNSUBSCRIBED
 from tests.unit.checkers.checker_histories import HistoryBuilder
 
 
 def subscribe(b: HistoryBuilder, consumer: int, node: str, at: float, drain: bool = False) -> None:
     meta = {"drain": True} if drain else {}
-    b.add(consumer, "ok", SUBSCRIBE, None, node, at, **meta)
+    b.add(consumer, "ok", SUBSCRIBED, None, node, at, **meta)
 
 
 def unsubscribe(b: HistoryBuilder, consumer: int, node: str, at: float) -> None:
-    b.add(consumer, "ok", UNSUBSCRIBE, None, node, at)
+    b.add(consumer, "ok", UNSUBSCRIBED, None, node, at)
 
 
 def test_messages_forwarded_promptly_are_not_stuck():
