@@ -25,6 +25,7 @@ class AckingConnection:
         self.acked: list[Delivery] = []
         self.unsubscribed: list[str] = []
         self.subscriptions = 0
+        self.current_endpoint = "127.0.0.1:61613"
 
     def subscribe(self, destination: str, handler: Any, ack: str = "auto", headers: Any = None) -> Subscription:
         self.subscriptions += 1
@@ -84,6 +85,7 @@ class RecordingConnection:
         self.subscribed: list[dict[str, str] | None] = []
         self.stop_after = stop_after
         self.producer = producer
+        self.current_endpoint = "127.0.0.1:61613"
 
     def __enter__(self) -> RecordingConnection:
         return self
