@@ -307,14 +307,17 @@ class MasterSlaveGroup:
 
 @dataclass(frozen=True)
 class Topology:
-    """Groups of nodes, and the network connectors that bridge nodes (networks of brokers).
+    """Groups of nodes, the network connectors that bridge nodes (networks of brokers), and whether
+    clients reach the nodes through link proxies.
 
-    A node that stands alone in the network is a group of one.
-    """
+    A node that stands alone in a network is a group of one. ``client_links``: clients reach every
+    node through a link proxy, so that a scenario can cut the clients off a node
+    (faults.isolate_clients) while the brokers still see their store and each other."""
 
     name: str
     groups: tuple[MasterSlaveGroup, ...]
     connectors: tuple[NetworkConnector, ...] = ()
+    client_links: bool = False
 
     def __post_init__(self) -> None:
         names = [n for g in self.groups for n in g.nodes]
@@ -364,7 +367,9 @@ class Topology:
             if not g.broker.is_default:
                 described["broker"] = g.broker.describe()
             groups.append(described)
-        described_topology: dict[str, Any] = {"name": self.name, "groups": groups}
+        described: dict[str, Any] = {"name": self.name, "groups": groups}
         if self.connectors:
-            described_topology["networkConnectors"] = [c.describe() for c in self.connectors]
-        return described_topology
+            described["networkConnectors"] = [c.describe() for c in self.connectors]
+        if self.client_links:
+            described["client_links"] = True
+        return described
