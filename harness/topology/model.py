@@ -367,9 +367,9 @@ class Topology:
             if not g.broker.is_default:
                 described["broker"] = g.broker.describe()
             groups.append(described)
-        described: dict[str, Any] = {"name": self.name, "groups": groups}
+        topology: dict[str, Any] = {"name": self.name, "groups": groups}
         if self.connectors:
-            described["networkConnectors"] = [c.describe() for c in self.connectors]
+            topology["networkConnectors"] = [c.describe() for c in self.connectors]
         if self.client_links:
-            described["client_links"] = True
-        return described
+            topology["client_links"] = True
+        return topology
