@@ -11,6 +11,9 @@ PY=${PYTHON:-python3}
 bash scripts/setup.sh
 echo "== ruff"; "$PY" -m ruff check .
 echo "== mypy"; "$PY" -m mypy harness fixtures
+echo "== the nightly workflow against GitHub's workflow schema (the copy check-jsonschema bundles; no network)"
+offline=(); [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1 && offline=(unshare --net)
+"${offline[@]}" "$PY" -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/nightly.yml
 echo "== container images for --runtime docker (built offline from Debian packages; cached by content)"
 "$PY" -m harness.cli images build
 echo "== unit and integration tests"; "$PY" -m pytest tests -q
@@ -38,6 +41,8 @@ echo "== suites/ha in Docker containers: shared-file kill -9, partition and JDBC
   --vendor pybroker --vendor activemq --results-dir reports/results --no-html-report -q || suites_status=$?
 "$PY" -m harness.cli report compare reports/results/results.jsonl -o reports/comparison.md
 cat reports/comparison.md
-# One HTML report of every suite above (each pytest run above skips its own: --no-html-report).
-"$PY" -m harness.cli report html reports/results -o reports/index.html
+# nightly.sh's report step on CI's own results (each pytest run above skips its own: --no-html-report):
+# reports/nightly/index.html (+ index.png), comparison.md/.json, merged results, allure metadata.
+echo "== report step of scripts/nightly.sh on these results"
+PYTHON="$PY" bash scripts/nightly.sh report reports/results
 exit "$suites_status"
