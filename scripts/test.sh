@@ -24,8 +24,15 @@ NETWORK_CI="remote_consumer or fan_out_feeds"
 # JDBC scenarios run on PostgreSQL here and MariaDB gets kill -9 (both lockers); the nightly job (plain
 # `pytest suites/ha --vendor pybroker --vendor activemq`) runs every scenario on both databases.
 echo "== suites/ha (JDBC on PostgreSQL), suites/conformance and suites/ordering on pybroker and activemq"
+# The link-fault scenarios run one per fault family here (the line after); the nightly job runs them all.
 "$PY" -m pytest suites/ha suites/conformance suites/ordering --vendor pybroker --vendor activemq \
+  --ignore=suites/ha/test_client_isolation.py --ignore=suites/ha/test_jdbc_link_blackhole.py \
+  --ignore=suites/ha/test_link_toxics.py \
   --database postgresql --results-dir reports/results --no-html-report -q --durations=5 || suites_status=$?
+echo "== suites/ha link faults through Toxiproxy: clients cut off the master, database link blackholed, link reset"
+"$PY" -m pytest suites/ha/test_client_isolation.py suites/ha/test_jdbc_link_blackhole.py suites/ha/test_link_toxics.py \
+  -k "cut_from_its_clients and shared-file or database_locker and postgresql or reset_peer and shared-file" \
+  --vendor pybroker --vendor activemq --results-dir reports/results --no-html-report -q || suites_status=$?
 echo "== suites/ha JDBC on MariaDB: kill -9 with both lockers on pybroker and activemq"
 "$PY" -m pytest suites/ha/test_jdbc_kill.py --database mariadb \
   --vendor pybroker --vendor activemq --results-dir reports/results --no-html-report -q || suites_status=$?
