@@ -73,6 +73,7 @@ class Cluster:
         self.databases: dict[str, tuple[DatabaseServer, DatabaseRef]] = {}
         self.links: dict[str, LinkProxy] = {}
         self.zookeepers: dict[str, ZooKeeperEnsemble] = {}
+        self.zookeeper_links: dict[str, list[LinkProxy]] = {}
         self._databases = databases
 
     def _data_source(self, group: MasterSlaveGroup, node: str) -> DataSource | None:
@@ -103,8 +104,18 @@ class Cluster:
             bind_host, bind_port, hostname = self.runtime.host, self.runtime.allocate_port(), self.runtime.host
         else:  # a container: ActiveMQ's default bind port, reached by its name on the cluster's network
             bind_host, bind_port, hostname = "0.0.0.0", REPLICATION_PORT, node
+        # Each broker reaches every ZooKeeper node through a link of its own, so that one broker can be
+        # cut from ZooKeeper while it still reaches its peers and clients.
+        links = self.zookeeper_links[node] = [
+            LinkProxy(
+                (zk.address.host, zk.address.client_port),
+                name=f"{node}->{zk.name}",
+                listen_host=self.runtime.services_host,
+            )
+            for zk in self.zookeepers[group.name].nodes
+        ]
         return ReplicationNode(
-            zk_address=self.zookeepers[group.name].connect_string,
+            zk_address=",".join(f"{link.listen_host}:{link.port}" for link in links),
             bind_host=bind_host,
             bind_port=bind_port,
             hostname=hostname,
@@ -216,6 +227,9 @@ class Cluster:
         finally:
             for link in self.links.values():
                 link.close()
+            for links in self.zookeeper_links.values():
+                for link in links:
+                    link.close()
             for ensemble in self.zookeepers.values():
                 ensemble.reap()
 

@@ -16,6 +16,7 @@ from harness.checkers.acked_redelivery import AckedRedeliveryResult, check_redel
 from harness.checkers.failover_time import FailoverResult, FaultRecovery, check_failover_time
 from harness.checkers.ordering import BackwardStep, Gap, OrderingResult, Scope, check_ordering
 from harness.checkers.ownership import OwnershipResult, check_exclusivity, check_group_ownership
+from harness.checkers.quorum import QuorumResult, check_no_master_without_quorum, quorum_checker
 from harness.checkers.redelivery_order import RedeliveryOrderResult, check_redelivery_order
 from harness.checkers.split_brain import SplitBrainInterval, SplitBrainResult, check_split_brain
 from harness.checkers.total_queue import TotalQueueResult, check_total_queue
@@ -32,6 +33,7 @@ __all__ = [
     "HistoryLike",
     "OrderingResult",
     "OwnershipResult",
+    "QuorumResult",
     "RedeliveryOrderResult",
     "Scope",
     "SplitBrainInterval",
@@ -42,11 +44,13 @@ __all__ = [
     "check_exclusivity",
     "check_failover_time",
     "check_group_ownership",
+    "check_no_master_without_quorum",
     "check_ordering",
     "check_redelivered_after_ack",
     "check_redelivery_order",
     "check_split_brain",
     "check_total_queue",
+    "quorum_checker",
     "run_checkers",
     "standard_checkers",
 ]

@@ -1,5 +1,6 @@
 """Faults (nemeses): kill -9, pause, graceful restart, lock-file stealing and holding, network partition,
-database outage, database sessions killed, the broker-to-database link cut or slowed.
+database outage, database sessions killed, the broker-to-database link cut or slowed, ZooKeeper nodes
+killed or paused, a broker cut from ZooKeeper.
 
 Each fault is recorded in the history and heals itself on exit; the Nemesis heals leftovers.
 ``Faults`` (api.py) is the vocabulary scenarios and library users speak to inject them on a cluster.
@@ -11,6 +12,7 @@ from harness.faults.database import DatabaseOutage, LinkCut, SessionKill, SlowLi
 from harness.faults.lockfile import LockHolder, LockSteal
 from harness.faults.network import FaultUnsupported, Partition
 from harness.faults.process import Kill, Pause, Restart
+from harness.faults.zookeeper import ZooKeeperCut, ZooKeeperKill, ZooKeeperPause
 
 __all__ = [
     "DatabaseOutage",
@@ -27,4 +29,7 @@ __all__ = [
     "Restart",
     "SessionKill",
     "SlowLink",
+    "ZooKeeperCut",
+    "ZooKeeperKill",
+    "ZooKeeperPause",
 ]
