@@ -6,20 +6,13 @@ import time
 
 import pytest
 
-from harness.checkers import quorum_checker
 from harness.topology import replicated
-
-
-def no_master_without_quorum(cluster):
-    group = cluster.group()
-    store = group.replicated
-    return {"quorum": quorum_checker(group.nodes, store.zookeepers, store.zk_session_timeout_ms)}
 
 
 @pytest.mark.parametrize(
     "topology", [pytest.param(replicated(sync=sync), id=sync) for sync in ("quorum_mem", "quorum_disk")]
 )
-def test_replicated_master_killed_under_load(cluster, workload, faults):
+def test_replicated_master_killed_under_load(cluster, workload, faults, replicated_checks):
     """kill -9 the master twice under load: the slaves saw its stream end, elect the most up-to-date
     one at once, and the killed node comes back as a slave that catches up. Nothing receipted is lost."""
     with workload.running(producers=2, consumers=1):
@@ -29,14 +22,14 @@ def test_replicated_master_killed_under_load(cluster, workload, faults):
             with faults.kill(master):
                 cluster.wait_for_master(timeout=30, exclude=(master.name,))
             cluster.wait_standby(master)
-    result = workload.check(failover_bound_ms=5_000, checkers=no_master_without_quorum(cluster))
+    result = workload.check(failover_bound_ms=5_000, checkers=replicated_checks)
     assert result.lost == 0, result.summary()
     assert not result.split_brain, result.summary()
     assert result.valid, result.summary()
 
 
 @pytest.mark.topology(replicated())
-def test_replicated_slave_killed_then_paused(cluster, workload, faults):
+def test_replicated_slave_killed_then_paused(cluster, workload, faults, replicated_checks):
     """A slave killed, then the other paused past the session timeout (a lagging replica): one slave in
     sync is a quorum, so the master serves throughout; each comes back and catches up."""
     with workload.running(producers=2, consumers=1):
@@ -51,13 +44,13 @@ def test_replicated_slave_killed_then_paused(cluster, workload, faults):
             workload.wait_for_traffic()
         cluster.wait_standby(second)
         assert cluster.master().name == master.name, "losing one slave at a time must not move the master"
-    result = workload.check(checkers=no_master_without_quorum(cluster))
+    result = workload.check(checkers=replicated_checks)
     assert result.lost == 0, result.summary()
     assert result.valid, result.summary()
 
 
 @pytest.mark.topology(replicated())
-def test_replicated_no_master_without_a_quorum_of_brokers(cluster, workload, faults):
+def test_replicated_no_master_without_a_quorum_of_brokers(cluster, workload, faults, replicated_checks):
     """Both slaves killed for 6 s: the master must stop confirming within the session timeout plus one
     keep-alive (a checked figure), and serve again once one slave is back."""
     with workload.running(producers=2, consumers=1):
@@ -68,7 +61,7 @@ def test_replicated_no_master_without_a_quorum_of_brokers(cluster, workload, fau
             time.sleep(6)
         cluster.wait_for_master(timeout=30)
         workload.wait_for_traffic()
-    result = workload.check(checkers=no_master_without_quorum(cluster))
+    result = workload.check(checkers=replicated_checks)
     assert result.quorum_lost_ms >= 5_000, f"the brokers' quorum was never lost: {result.summary()}"
     assert result.confirmations_without_quorum == 0, result.summary()
     assert result.lost == 0, result.summary()
@@ -76,7 +69,7 @@ def test_replicated_no_master_without_a_quorum_of_brokers(cluster, workload, fau
 
 
 @pytest.mark.topology(replicated())
-def test_replicated_master_paused_longer_than_the_session(cluster, workload, faults):
+def test_replicated_master_paused_longer_than_the_session(cluster, workload, faults, replicated_checks):
     """The master frozen for 4 s (twice zkSessionTimeout): the slaves elect a new master; when the old
     one wakes up it is deposed and confirms nothing more. One master at a time, nothing lost."""
     with workload.running(producers=2, consumers=1):
@@ -87,14 +80,14 @@ def test_replicated_master_paused_longer_than_the_session(cluster, workload, fau
             time.sleep(1)
         cluster.wait_standby(master)
         workload.wait_for_traffic()
-    result = workload.check(failover_bound_ms=10_000, checkers=no_master_without_quorum(cluster))
+    result = workload.check(failover_bound_ms=10_000, checkers=replicated_checks)
     assert result.lost == 0, result.summary()
     assert not result.split_brain, result.summary()
     assert result.valid, result.summary()
 
 
 @pytest.mark.topology(replicated())
-def test_replicated_full_restart(cluster, workload, faults):
+def test_replicated_full_restart(cluster, workload, faults, replicated_checks):
     """Every broker killed at once, then all started again: they elect the one with the latest position
     and every receipted message is there."""
     with workload.running(producers=2, consumers=1):
@@ -104,6 +97,6 @@ def test_replicated_full_restart(cluster, workload, faults):
             time.sleep(1)
         cluster.wait_for_master(timeout=30)
         workload.wait_for_traffic()
-    result = workload.check(checkers=no_master_without_quorum(cluster))
+    result = workload.check(checkers=replicated_checks)
     assert result.lost == 0, result.summary()
     assert result.valid, result.summary()

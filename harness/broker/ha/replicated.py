@@ -60,7 +60,11 @@ class ReplicatedFence(Fence):
         self.alive_at = time.monotonic()
 
     def alive(self) -> None:
-        self.alive_at = time.monotonic()
+        """The ticker's beat; a beat that comes after a stall longer than the session timeout deposes."""
+        if self.problem() is None:
+            self.alive_at = time.monotonic()
+        else:
+            self.check()
 
     def problem(self) -> str | None:
         stalled = time.monotonic() - self.alive_at
