@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.faults.base import Fault
-from harness.services import LinkProxy, ZooKeeperEnsemble
+from harness.services import ZooKeeperEnsemble
+from harness.toxiproxy.links import ProxiedLink
 
 
 class ZooKeeperKill(Fault):
@@ -54,19 +55,19 @@ class ZooKeeperPause(Fault):
 
 
 class ZooKeeperCut(Fault):
-    """Reset one broker's connections to every ZooKeeper node and refuse new ones until healed; its
-    replication links and client connections are untouched."""
+    """Take down one broker's proxied links to every ZooKeeper node (connections closed, new ones
+    refused) until healed; its replication links and client connections are untouched."""
 
     kind = "zookeeper-cut"
 
-    def __init__(self, node: str, links: Sequence[LinkProxy]) -> None:
-        super().__init__(node, links=len(links))
+    def __init__(self, node: str, links: Sequence[ProxiedLink]) -> None:
+        super().__init__(node, links=[str(link) for link in links])
         self.links = tuple(links)
 
     def _inject(self) -> None:
         for link in self.links:
-            link.cut()
+            link.set_enabled(False)
 
     def _heal(self) -> None:
         for link in self.links:
-            link.restore()
+            link.set_enabled(True)
