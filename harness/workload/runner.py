@@ -95,6 +95,7 @@ class Producer(_Worker):
                     key = MessageKey(self.key_prefix, self.next_seq)
                     self.next_seq += 1
                     group = wl.group_of(key)
+                    wl.sent_groups[key] = group
                     meta: dict[str, Any] = {"destination": opts.destination}
                     headers: dict[str, str] = {}
                     if group is not None:
@@ -227,10 +228,10 @@ class Consumer(_Worker):
             "destination": wl.options.destination,
             "message_id": delivery.message_id,
         }
-        # The group a message was sent in, from its key: brokers need not echo JMSXGroupID (ActiveMQ's
-        # STOMP frames do not), and the group the producer chose is what ordering is checked against.
-        group = wl.group_of(key) if key is not None else None
-        if group is None:
+        # The group the producer chose for this key: brokers need not echo JMSXGroupID (ActiveMQ's STOMP
+        # frames do not), and a phase sent without groups stays without, whatever the options are now.
+        group = wl.sent_groups.get(key) if key is not None else None
+        if group is None and (key is None or key not in wl.sent_groups):
             group = delivery.headers.get("JMSXGroupID")
         if group:
             meta["group"] = group
@@ -249,6 +250,7 @@ class Consumer(_Worker):
         try:
             self.conn.ack(delivery, receipt=True, timeout=wl.options.ack_timeout_s)
             wl.history.record(self.process, "ok", ACK, key, node=node)
+            wl.count("acked")
         except (StaleDelivery, AckFailed) as exc:
             # Definitely not acked: the broker keeps the message and will deliver it again.
             wl.history.record(self.process, "fail", ACK, key, error=f"{type(exc).__name__}: {exc}")
@@ -329,7 +331,9 @@ class Workload:
         self._counts_lock = threading.Lock()
         self._endpoints = cluster.endpoint_names()
         self._process_ids = iter(range(1_000_000))
-        self._consumers: list[Consumer] = []  # of the running block, those added during it included
+        self._consumers: list[Consumer] = []
+        # The message group each key was sent in (None: sent without one), written by the producers.
+        self.sent_groups: dict[MessageKey, str | None] = {}  # of the running block, those added during it included
 
     # -- plumbing used by the workers ------------------------------------------------------------
     def connect(self, client_id: str) -> FailoverConnection:
@@ -416,11 +420,12 @@ class Workload:
                 worker.reopen()
 
     def wait_for_backlog(self, queued: int, timeout: float = 60.0) -> None:
-        """Block until at least ``queued`` receipted messages have not been delivered yet."""
+        """Block until at least ``queued`` more messages have been receipted than acked: the broker holds
+        that many receipted, unconsumed messages (queued, or delivered and not acked yet)."""
         deadline = time.monotonic() + timeout
         while True:
             with self._counts_lock:
-                backlog = self._counts.get("sent", 0) - self._counts.get("received", 0)
+                backlog = self._counts.get("sent", 0) - self._counts.get("acked", 0)
             if backlog >= queued:
                 return
             if time.monotonic() > deadline:

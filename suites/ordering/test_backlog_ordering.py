@@ -33,7 +33,7 @@ def test_a_reopened_consumer_gets_what_it_returned_before_newer_messages(workloa
 def test_groups_stay_with_their_live_owner_when_consumers_join(workload):
     """One consumer takes every group of a backlog; two more join while it holds them. The groups move
     only when their owner closes its subscription, and each group stays in its producers' order."""
-    workload.produce(BACKLOG // 2, producers=2, rate_per_producer=0)
+    workload.produce(BACKLOG // 2, producers=2, rate_per_producer=0, groups=6)
     with workload.running(producers=2, consumers=1, groups=6, processing_delay_s=SLOW, rate_per_producer=50):
         workload.wait_for_traffic(receipts=100)
         workload.add_consumers(2)
