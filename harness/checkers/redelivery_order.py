@@ -4,13 +4,16 @@ When a consumer's session ends (it closed on a live broker, or lost its connecti
 delivered and did not get a receipted ACK for go back to the queue. Both vendors put them back in their
 place, ahead of messages not yet delivered. So, for a session that was the queue's only consumer (no
 other session on the destination overlaps it), every message returned before the session began and
-delivered in it must arrive before the session's first delivery of a message nobody was delivered
-before. A returned message that arrives after such a first delivery went to the tail of the queue.
+delivered in it must arrive before the session's first delivery of a new message: one nobody was
+delivered before and that the broker does not mark redelivered (a client may have dropped a message
+unrecorded, its subscription closing or its link dead). A returned message that arrives after such a
+first delivery went to the tail of the queue.
 
 Only-consumer sessions are checked because with competing consumers a returned message may go to
 another consumer while this one takes newer messages; a session that began before the message was
 returned is not checked because its broker may have dispatched newer messages into its prefetch
-before the message came back.
+before the message came back. Messages are told apart by broker message-id, so that a producer's
+resend of a message the old master never stored is a new message, not a returned one.
 """
 
 from __future__ import annotations
@@ -148,7 +151,9 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
                             overtaken_ms=rel_ms(first_new.time_ns, origin),
                         )
                     )
-            elif first_new is None and first_delivery_ns.get(identity) == op.time_ns:
+            elif first_new is None and first_delivery_ns.get(identity) == op.time_ns and not op.meta.get("redelivered"):
+                # Marked redelivered, a message is not new even if the history never saw it delivered:
+                # it reached a client that dropped it unrecorded (a subscription closing, a dead link).
                 first_new = op
         if session_late and first_new is not None and len(problems) < MAX_DETAILS:
             problems.append(
