@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -440,6 +440,27 @@ class Workload:
         errors = [f"{w.name}: {w.error}" for w in [*producer_workers, *consumer_workers] if w.error]
         if errors:
             log.warning("workers stopped with errors: %s", "; ".join(errors))
+
+    def backlogged(
+        self,
+        backlog: int,
+        producers: int = 2,
+        consumers: int = 1,
+        processing_delay_s: float = 0.01,
+        rate_per_producer: float = 50.0,
+        **overrides: Any,
+    ) -> AbstractContextManager[Workload]:
+        """``backlog`` receipted messages queued with no consumer (as fast as receipts come), then
+        ``running`` with consumers slower than the producers: the queue does not empty while the block
+        runs. ``overrides`` (groups=..., exclusive=...) apply to both phases."""
+        self.produce(max(1, backlog // producers), producers=producers, rate_per_producer=0, **overrides)
+        return self.running(
+            producers,
+            consumers,
+            processing_delay_s=processing_delay_s,
+            rate_per_producer=rate_per_producer,
+            **overrides,
+        )
 
     def add_consumers(self, count: int = 1, processing_delay_s: float | None = None, timeout: float = 30.0) -> None:
         """Start more consumers inside a ``running`` block (they join a group or exclusive queue already
