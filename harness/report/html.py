@@ -116,7 +116,7 @@ def _versions_html(results: list[dict[str, Any]]) -> str:
     for column in sorted(seen):
         components = seen[column]
         # The broker first, then what it ran on (database servers), alphabetically.
-        names = [column.vendor] + sorted(n for n in components if n not in ("seed", "results", column.vendor))
+        names = [column.vendor, *sorted(n for n in components if n not in ("seed", "results", column.vendor))]
         described = "; ".join(f"{escape(name)} {escape(', '.join(sorted(components[name])))}" for name in names)
         seeds = ", ".join(sorted(components["seed"]))
         rows.append(
