@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.checkers._common import HistoryLike, as_ops, fmt_ms, jsonable
+from harness.checkers._common import HistoryLike, as_ops, fmt_duration, jsonable
 from harness.checkers.failover_time import FailoverResult, FaultRecovery, check_failover_time
 from harness.checkers.ordering import BackwardStep, Gap, OrderingResult, Scope, check_ordering
 from harness.checkers.split_brain import SplitBrainInterval, SplitBrainResult, check_split_brain
@@ -108,20 +108,36 @@ class Verdict:
         }
 
     def summary(self) -> str:
-        head = "VALID" if self.valid else "INVALID"
+        """What a person would write: the verdict, what happened to the messages, how long the
+        cluster was unavailable (durations, not times), then the problems."""
         failing = [name for name, result in self.results().items() if not result.valid]
-        if failing:
-            head += f" ({', '.join(failing)} failed)"
-        lines = [head]
-        lines.extend(f"  {result.summary()}" for result in self.results().values())
+        head = "VALID" if self.valid else f"INVALID ({', '.join(failing)} failed)"
+        tq = self.total_queue
+        lines = [
+            f"{head}: {tq.attempted} sends attempted, {tq.acknowledged} receipted, {tq.received} received; "
+            f"{tq.lost} lost, {tq.duplicated} duplicated, {tq.unexpected} unexpected",
+        ]
+        failover = self.failover
+        per_fault = ", ".join("never" if t is None else fmt_duration(t) for t in failover.failover_ms)
+        bound = f" (bound {fmt_duration(failover.bound_ms)})" if failover.bound_ms is not None else ""
+        outage = f"longest outage {fmt_duration(failover.max_unavailable_ms)}"
+        if failover.max_unavailable_window is not None:
+            start, end = failover.max_unavailable_window
+            outage += f" ({fmt_duration(start)} to {fmt_duration(end)} after the first operation)"
+        lines.append(f"failover: {per_fault or 'no faults'}{bound}; {outage}")
+        lines.extend(f"{result.summary()}" for result in (self.ordering, self.split_brain_result))
         problems = self.problems
         if problems:
             lines.append(f"problems ({len(problems)}):")
             lines.extend(f"  - {p}" for p in problems)
-        if self.failover.max_unavailable_window is not None:
-            start, end = self.failover.max_unavailable_window
-            lines.append(f"longest unavailability: {fmt_ms(start)} .. {fmt_ms(end)}")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        # pytest prints the repr of what an assertion compared: one line, not every checker's fields.
+        return (
+            f"Verdict(valid={self.valid}, attempted={self.attempted}, lost={self.lost}, "
+            f"duplicated={self.duplicated}, reordered={self.reordered}, split_brain={self.split_brain})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: validity, the headline figures and every checker's full result."""

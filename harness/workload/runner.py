@@ -31,6 +31,7 @@ from harness.client import (
     StaleDelivery,
 )
 from harness.cluster import Cluster
+from harness.errors import InvalidOption, UnknownName, require_non_negative
 from harness.faults.base import Nemesis
 from harness.history import ACK, RECEIVE, SEND, History, MessageKey
 from harness.workload.messages import decode_key, encode_body
@@ -55,6 +56,32 @@ class WorkloadOptions:
     groups: int = 0
     # Consumers subscribe with activemq.exclusive:true: one of them owns the queue, the others wait.
     exclusive: bool = False
+
+    def __post_init__(self) -> None:
+        require_non_negative(
+            "workload",
+            rate_per_producer=self.rate_per_producer,
+            payload_bytes=self.payload_bytes,
+            send_timeout_s=self.send_timeout_s,
+            ack_timeout_s=self.ack_timeout_s,
+            drain_idle_s=self.drain_idle_s,
+            heartbeat_ms=self.heartbeat_ms,
+            groups=self.groups,
+        )
+        if not self.destination.startswith(("/queue/", "/topic/")):
+            raise InvalidOption("workload", "destination", "a /queue/... or /topic/... name", self.destination)
+
+    def with_overrides(self, where: str, overrides: dict[str, Any]) -> WorkloadOptions:
+        """These options with some replaced; an unknown name is a ScenarioError listing the known ones."""
+        known = set(self.__dataclass_fields__)
+        for name in overrides:
+            if name not in known:
+                raise UnknownName(f"{where} option", name, known | _CALL_OPTIONS.get(where, set()))
+        return WorkloadOptions(**{**self.__dict__, **overrides})
+
+
+# Options a call takes besides WorkloadOptions' fields: listed with them when a name is unknown.
+_CALL_OPTIONS = {"workload.running": {"producers", "consumers"}, "workload.produce": {"count", "producers"}}
 
 
 class _Worker(threading.Thread):
@@ -225,8 +252,9 @@ class Workload:
     @contextmanager
     def running(self, producers: int = 2, consumers: int = 1, **overrides: Any) -> Iterator[Workload]:
         """Run producers and consumers for the duration of the block, probing the cluster meanwhile."""
+        require_non_negative("workload.running", producers=producers, consumers=consumers)
         if overrides:
-            self.options = WorkloadOptions(**{**self.options.__dict__, **overrides})
+            self.options = self.options.with_overrides("workload.running", overrides)
         consumer_workers = [Consumer(next(self._process_ids), self) for _ in range(consumers)]
         producer_workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
         with self.cluster.probing(self.history):
@@ -255,8 +283,13 @@ class Workload:
         if errors:
             log.warning("workers stopped with errors: %s", "; ".join(errors))
 
+    def attempted(self) -> int:
+        """How many sends the workload has attempted so far (receipted or not)."""
+        return sum(1 for op in self.history.ops() if op.f == SEND and op.type == "invoke")
+
     def wait_for_traffic(self, receipts: int = 20, timeout: float = 60.0) -> None:
         """Block until ``receipts`` more sends have been receipted: the cluster is serving under load."""
+        require_non_negative("workload.wait_for_traffic", receipts=receipts, timeout=timeout)
         with self._counts_lock:
             target = self._counts.get("sent", 0) + receipts
         deadline = time.monotonic() + timeout
@@ -281,8 +314,9 @@ class Workload:
 
     def produce(self, count: int, producers: int = 1, **overrides: Any) -> None:
         """Send ``count`` messages per producer with no consumer running (they stay queued)."""
+        require_non_negative("workload.produce", count=count, producers=producers)
         if overrides:
-            self.options = WorkloadOptions(**{**self.options.__dict__, **overrides})
+            self.options = self.options.with_overrides("workload.produce", overrides)
         workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
         for worker in workers:
             worker.start()
@@ -319,6 +353,9 @@ class Workload:
         ``ordering_scope`` "consumer" checks each consumer's view of each producer; "group" checks each
         (producer, message group) across all consumers, for competing consumers with message groups.
         """
+        require_non_negative("workload.check", failover_bound_ms=failover_bound_ms, master_timeout=master_timeout)
+        if ordering_scope not in ("consumer", "group"):
+            raise InvalidOption("workload.check", "ordering_scope", "'consumer' or 'group'", ordering_scope)
         heal_errors = self.nemesis.heal_all()
         if heal_errors:
             raise RuntimeError(f"faults did not heal: {'; '.join(heal_errors)}")

@@ -39,7 +39,7 @@ def test_healthy_run_without_faults() -> None:
     assert figures["failover_ms"] == []
     assert figures["split_brain"] is False
     assert verdict.problems == []
-    assert verdict.summary().startswith("VALID\n")
+    assert verdict.summary().startswith("VALID: 4 sends attempted, 4 receipted, 4 received; 0 lost")
 
 
 def test_chaotic_but_correct_run() -> None:
@@ -115,3 +115,25 @@ def test_to_dict_is_json_serialisable() -> None:
     assert set(data) == {"valid", "figures", "checks"}
     assert set(data["checks"]) == {"total-queue", "ordering", "failover", "split-brain"}
     assert '"p1#2": 2' in text
+
+
+def test_summary_gives_durations_as_durations_then_the_problems() -> None:
+    b = chaotic()
+    b.send("p1#7", node="node2")  # receipted, never delivered: lost
+    verdict = check_all(b.ops, groups={"g1": ["node1", "node2"]}, bound_ms=100.0)
+    lines = verdict.summary().splitlines()
+    assert lines[0].startswith("INVALID (total-queue failed): 6 sends attempted")
+    failover = next(line for line in lines if line.startswith("failover: "))
+    # The per-fault figure and the longest outage are durations; the outage's window is said to be
+    # offsets from the first operation, not passed off as a range of durations.
+    assert failover.startswith("failover: 12.0 ms (bound 100.0 ms); longest outage ")
+    assert "after the first operation" in failover
+    problems_at = lines.index("problems (2):")
+    assert lines[problems_at + 2].startswith("  - [total-queue] lost p1#7")
+    assert problems_at == len(lines) - 3, "the problems come last"
+
+
+def test_verdict_repr_is_one_short_line() -> None:
+    text = repr(check_all(chaotic().ops))
+    assert "\n" not in text and len(text) < 200
+    assert text.startswith("Verdict(valid=True, attempted=5, lost=0")
