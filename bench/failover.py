@@ -29,12 +29,10 @@ from harness.checkers import check_failover_time
 from harness.cluster import Cluster
 from harness.faults import Kill, Nemesis
 from harness.history import History
-from harness.runtime import LocalRuntime
-from harness.runtime.base import Runtime
+from harness.runtime.choice import RUNTIMES, databases_per_run, make_runtime, vendor_on
 from harness.services import DatabasePool
 from harness.topology import jdbc, shared_file
 from harness.topology.model import Topology
-from harness.vendors import Vendor, get_vendor
 from harness.workload import Workload, WorkloadOptions
 
 
@@ -96,24 +94,14 @@ def percentile(values: list[float], q: float) -> float:
 def measure(
     config: BenchConfig, trials: int, workdir: Path, databases: DatabasePool, runtime_name: str = "local"
 ) -> list[float]:
-    node_dirs = Path(tempfile.mkdtemp(prefix="cluster-", dir=workdir))
-    runtime: Runtime
-    vendor: Vendor
-    if runtime_name == "docker":
-        from harness.images.vendors import vendor_in_image
-        from harness.runtime.docker import DockerRuntime
-
-        # Databases too run as containers, on the cluster's network.
-        runtime, vendor, provider = DockerRuntime(node_dirs), vendor_in_image(config.vendor), None
-    else:
-        runtime, vendor, provider = LocalRuntime(node_dirs), get_vendor(config.vendor), databases
-    cluster = Cluster(config.topology(), vendor, runtime, provider)
+    runtime = make_runtime(runtime_name, Path(tempfile.mkdtemp(prefix="cluster-", dir=workdir)))
+    vendor = vendor_on(runtime_name, config.vendor)
+    # In containers the databases too run as containers, on the cluster's network.
+    provider = databases if databases_per_run(runtime_name) else None
     history = History()
-    nemesis = Nemesis(history)
     options = WorkloadOptions(destination="/queue/bench.failover", rate_per_producer=200.0, send_timeout_s=30.0)
-    workload = Workload(cluster, history, nemesis, options, progress=lambda line: None)
-    try:
-        cluster.start()
+    with Cluster(config.topology(), vendor, runtime, provider) as cluster, Nemesis(history) as nemesis:
+        workload = Workload(cluster, history, nemesis, options, progress=lambda line: None)
         with workload.running(producers=1, consumers=1):
             for trial in range(trials):
                 time.sleep(1.0)
@@ -124,9 +112,6 @@ def measure(
                 cluster.wait_standby(master, timeout=60)
                 print(f"  {config.label}: trial {trial + 1}/{trials} done", file=sys.stderr, flush=True)
             time.sleep(0.5)
-    finally:
-        nemesis.heal_all()
-        cluster.stop()
     result = check_failover_time(history.ops())
     measured = [ms for ms in result.failover_ms if ms is not None]
     if len(measured) != trials:
@@ -135,15 +120,9 @@ def measure(
 
 
 def build_images(vendors: list[str]) -> None:
-    from harness.images.build import ImageBuilder
-    from harness.images.recipes import plan_images
-    from harness.runtime.engine import connect
+    from harness.images.build import ensure_images
 
-    client = connect(timeout=1800)
-    try:
-        ImageBuilder(client, lambda line: print(line, file=sys.stderr, flush=True)).ensure(plan_images(vendors))
-    finally:
-        client.close()
+    ensure_images(vendors, progress=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--runtime",
-        choices=("local", "docker"),
+        choices=RUNTIMES,
         default="local",
         help="local processes (default) or containers (images built first, offline, cached by content)",
     )

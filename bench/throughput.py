@@ -228,10 +228,8 @@ def fill(node: Node, count: int, producers: int = 4, window: int = 200) -> float
     return time.monotonic() - started
 
 
-def start_broker(vendor: str, workdir: Path) -> Cluster:
-    cluster = Cluster(shared_file(nodes=1, name=f"bench-{vendor}"), get_vendor(vendor), LocalRuntime(workdir / vendor))
-    cluster.start()
-    return cluster
+def one_broker(vendor: str, workdir: Path) -> Cluster:
+    return Cluster(shared_file(nodes=1, name=f"bench-{vendor}"), get_vendor(vendor), LocalRuntime(workdir / vendor))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,8 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     memory: tuple[int, int, float] | None = None
     with tempfile.TemporaryDirectory(prefix="amq-bench-throughput-") as tmp:
         for vendor in ("pybroker", "activemq"):
-            cluster = start_broker(vendor, Path(tmp))
-            try:
+            with one_broker(vendor, Path(tmp)) as cluster:
                 node = cluster.master()
                 print(
                     f"{vendor}: {args.producers} producers x {args.messages} + {args.consumers} consumers",
@@ -261,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
                     before = rss_kib(node)
                     seconds = fill(node, args.queued)
                     memory = (before, rss_kib(node), seconds)
-            finally:
-                cluster.stop()
 
     print(
         f"\npersistent {len(PAYLOAD)}-byte messages with receipts: {args.producers} producers x {args.messages} "

@@ -34,16 +34,15 @@ def _progress(line: str) -> None:
 
 
 def _images_build(args: argparse.Namespace) -> int:
-    from harness.images.build import ImageBuilder, ImageBuildError
-    from harness.images.recipes import RecipeError, plan_images
-    from harness.runtime.engine import EngineUnavailable, connect
+    from harness.images.build import ImageBuildError, ensure_images
+    from harness.images.recipes import RecipeError
+    from harness.runtime.engine import EngineUnavailable
 
     vendors = args.vendor or ["pybroker", "activemq"]
     started = time.monotonic()
     try:
-        plans = plan_images(vendors, args.images)
-        client = connect(timeout=1800)
-        outcomes = ImageBuilder(client, _progress, Path(args.cache_dir) if args.cache_dir else None).ensure(plans)
+        cache_dir = Path(args.cache_dir) if args.cache_dir else None
+        _, outcomes = ensure_images(vendors, args.images, _progress, cache_dir)
     except (EngineUnavailable, ImageBuildError, RecipeError) as exc:
         print(f"amq-harness images build: {exc}", file=sys.stderr)
         return 2

@@ -13,15 +13,16 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Literal
 
 from harness.errors import UnknownName
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
-from harness.services import DatabaseRef, DatabaseServer, LinkProxy
+from harness.services import DatabaseRef, DatabaseServer, LinkProxy, ZooKeeperEnsemble
 from harness.topology.model import MasterSlaveGroup, Topology
-from harness.topology.render import DataSource, NodeConfig, render_activemq_xml
+from harness.topology.render import DataSource, NodeConfig, ReplicationNode, render_activemq_xml
 from harness.vendors.base import Vendor
 
 log = logging.getLogger("harness.cluster")
@@ -45,6 +46,8 @@ STANDBY_LOG_LINES = (
     "Using Persistence Adapter: JDBCPersistenceAdapter",
 )
 STANDBY_SETTLE_S = 1.0
+# <replicatedLevelDB bind=...>'s default port, where a master serves its replicas.
+REPLICATION_PORT = 61619
 
 
 class ClusterError(RuntimeError):
@@ -53,7 +56,11 @@ class ClusterError(RuntimeError):
 
 class Cluster:
     """``databases`` serves JDBC groups (one fresh database per group); by default the runtime's own
-    servers. Each node of a JDBC group reaches its database through its own link."""
+    servers. Each node of a JDBC group reaches its database through its own link.
+
+    ``with Cluster(...) as cluster:`` starts it and stops it (every node, link and container) on exit,
+    a start that fails half-way included; ``start()`` and ``stop()`` do the same by hand.
+    """
 
     def __init__(
         self, topology: Topology, vendor: Vendor, runtime: Runtime, databases: DatabaseProvider | None = None
@@ -65,6 +72,7 @@ class Cluster:
         self.configs: dict[str, str] = {}
         self.databases: dict[str, tuple[DatabaseServer, DatabaseRef]] = {}
         self.links: dict[str, LinkProxy] = {}
+        self.zookeepers: dict[str, ZooKeeperEnsemble] = {}
         self._databases = databases
 
     def _data_source(self, group: MasterSlaveGroup, node: str) -> DataSource | None:
@@ -79,13 +87,40 @@ class Cluster:
         )
         return DataSource(db.driver_class, db.url(link.listen_host, link.port), db.user, db.password)
 
+    def _replication(self, group: MasterSlaveGroup, node: str) -> ReplicationNode | None:
+        """A replicated group's ZooKeeper ensemble (started with the group's first node) and where
+        ``node`` serves its replicas when master."""
+        if group.replicated is None:
+            return None
+        if group.name not in self.zookeepers:
+            ensemble = ZooKeeperEnsemble(
+                group.replicated.zookeepers,
+                host=self.runtime.services_host,
+                workdir=self.runtime.shared_dir(f"zookeeper-{group.name}"),
+            )
+            self.zookeepers[group.name] = ensemble.start()
+        if self.runtime.name == "local":
+            bind_host, bind_port, hostname = self.runtime.host, self.runtime.allocate_port(), self.runtime.host
+        else:  # a container: ActiveMQ's default bind port, reached by its name on the cluster's network
+            bind_host, bind_port, hostname = "0.0.0.0", REPLICATION_PORT, node
+        return ReplicationNode(
+            zk_address=self.zookeepers[group.name].connect_string,
+            bind_host=bind_host,
+            bind_port=bind_port,
+            hostname=hostname,
+            replicas=len(group.nodes),
+            weight=group.replicated.weight(group.nodes.index(node)),
+        )
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> Cluster:
-        """Start every node; the first node of each group starts first so that it becomes master."""
+        """Start every node; the first node of each group starts first so that it becomes master (a
+        replicated group starts all at once: no node can be master before a quorum of them is up)."""
         self.vendor.check_installed()
         for group in self.topology.groups:
-            store = self.store_dir(group.name)
             for name in group.nodes:
+                # A replicated store is each node's own; the others share one.
+                store = self.runtime.node_dir(name) / "leveldb" if group.replicated else self.store_dir(group.name)
                 port = self.runtime.allocate_port()
                 # In a container the broker listens on its own address; clients use the published one.
                 listen_host, listen_port = self.runtime.listen_address(port)
@@ -99,12 +134,20 @@ class Cluster:
                     broker=group.broker,
                     jdbc=group.jdbc,
                     data_source=self._data_source(group, name),
+                    replicated=group.replicated,
+                    replication=self._replication(group, name),
                 )
                 xml = render_activemq_xml(config)
                 self.configs[name] = xml
                 launch = self.vendor.prepare(self.runtime.node_dir(name), xml)
                 self.nodes[name] = self.runtime.add_node(name, launch, port)
         for group in self.topology.groups:
+            if group.replicated is not None:
+                for name in group.nodes:
+                    self.nodes[name].start()
+                self._wait_running(list(group.nodes), settle=0.2)
+                self.wait_for_master(group.name, timeout)
+                continue
             first, *rest = group.nodes
             self.nodes[first].start()
             self._wait_first_master(group.name, self.nodes[first], timeout)
@@ -142,12 +185,26 @@ class Cluster:
             if not node.alive:
                 raise NodeError(f"node {name} exited during start-up; its log ends with:\n{node.logs(tail=30)}")
 
+    def __enter__(self) -> Cluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
     def stop(self) -> None:
         try:
             self.runtime.close()
         finally:
             for link in self.links.values():
                 link.close()
+            for ensemble in self.zookeepers.values():
+                ensemble.reap()
 
     # -- addressing -------------------------------------------------------------------------
     def group(self, name: str | None = None) -> MasterSlaveGroup:
@@ -171,6 +228,13 @@ class Cluster:
         if name not in self.databases:
             raise ClusterError(f"group {name} has no database (its store is {self.group(group).store})")
         return self.databases[name]
+
+    def zookeeper(self, group: str | None = None) -> ZooKeeperEnsemble:
+        """The ZooKeeper ensemble of a replicated group."""
+        name = self.group(group).name
+        if name not in self.zookeepers:
+            raise ClusterError(f"group {name} has no ZooKeeper ensemble (its store is {self.group(group).store})")
+        return self.zookeepers[name]
 
     def link(self, node: str) -> LinkProxy:
         """The link between a node of a JDBC group and its database."""

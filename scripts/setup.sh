@@ -3,6 +3,7 @@
 #   - Debian packages (as root): Apache ActiveMQ Classic and a Java runtime for it; PostgreSQL and
 #     MariaDB servers (throwaway instances for JDBC master/slave), their JDBC drivers and Commons DBCP
 #     (the data source ActiveMQ's activemq.xml names; Debian's activemq only links to it) for ActiveMQ;
+#     ZooKeeper (an ensemble for replicated master/slave; its jars in /usr/share/java);
 #     debootstrap, which makes the Debian root file system the container images are built from;
 #   - the project itself and its Python dependencies (pip, editable install).
 # Safe to run again: each step checks first and says what it does.
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(activemq postgresql mariadb-server libpostgresql-jdbc-java libmariadb-java libcommons-dbcp-java
-  libcommons-pool-java debootstrap)
+  libcommons-pool-java zookeeper debootstrap)
 PYTHON=${PYTHON:-python3}
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -2,8 +2,10 @@
 database outage, database sessions killed, the broker-to-database link cut or slowed.
 
 Each fault is recorded in the history and heals itself on exit; the Nemesis heals leftovers.
+``Faults`` (api.py) is the vocabulary scenarios and library users speak to inject them on a cluster.
 """
 
+from harness.faults.api import Faults
 from harness.faults.base import Fault, Nemesis
 from harness.faults.database import DatabaseOutage, LinkCut, SessionKill, SlowLink
 from harness.faults.lockfile import LockHolder, LockSteal
@@ -14,6 +16,7 @@ __all__ = [
     "DatabaseOutage",
     "Fault",
     "FaultUnsupported",
+    "Faults",
     "Kill",
     "LinkCut",
     "LockHolder",

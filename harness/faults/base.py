@@ -84,7 +84,11 @@ class Fault:
 
 
 class Nemesis:
-    """Injects faults into one history and remembers them, so that teardown heals every one."""
+    """Injects faults into one history and remembers them, so that teardown heals every one.
+
+    As a context manager it heals what is still open on exit, and raises if a fault failed to heal
+    (unless an error is already on its way out).
+    """
 
     def __init__(self, history: History) -> None:
         self.history = history
@@ -109,3 +113,13 @@ class Nemesis:
 
     def describe(self) -> list[dict[str, Any]]:
         return [f.describe() for f in self.injected]
+
+    def __enter__(self) -> Nemesis:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        errors = self.heal_all()
+        if errors and exc is None:
+            raise RuntimeError(f"faults did not heal: {'; '.join(errors)}")

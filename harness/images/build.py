@@ -30,7 +30,10 @@ from harness.images.recipes import (
     LABEL_VENDOR_VERSION,
     BaseRecipe,
     ImagePlan,
+    ImageSource,
+    plan_images,
 )
+from harness.runtime.engine import connect
 
 Progress = Callable[[str], None]
 
@@ -236,3 +239,16 @@ def _report_build_chunk(chunk: dict[str, Any], plan: ImagePlan, progress: Progre
     line = str(chunk.get("stream", "")).strip()
     if line.startswith("Step "):
         progress(f"  {line}")
+
+
+def ensure_images(
+    vendors: list[str], source: ImageSource = "built", progress: Progress = print, cache_dir: Path | None = None
+) -> tuple[list[ImagePlan], list[BuildOutcome]]:
+    """Plan the images ``vendors`` need and build what is missing (cached by content): the plans, so that
+    a run can keep using exactly these images, and what was built or found up to date."""
+    plans = plan_images(vendors, source)
+    client = connect(timeout=1800)
+    try:
+        return plans, ImageBuilder(client, progress, cache_dir).ensure(plans)
+    finally:
+        client.close()

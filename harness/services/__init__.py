@@ -1,5 +1,5 @@
-"""Services a cluster depends on: database servers (PostgreSQL, MariaDB) started as local processes,
-and the link proxies between each broker and its database."""
+"""Services a cluster depends on: database servers (PostgreSQL, MariaDB) and ZooKeeper ensembles started
+as local processes, and the link proxies between each broker and its database."""
 
 from harness.services.database import (
     DATABASE_KINDS,
@@ -13,6 +13,7 @@ from harness.services.database import (
 )
 from harness.services.link import LinkProxy
 from harness.services.pool import DatabasePool
+from harness.services.zookeeper import ZooKeeperEnsemble, ZooKeeperUnavailable
 
 __all__ = [
     "DATABASE_KINDS",
@@ -24,5 +25,7 @@ __all__ = [
     "LinkProxy",
     "MariaDBServer",
     "PostgresServer",
+    "ZooKeeperEnsemble",
+    "ZooKeeperUnavailable",
     "start_server",
 ]

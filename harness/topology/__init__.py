@@ -13,11 +13,12 @@ from harness.topology.model import (
     LockSettings,
     MasterSlaveGroup,
     RedeliveryLimit,
+    ReplicatedStore,
     SimpleAuthentication,
     Topology,
     User,
 )
-from harness.topology.presets import jdbc, shared_file
+from harness.topology.presets import jdbc, replicated, shared_file
 
 __all__ = [
     "BrokerSettings",
@@ -29,9 +30,11 @@ __all__ = [
     "LockSettings",
     "MasterSlaveGroup",
     "RedeliveryLimit",
+    "ReplicatedStore",
     "SimpleAuthentication",
     "Topology",
     "User",
     "jdbc",
+    "replicated",
     "shared_file",
 ]

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-StoreKind = Literal["shared-file", "jdbc"]
+StoreKind = Literal["shared-file", "jdbc", "replicated"]
 DatabaseKind = Literal["postgresql", "mariadb"]
 JdbcLockerKind = Literal["database", "lease"]
+# <replicatedLevelDB sync=...>: when the master may confirm a write (ActiveMQ's names).
+SyncMode = Literal["quorum_mem", "quorum_disk"]
+SYNC_MODES: tuple[SyncMode, ...] = ("quorum_mem", "quorum_disk")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,49 @@ class JdbcStore:
             described["maxAllowableDiffFromDBTime"] = self.max_diff_from_db_time_ms
         if self.io_handler is not None:
             described["ioExceptionHandler"] = self.io_handler.describe()
+        return described
+
+
+@dataclass(frozen=True)
+class ReplicatedStore:
+    """Replicated master/slave (seed 001): each node keeps its own copy of the store, the nodes elect a
+    master through a ZooKeeper ensemble of ``zookeepers`` nodes, and the master confirms a write only
+    once a quorum (replicas/2 + 1, itself included) holds it: in memory (quorum_mem) or on disk
+    (quorum_disk). ``replicas`` is the group's size; ActiveMQ's attribute defaults are zkPath /default,
+    zkSessionTimeout 2 s, weight 1 (the weight breaks ties between equally up-to-date nodes).
+    """
+
+    zookeepers: int = 3
+    sync: SyncMode = "quorum_mem"
+    zk_session_timeout_ms: int = 2000
+    zk_path: str = "/default"
+    weights: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.zookeepers < 1:
+            raise ValueError(f"ReplicatedStore: zookeepers must be at least 1, got {self.zookeepers}")
+        if self.sync not in SYNC_MODES:
+            raise ValueError(f"ReplicatedStore: sync must be one of {', '.join(SYNC_MODES)}, not {self.sync!r}")
+        if self.zk_session_timeout_ms < 1000:
+            raise ValueError(
+                f"ReplicatedStore: zk_session_timeout_ms must be at least 1000, got {self.zk_session_timeout_ms}"
+            )
+        if not self.zk_path.startswith("/") or self.zk_path.endswith("/"):
+            raise ValueError(f"ReplicatedStore: zk_path must be an absolute ZooKeeper path, not {self.zk_path!r}")
+
+    def weight(self, index: int) -> int:
+        """The weight of the group's ``index``-th node (1, ActiveMQ's default, unless given)."""
+        return self.weights[index] if index < len(self.weights) else 1
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "zookeepers": self.zookeepers,
+            "sync": self.sync,
+            "zkSessionTimeout": self.zk_session_timeout_ms,
+            "zkPath": self.zk_path,
+        }
+        if self.weights:
+            described["weights"] = list(self.weights)
         return described
 
 
@@ -234,11 +280,17 @@ class MasterSlaveGroup:
     lock: LockSettings = field(default_factory=LockSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     jdbc: JdbcStore | None = None
+    replicated: ReplicatedStore | None = None
 
     def __post_init__(self) -> None:
         if (self.store == "jdbc") != (self.jdbc is not None):
             raise ValueError(
                 f"group {self.name}: a jdbc store needs jdbc=JdbcStore(...), and only a jdbc store has one"
+            )
+        if (self.store == "replicated") != (self.replicated is not None):
+            raise ValueError(
+                f"group {self.name}: a replicated store needs replicated=ReplicatedStore(...), "
+                "and only a replicated store has one"
             )
 
 
@@ -276,6 +328,8 @@ class Topology:
             }
             if g.jdbc is not None:
                 described["jdbc"] = g.jdbc.describe()
+            if g.replicated is not None:
+                described["replicated"] = g.replicated.describe()
             if not g.broker.is_default:
                 described["broker"] = g.broker.describe()
             groups.append(described)

@@ -12,6 +12,8 @@ from harness.topology.model import (
     JdbcStore,
     LockSettings,
     MasterSlaveGroup,
+    ReplicatedStore,
+    SyncMode,
     Topology,
 )
 
@@ -84,3 +86,36 @@ def jdbc(
         jdbc=store,
     )
     return Topology(name=name or f"jdbc({nodes}, {db}, {locker})", groups=(group,))
+
+
+def replicated(
+    nodes: int = 3,
+    zookeepers: int = 3,
+    sync: SyncMode = "quorum_mem",
+    *,
+    zk_session_timeout_ms: int = 2000,
+    zk_path: str = "/default",
+    weights: tuple[int, ...] = (),
+    name: str | None = None,
+    broker: BrokerSettings | None = None,
+) -> Topology:
+    """Replicated master/slave: ``nodes`` brokers (``replicas``), each with its own store, electing a
+    master through a ZooKeeper ensemble of ``zookeepers`` nodes (seed 001: three brokers, a quorum of
+    two; "with fewer than a quorum alive there is no master"). ``weights`` (one per node, default 1)
+    breaks ties between nodes that are equally up to date.
+    """
+    if nodes < 1:
+        raise ValueError(f"replicated: nodes must be at least 1, got {nodes}")
+    if len(weights) > nodes:
+        raise ValueError(f"replicated: {len(weights)} weights for {nodes} nodes")
+    store = ReplicatedStore(
+        zookeepers=zookeepers, sync=sync, zk_session_timeout_ms=zk_session_timeout_ms, zk_path=zk_path, weights=weights
+    )
+    group = MasterSlaveGroup(
+        name="ms-broker-a",
+        nodes=tuple(f"amq{i}" for i in range(1, nodes + 1)),
+        store="replicated",
+        broker=broker or BrokerSettings(),
+        replicated=store,
+    )
+    return Topology(name=name or f"replicated({nodes}, zk={zookeepers}, {sync})", groups=(group,))

@@ -14,6 +14,7 @@ from harness.topology.model import (
     JdbcStore,
     LockSettings,
     RedeliveryLimit,
+    ReplicatedStore,
     SimpleAuthentication,
 )
 
@@ -41,6 +42,23 @@ class DataSource:
 
 
 @dataclass(frozen=True)
+class ReplicationNode:
+    """How one node of a replicated group reaches ZooKeeper and its peers.
+
+    ``bind_host``/``bind_port`` are where it serves its slaves when master (ActiveMQ's ``bind``);
+    ``hostname`` is the address the others connect to (published in ZooKeeper); ``replicas`` is the
+    group's size.
+    """
+
+    zk_address: str
+    bind_host: str
+    bind_port: int
+    hostname: str
+    replicas: int
+    weight: int = 1
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """Everything the renderer needs for one node, resolved by the runtime (paths, ports).
 
@@ -57,11 +75,18 @@ class NodeConfig:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     jdbc: JdbcStore | None = None
     data_source: DataSource | None = None
+    replicated: ReplicatedStore | None = None
+    replication: ReplicationNode | None = None
 
     def __post_init__(self) -> None:
         if (self.jdbc is None) != (self.data_source is None):
             raise ValueError(
                 f"node {self.broker_name}: a JDBC store needs a data source, and only a JDBC store has one"
+            )
+        if (self.replicated is None) != (self.replication is None):
+            raise ValueError(
+                f"node {self.broker_name}: a replicated store needs its ZooKeeper and peer addresses, "
+                "and only a replicated store has them"
             )
 
 
@@ -91,6 +116,8 @@ def render_activemq_xml(node: NodeConfig) -> str:
     if node.jdbc is not None and node.data_source is not None:
         store = _jdbc_adapter(node.jdbc, node.lock) + _io_exception_handler(node.jdbc.io_handler)
         beans = _data_source_bean(node.data_source)
+    elif node.replicated is not None and node.replication is not None:
+        store, beans = _replicated_leveldb(node.store_dir, node.replicated, node.replication), ""
     else:
         store, beans = _kahadb(node), ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -115,6 +142,27 @@ def _kahadb(node: NodeConfig) -> str:
     return f"""
     <persistenceAdapter>
       <kahaDB{kahadb}>{locker}</kahaDB>
+    </persistenceAdapter>"""
+
+
+def _replicated_leveldb(directory: Path, store: ReplicatedStore, replication: ReplicationNode) -> str:
+    """ActiveMQ's <replicatedLevelDB> element and attribute names (5.9 to 5.16); zkSessionTimeout is a
+    Timespan ("2s", "1500ms")."""
+    timeout = store.zk_session_timeout_ms
+    adapter = _attrs(
+        directory=directory,
+        replicas=replication.replicas,
+        bind=f"tcp://{replication.bind_host}:{replication.bind_port}",
+        hostname=replication.hostname,
+        zkAddress=replication.zk_address,
+        zkPath=store.zk_path,
+        zkSessionTimeout=f"{timeout // 1000}s" if timeout % 1000 == 0 else f"{timeout}ms",
+        sync=store.sync,
+        weight=replication.weight,
+    )
+    return f"""
+    <persistenceAdapter>
+      <replicatedLevelDB{adapter}/>
     </persistenceAdapter>"""
 
 

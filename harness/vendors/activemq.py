@@ -64,6 +64,13 @@ class ActiveMQ:
 
     def unsupported_reason(self, topology: Topology) -> str | None:
         for group in topology.groups:
+            if group.store == "replicated":
+                # Checked by running: Debian's 5.17.2 has no activemq-leveldb-store jar, so the broker
+                # would refuse <replicatedLevelDB> at start.
+                return (
+                    f"vendor activemq {self.version()}: <replicatedLevelDB> is not supported "
+                    "(the replicated LevelDB store was removed in ActiveMQ 5.17.0, AMQ-7502)"
+                )
             if group.store not in ("shared-file", "jdbc"):
                 return f"vendor activemq {self.version()}: store {group.store} is not supported here"
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,9 @@ def make_cluster(tmp_path: Path) -> Iterator[Callable[[str, Topology], Cluster]]
 
     def make(broker_vendor: str, topology: Topology) -> Cluster:
         runtime = LocalRuntime(tmp_path / f"cluster{len(started)}")
-        cluster = Cluster(topology, get_vendor(broker_vendor), runtime)
+        cluster = stack.enter_context(Cluster(topology, get_vendor(broker_vendor), runtime))
         started.append(cluster)
-        return cluster.start()
+        return cluster
 
-    yield make
-    for cluster in started:
-        cluster.stop()
+    with ExitStack() as stack:
+        yield make

@@ -76,7 +76,8 @@ def test_scenario_mistakes_are_errors_with_one_line_naming_the_mistake(pytester:
         "scenario mistake: unknown node `amq9`; known nodes amq1, amq2 (at test_mistakes.py:6)"
     )
     assert lines["test_unknown_option"]["reason"].startswith(
-        "scenario mistake: unknown workload.running option `producer` (did you mean `producers`?); known workload.running options "
+        "scenario mistake: unknown workload.running option `producer` (did you mean `producers`?); "
+        "known workload.running options "
     )
     assert lines["test_negative_bound"]["reason"].startswith(
         "scenario mistake: workload.check: failover_bound_ms must be zero or more, not -1"

@@ -218,3 +218,29 @@ def test_link_cut_and_slow_link_are_undone_on_heal() -> None:
     assert link.latency_ms == 0
     with pytest.raises(ValueError, match="latency_ms must be > 0"):
         SlowLink("amq1", link, latency_ms=0)  # type: ignore[arg-type]
+
+
+class FailingHeal(Pause):
+    """A pause whose resume fails, as when the node's process is already gone."""
+
+    def _heal(self) -> None:
+        raise OSError("no such process")
+
+
+def test_nemesis_as_context_heals_what_is_left_open():
+    history, node = History(), FakeNode()
+    with Nemesis(history) as nemesis:
+        nemesis.inject(Pause(node))  # type: ignore[arg-type]
+    assert node.calls == ["pause", "resume"]
+
+
+def test_nemesis_as_context_fails_when_a_fault_does_not_heal():
+    expected = pytest.raises(RuntimeError, match="faults did not heal: pause on amq1: no such process")
+    with expected, Nemesis(History()) as nemesis:
+        nemesis.inject(FailingHeal(FakeNode()))  # type: ignore[arg-type]
+
+
+def test_nemesis_as_context_lets_the_scenarios_own_error_through():
+    with pytest.raises(AssertionError, match="the scenario failed"), Nemesis(History()) as nemesis:
+        nemesis.inject(FailingHeal(FakeNode()))  # type: ignore[arg-type]
+        raise AssertionError("the scenario failed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.client.errors import ConnectionLost
@@ -98,8 +100,10 @@ def test_negative_option_values_are_refused_with_the_option_named() -> None:
 def test_workload_options_are_validated() -> None:
     with pytest.raises(InvalidOption, match="workload: rate_per_producer must be zero or more, not -5"):
         WorkloadOptions(rate_per_producer=-5)
-    with pytest.raises(InvalidOption, match="destination must be a /queue/... or /topic/... name, not 'orders'"):
+    destination = re.escape("destination must be a /queue/... or /topic/... name, not 'orders'")
+    with pytest.raises(InvalidOption, match=destination):
         WorkloadOptions(destination="orders")
-    with pytest.raises(UnknownName, match=r"unknown workload.running option `producer`; known .*producers"):
+    unknown = r"unknown workload.running option `producer` \(did you mean `producers`\?\); known .*producers"
+    with pytest.raises(UnknownName, match=unknown):
         WorkloadOptions().with_overrides("workload.running", {"producer": 2})
     assert WorkloadOptions().with_overrides("workload.running", {"groups": 4}).groups == 4

@@ -1,0 +1,81 @@
+"""The fault vocabulary a scenario or a library user speaks: ``faults.kill(node)``, ``faults.cut_link(node)``...
+
+Each call injects one fault through the Nemesis (which records it in the history) and returns it;
+the fault heals on ``with`` exit, on ``heal()``, or when the Nemesis heals what is left.
+"""
+
+from __future__ import annotations
+
+from harness.cluster import Cluster
+from harness.errors import InvalidOption, require_non_negative
+from harness.faults.base import Fault, Nemesis
+from harness.faults.database import DatabaseOutage, LinkCut, SessionKill, SlowLink
+from harness.faults.lockfile import LockHolder, LockSteal
+from harness.faults.network import Partition
+from harness.faults.process import Kill, Pause, Restart
+from harness.runtime.base import Node
+
+
+class Faults:
+    """The fault vocabulary of a scenario: each call injects at once and heals on ``with`` exit."""
+
+    def __init__(self, nemesis: Nemesis, cluster: Cluster) -> None:
+        self.nemesis = nemesis
+        self.cluster = cluster
+
+    def _inject(self, fault: Fault) -> Fault:
+        return self.nemesis.inject(fault)
+
+    def kill(self, node: Node | str, restart_on_heal: bool = True) -> Fault:
+        """kill -9; healing restarts the node."""
+        return self._inject(Kill(self.cluster.node(node), restart_on_heal=restart_on_heal))
+
+    def pause(self, node: Node | str) -> Fault:
+        return self._inject(Pause(self.cluster.node(node)))
+
+    def restart(self, node: Node | str) -> Fault:
+        return self._inject(Restart(self.cluster.node(node)))
+
+    def partition(self, node: Node | str) -> Fault:
+        """Cut the node off from the cluster's network (docker runtime); healing reconnects it."""
+        return self._inject(Partition(self.cluster.node(node)))
+
+    def steal_lock(self, group: str | None = None, how: str = "delete") -> Fault:
+        if how not in ("delete", "replace"):
+            raise InvalidOption("faults.steal_lock", "how", "'delete' or 'replace'", how)
+        return self._inject(LockSteal(self.cluster.group(group).name, self.cluster.lock_path(group), how))  # type: ignore[arg-type]
+
+    def hold_lock(self, group: str | None = None, steal: bool = False) -> LockHolder:
+        """An outside process takes the store's lock file (deleting it first with ``steal``) until healed."""
+        fault = LockHolder(self.cluster.group(group).name, self.cluster.lock_path(group), steal=steal)
+        self._inject(fault)
+        return fault
+
+    # -- JDBC groups -----------------------------------------------------------------------------
+    def database_outage(self, group: str | None = None, down_for_s: float | None = None) -> DatabaseOutage:
+        """Stop the group's database server at once; it starts again after ``down_for_s`` or on heal."""
+        require_non_negative("faults.database_outage", down_for_s=down_for_s)
+        server, _ = self.cluster.database(group)
+        fault = DatabaseOutage(server, down_for_s)
+        self._inject(fault)
+        return fault
+
+    def kill_db_sessions(self, node: Node | str) -> Fault:
+        """End the node's sessions on its database (its lock connection included)."""
+        node = self.cluster.node(node)
+        group = self.cluster.topology.group_of(node.name).name
+        server, database = self.cluster.database(group)
+        fault = self._inject(SessionKill(node.name, server, database, self.cluster.link(node.name)))
+        fault.heal()  # instantaneous: nothing to undo, and the node's later confirmations count
+        return fault
+
+    def cut_link(self, node: Node | str) -> Fault:
+        """Reset the node's connections to its database and refuse new ones until healed."""
+        node = self.cluster.node(node)
+        return self._inject(LinkCut(node.name, self.cluster.link(node.name)))
+
+    def slow_link(self, node: Node | str, latency_ms: float) -> Fault:
+        """Delay everything between the node and its database by ``latency_ms`` each way."""
+        require_non_negative("faults.slow_link", latency_ms=latency_ms)
+        node = self.cluster.node(node)
+        return self._inject(SlowLink(node.name, self.cluster.link(node.name), latency_ms))
