@@ -28,6 +28,13 @@ ACK = "ack"
 FAULT_START = "start"  # nemesis: value = {"fault": name, "target": node, "fault_id": n}
 FAULT_END = "stop"  # nemesis: the fault healed
 PROBE_NODE = "probe"  # probe: value = {"round": r, "accepting": bool, "group": name}
+# A consumer's subscription on a broker begins and ends (lone ``ok`` records of the consumer's process):
+# value = {"destination": d, "exclusive": bool, "cause": ...}. ``cause`` is "subscribe" or "resumed" (the
+# failover client subscribed again after reconnecting) for SUBSCRIBED, and "close" (the consumer left a
+# live broker) or "interrupted" (its connection was lost) for UNSUBSCRIBED. A close is recorded before
+# the UNSUBSCRIBE is sent, so nothing the broker does after it can precede it in the history.
+SUBSCRIBED = "subscribed"
+UNSUBSCRIBED = "unsubscribed"
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,8 @@ class Op:
     ``value`` is a MessageKey for send/receive/ack, a dict for nemesis and probe records.
     ``node`` names the broker that confirmed the operation (ok) or was targeted (nemesis, probe).
     ``meta`` carries extras: ``redelivered`` (bool) and ``group`` (message group) on receives,
-    ``destination``, ``message_id``, ``error`` on failures.
+    ``destination``, ``message_id``, ``error`` on failures; ``drain`` on deliveries to the final drain
+    and ``after_restart`` on those of the drain that follows a restart of every node.
     """
 
     index: int

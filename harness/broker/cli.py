@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 
-from harness.broker.config import ConfigError, load_config
+from harness.broker.config.activemq_xml import ConfigError, load_config
 from harness.broker.logs import setup_logging
 from harness.broker.server import BrokerServer, StartupError
 

@@ -29,13 +29,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.broker.config import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
-from harness.broker.connection import ConnectionContext, StompConnection
-from harness.broker.core import UNLIMITED, Broker, BrokerSettings, Store, StoreLimits
-from harness.broker.epoch import EpochConflict, EpochStore, Fence, always_valid
-from harness.broker.journal import JOURNAL_DIR, DurableSubscriptionRecord, Journal, Recovery, recover
-from harness.broker.locker import SharedFileLocker
+from harness.broker.config.activemq_xml import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
+from harness.broker.core.broker import UNLIMITED, Broker, BrokerSettings, Store, StoreLimits
+from harness.broker.ha.fencing import EpochConflict, EpochStore, Fence, always_valid
+from harness.broker.ha.file_locker import SharedFileLocker
 from harness.broker.message import Message
+from harness.broker.stomp.connection import ConnectionContext, StompConnection
+from harness.broker.store.journal import JOURNAL_DIR, DurableSubscriptionRecord, Journal, Recovery, recover
 
 LOCK_FILE = "lock"
 _GRACEFUL_CLOSE_TIMEOUT = 2.0
@@ -100,7 +100,7 @@ class BrokerServer:
             return 0
         if isinstance(store, JdbcStoreConfig):
             # Imported here: jdbc_master builds on this module (and loads the database layer only when used).
-            from harness.broker.jdbc_master import JdbcMasterSlave
+            from harness.broker.ha.jdbc import JdbcMasterSlave
 
             return await JdbcMasterSlave(self, store, self.config.io_exception_handler).run()
         return await self._run_shared_store(store)

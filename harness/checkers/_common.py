@@ -37,6 +37,11 @@ def is_drain(op: Op) -> bool:
     return bool(op.meta.get("drain"))
 
 
+def is_after_restart(op: Op) -> bool:
+    """A delivery of the drain that follows a restart of every node (messages missing before it)."""
+    return bool(op.meta.get("after_restart"))
+
+
 def origin_ns(ops: Sequence[Op]) -> int:
     """The time all reported times are relative to: the earliest recorded op."""
     return min((op.time_ns for op in ops), default=0)

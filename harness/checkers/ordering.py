@@ -112,6 +112,9 @@ class OrderingResult:
             f"redelivered backward steps"
         )
 
+    def figures(self) -> dict[str, Any]:
+        return {"reordered": self.reordered}
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = jsonable(self)
         return data

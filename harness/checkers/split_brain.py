@@ -76,6 +76,9 @@ class SplitBrainResult:
             f"{self.interleavings} interleaving(s) in {self.confirmations} confirmations"
         )
 
+    def figures(self) -> dict[str, Any]:
+        return {"split_brain": self.split_brain}
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = jsonable(self)
         return data

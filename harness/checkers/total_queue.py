@@ -1,7 +1,9 @@
 """Total-queue checker: every acknowledged message is delivered, nothing is delivered that was not sent.
 
 Modelled on Jepsen's ``total-queue``: it compares the set of attempted sends (split by outcome) with
-the multiset of deliveries, after the run has drained every queue.
+the multiset of deliveries, after the run has drained every queue. When receipted messages were still
+missing after that drain, the workload restarts every node and drains once more: a message first
+delivered then is *stranded* (stored, but undeliverable until a restart), one never delivered is *lost*.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from harness.checkers._common import (
     as_ops,
     fmt_ms,
     format_keys,
+    is_after_restart,
     is_delivery,
     is_drain,
     jsonable,
@@ -42,12 +45,14 @@ class TotalQueueResult:
     received: int  # distinct keys delivered at least once
     deliveries: int  # all deliveries, duplicates included
     received_in_drain: int  # keys first delivered by the final drain
-    lost: int  # acknowledged, never delivered
+    lost: int  # acknowledged, never delivered, not even after every node was restarted
+    stranded: int  # acknowledged, delivered only by the drain after every node was restarted
     unexpected: int  # delivered, never attempted
     duplicated: int  # extra deliveries: sum over keys of (deliveries - 1)
     recovered: int  # indeterminate sends that were delivered
     unacknowledged_received: int  # failed sends that were delivered (must not happen)
     lost_keys: list[MessageKey]
+    stranded_keys: list[MessageKey]
     unexpected_keys: list[MessageKey]
     recovered_keys: list[MessageKey]
     unacknowledged_received_keys: list[MessageKey]
@@ -58,12 +63,25 @@ class TotalQueueResult:
         verdict = "valid" if self.valid else "INVALID"
         text = (
             f"total-queue {verdict}: {self.attempted} attempted, {self.acknowledged} acknowledged, "
-            f"{self.received} received, {self.lost} lost, {self.unexpected} unexpected, "
+            f"{self.received} received, {self.lost} lost, {self.stranded} stranded, {self.unexpected} unexpected, "
             f"{self.duplicated} duplicated, {self.recovered} recovered"
         )
         if self.unacknowledged_received:
             text += f", {self.unacknowledged_received} failed sends received"
         return text
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "attempted": self.attempted,
+            "acknowledged": self.acknowledged,
+            "received": self.received,
+            "lost": self.lost,
+            "stranded": self.stranded,
+            "duplicated": self.duplicated,
+            "unexpected": self.unexpected,
+            "recovered": self.recovered,
+            "unacknowledged_received": self.unacknowledged_received,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = jsonable(self)
@@ -76,7 +94,9 @@ def _describe_deliveries(deliveries: list[Op], origin: int) -> str:
         text = f"consumer {op.process} {where(op, origin)}"
         if op.meta.get("redelivered"):
             text += " (redelivered)"
-        if is_drain(op):
+        if is_after_restart(op):
+            text += " (drain after restarting every node)"
+        elif is_drain(op):
             text += " (drain)"
         parts.append(text)
     if len(deliveries) > MAX_DETAILS:
@@ -110,6 +130,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
     received = set(deliveries)
 
     lost = sorted_keys(acknowledged - received)
+    stranded = sorted_keys(k for k in acknowledged & received if all(is_after_restart(op) for op in deliveries[k]))
     unexpected = sorted_keys(received - set(sends))
     recovered = sorted_keys(indeterminate & received)
     unacked_received = sorted_keys(failed & received)
@@ -129,6 +150,17 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
                 f"lost {key}: expected a delivery after its send was receipted "
                 f"{_completed(send, origin)} (invoked by process {send.invoke.process} at "
                 f"{fmt_ms(rel_ms(send.invoke.time_ns, origin))}); saw none"
+            )
+    if stranded:
+        problems.append(
+            f"{len(stranded)} acknowledged message(s) stranded (stored, but delivered only after every node "
+            f"was restarted): {format_keys(stranded)}"
+        )
+        for key in stranded[:MAX_DETAILS]:
+            send = sends[key]
+            problems.append(
+                f"stranded {key}: its send was receipted {_completed(send, origin)}; expected a delivery "
+                f"before the restart, saw only {_describe_deliveries(deliveries[key], origin)}"
             )
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected message(s) delivered but never sent: {format_keys(unexpected)}")
@@ -161,7 +193,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
                 f"duplicate {key}: expected one delivery, saw {n}: " + _describe_deliveries(deliveries[key], origin)
             )
 
-    valid = not lost and not unexpected and not unacked_received and not (exactly_once and duplicated)
+    valid = not lost and not stranded and not unexpected and not unacked_received and not (exactly_once and duplicated)
     return TotalQueueResult(
         valid=valid,
         exactly_once=exactly_once,
@@ -173,11 +205,13 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
         deliveries=sum(counts.values()),
         received_in_drain=in_drain,
         lost=len(lost),
+        stranded=len(stranded),
         unexpected=len(unexpected),
         duplicated=duplicated,
         recovered=len(recovered),
         unacknowledged_received=len(unacked_received),
         lost_keys=lost,
+        stranded_keys=stranded,
         unexpected_keys=unexpected,
         recovered_keys=recovered,
         unacknowledged_received_keys=unacked_received,

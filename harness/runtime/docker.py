@@ -45,8 +45,9 @@ from harness.runtime.docker_labels import (
     network_name,
     node_command,
 )
-from harness.runtime.engine import connect
+from harness.runtime.engine import connect, engine_address
 from harness.runtime.ports import PortAllocator
+from harness.runtime.run import register_directory, register_docker_run
 from harness.vendors.base import LaunchSpec
 
 log = logging.getLogger("harness.runtime")
@@ -261,6 +262,10 @@ class DockerRuntime:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.shared_root.mkdir(parents=True, exist_ok=True)
         self.client = connect()
+        # Before anything is created: if this run dies, its watchdog removes the run's containers,
+        # networks and directories.
+        register_docker_run(RUN_ID, engine_address())
+        register_directory(self.workdir)
         if not _pruned_once.is_set():
             _pruned_once.set()
             from harness.runtime.docker_reaper import prune

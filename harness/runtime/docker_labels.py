@@ -12,7 +12,8 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+
+from harness.runtime.processes import process_start_time
 
 LABEL_PREFIX = "org.amq-harness"
 LABEL_RUN = f"{LABEL_PREFIX}.run"  # every object the harness creates carries it
@@ -28,17 +29,6 @@ RUN_ID = uuid.uuid4().hex[:12]
 # The port every broker listens on inside its container; the host side is chosen per node.
 CONTAINER_STOMP_PORT = 61613
 NAME_PREFIX = "amqh"
-
-
-def process_start_time(pid: int, proc: Path = Path("/proc")) -> str | None:
-    """The start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or None if gone."""
-    try:
-        stat = (proc / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'.
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
 
 
 @dataclass(frozen=True)

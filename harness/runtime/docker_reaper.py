@@ -43,11 +43,15 @@ def prune(
     progress: Callable[[str], Any] = print,
     this_host: str | None = None,
     start_time_of: StartTimeOf = process_start_time,
+    run_id: str | None = None,
 ) -> Removed:
-    """Remove the harness's leftovers (containers first: a network in use cannot go)."""
+    """Remove the harness's leftovers (containers first: a network in use cannot go).
+
+    With ``run_id``, only that run's objects (what a run's watchdog removes once its run is gone).
+    """
     host = this_host or socket.gethostname()
     removed = Removed()
-    label_filter = {"label": LABEL_RUN}
+    label_filter = {"label": LABEL_RUN if run_id is None else f"{LABEL_RUN}={run_id}"}
 
     def leftover(labels: dict[str, str] | None) -> bool:
         return is_leftover(labels or {}, host, start_time_of, everything)

@@ -17,9 +17,14 @@ class EngineUnavailable(RuntimeError):
     """No Docker engine answers; the message says where the harness looked and what to do."""
 
 
+def engine_address() -> str:
+    """The engine the harness talks to: $DOCKER_HOST, else the local socket."""
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
 def connect(timeout: float = 120.0) -> docker.DockerClient:
     """A client of the engine at $DOCKER_HOST (default: the local socket), checked with a ping."""
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    where = engine_address()
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()

@@ -1,7 +1,8 @@
 """The local runtime: each node is a process on 127.0.0.1 in its own directory.
 
 Every process started here is owned by exactly one LocalNode and reaped by LocalRuntime.close();
-a last-resort atexit hook reaps what a crashed test run left behind.
+an atexit hook reaps what a crashed test left behind, and the run's watchdog (harness.runtime.run)
+what a killed harness process left.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from harness.runtime.base import START_MARKER, NodeError
 from harness.runtime.ports import PortAllocator
+from harness.runtime.run import register_directory, register_process
 from harness.vendors.base import LaunchSpec
 
 if TYPE_CHECKING:
@@ -89,6 +91,7 @@ class LocalNode:
                     )
                 except OSError as exc:
                     raise NodeError(f"node {self.name}: cannot start {self.launch.argv[0]}: {exc}") from exc
+            register_process(self._proc.pid, f"node {self.name}")  # reaped by the watchdog if the run dies
             self._paused = False
             log.info("node %s started (pid %s, %s)", self.name, self.pid, self.endpoint)
 
@@ -177,6 +180,7 @@ class LocalRuntime:
         self._databases: DatabasePool | None = None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="amq-harness-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
+        register_directory(self.workdir)
         self.ports = PortAllocator(host)
         self.nodes: dict[str, LocalNode] = {}
         _live_runtimes.add(self)

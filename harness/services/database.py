@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.runtime.ports import PortAllocator
+from harness.runtime.run import register_directory, register_process
 from harness.topology.model import DatabaseKind
 
 log = logging.getLogger("harness.services")
@@ -186,6 +187,7 @@ def _postgres_bin() -> Path:
 
 def _workdir(prefix: str, owner: pwd.struct_passwd | None, parent: Path | None) -> Path:
     root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    register_directory(root)  # removed by the run's watchdog if the run dies
     if owner is not None:
         os.chown(root, owner.pw_uid, owner.pw_gid)
     return root
@@ -257,6 +259,8 @@ class PostgresServer:
             "start",
         )
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        # pg_ctl daemonized it: it is no child of this process, so only the record can reap it.
+        register_process(self.pid, f"postgresql :{self.port}")
         log.info("postgresql started on %s:%d (pid %d)", self.host, self.port, self.pid)
 
     def _admin(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
@@ -374,6 +378,7 @@ class MariaDBServer:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # a Ctrl-C reaches the harness, which then stops it in order
             )
+        register_process(self.proc.pid, f"mariadb :{self.port}")
         _wait(self._answers, 60, f"mariadbd on port {self.port}")
         log.info("mariadb started on %s:%d (pid %d)", self.host, self.port, self.proc.pid)
 

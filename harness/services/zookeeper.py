@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from harness.runtime.ports import PortAllocator
+from harness.runtime.run import register_directory, register_process
 
 log = logging.getLogger("harness.services")
 
@@ -184,6 +185,7 @@ class ZooKeeperNode:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # a Ctrl-C reaches the harness, which stops it in order
                 )
+            register_process(self._proc.pid, f"zookeeper {self.name}")  # reaped by the watchdog if the run dies
             self._paused = False
             log.info("zookeeper %s started (pid %s, %s)", self.name, self.pid, self.endpoint)
 
@@ -241,6 +243,7 @@ class ZooKeeperEnsemble:
         self.host = host
         self.tick_ms = tick_ms
         self.root = Path(tempfile.mkdtemp(prefix="amq-harness-zk-", dir=workdir))
+        register_directory(self.root)
         allocate = (ports or PortAllocator(host)).allocate
         addresses = [ZooKeeperAddress(i, host, allocate(), allocate(), allocate()) for i in range(1, size + 1)]
         self.nodes: list[ZooKeeperNode] = []

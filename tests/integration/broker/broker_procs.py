@@ -21,7 +21,7 @@ import pytest
 import stomp
 
 import harness
-from harness.broker.frames import V1_2, Frame, FrameParser, encode_frame
+from harness.broker.stomp.frames import V1_2, Frame, FrameParser, encode_frame
 from harness.vendors.activemq import ActiveMQ
 from harness.vendors.base import VendorUnavailable
 

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from harness.broker.core import Broker, BrokerSettings, Subscription
-from harness.broker.frames import V1_2, Frame, FrameParser
-from harness.broker.journal import Op
+from harness.broker.core.broker import Broker, BrokerSettings, Subscription
 from harness.broker.message import Message
+from harness.broker.stomp.frames import V1_2, Frame, FrameParser
+from harness.broker.store.journal import Op
 
 
 class FakeStore:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.broker.database import Dialect
-from harness.broker.jdbc_statements import Statements
+from harness.broker.store.database import Dialect
+from harness.broker.store.jdbc_statements import Statements
 
 
 class FakeDbError(Exception):

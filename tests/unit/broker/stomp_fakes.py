@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 from broker_fakes import FakeStore, FakeTransport, ManualClock
 
-from harness.broker.auth import SimpleAuthentication
-from harness.broker.connection import ConnectionContext, StompConnection
-from harness.broker.core import Broker, BrokerSettings
-from harness.broker.epoch import Fence
-from harness.broker.frames import V1_0, V1_2, Frame, FrameParser, encode_frame
+from harness.broker.core.auth import SimpleAuthentication
+from harness.broker.core.broker import Broker, BrokerSettings
+from harness.broker.ha.fencing import Fence
+from harness.broker.stomp.connection import ConnectionContext, StompConnection
+from harness.broker.stomp.frames import V1_0, V1_2, Frame, FrameParser, encode_frame
 
 
 class Env:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.broker.auth import AuthenticationFailed
-from harness.broker.config import (
+from harness.broker.config.activemq_xml import (
     DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS,
     DEFAULT_LOCK_KEEP_ALIVE_PERIOD_MS,
     ConfigError,
@@ -15,7 +14,8 @@ from harness.broker.config import (
     load_config,
     parse_config,
 )
-from harness.broker.frames import DEFAULT_MAX_FRAME_SIZE
+from harness.broker.core.auth import AuthenticationFailed
+from harness.broker.stomp.frames import DEFAULT_MAX_FRAME_SIZE
 
 GOOD = """<beans xmlns="http://www.springframework.org/schema/beans"
        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"

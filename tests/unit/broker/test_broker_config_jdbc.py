@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.broker.config import (
+from harness.broker.config.activemq_xml import (
     DEFAULT_JDBC_LOCK_KEEP_ALIVE_PERIOD_MS,
     DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS,
     DEFAULT_RESUME_CHECK_SLEEP_PERIOD_MS,
@@ -13,7 +13,7 @@ from harness.broker.config import (
     JdbcStoreConfig,
     parse_config,
 )
-from harness.broker.database import Dialect
+from harness.broker.store.database import Dialect
 
 RENDERED = """<?xml version="1.0" encoding="UTF-8"?>
 <beans xmlns="http://www.springframework.org/schema/beans"

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from stomp_fakes import Client, Env
 
-from harness.broker.frames import V1_0, V1_1, V1_2, Frame
-from harness.broker.group_commit import Fenced
+from harness.broker.stomp.frames import V1_0, V1_1, V1_2, Frame
+from harness.broker.store.group_commit import Fenced
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from broker_fakes import FakeClient, FakeStore
 
-from harness.broker.core import AckMode, Broker, BrokerError, StoreLimits, Transaction
-from harness.broker.journal import AddOp, RemoveOp
+from harness.broker.core.broker import AckMode, Broker, BrokerError, StoreLimits, Transaction
 from harness.broker.message import DLQ, Message
+from harness.broker.store.journal import AddOp, RemoveOp
 
 
 @pytest.fixture

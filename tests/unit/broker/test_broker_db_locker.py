@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from fake_db import FakeClock, FakeDatabase, FakeDbError
 
-from harness.broker.db_locker import (
+from harness.broker.ha.db_lockers import (
     DatabaseLocker,
     LeaseLocker,
     LockRowMissing,
     lease_renew_period_ms,
     lease_safety_margin_ms,
 )
-from harness.broker.jdbc_statements import Statements
+from harness.broker.store.jdbc_statements import Statements
 
 
 def database_locker(db: FakeDatabase, interval: int = 1000) -> DatabaseLocker:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from broker_fakes import CoreEnv, FakeClient
 
-from harness.broker.core import AckMode, BrokerSettings
-from harness.broker.policy import (
+from harness.broker.core.broker import AckMode, BrokerSettings
+from harness.broker.core.policy import (
     DestinationKind,
     DestinationPattern,
     DestinationPolicy,
@@ -18,7 +18,7 @@ from harness.broker.policy import (
     PatternMap,
     PolicyMap,
 )
-from harness.broker.selector import parse
+from harness.broker.core.selector import parse
 
 
 @pytest.fixture

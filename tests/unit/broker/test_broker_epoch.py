@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.broker.epoch import EpochConflict, EpochStore, Fence
+from harness.broker.ha.fencing import EpochConflict, EpochStore, Fence
 
 
 def test_fresh_store_is_epoch_zero(tmp_path: Path) -> None:

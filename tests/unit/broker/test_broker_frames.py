@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.broker.frames import (
+from harness.broker.stomp.frames import (
     V1_0,
     V1_1,
     V1_2,

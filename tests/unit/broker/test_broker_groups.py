@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from harness.broker.groups import CachedGroupMap, HashBucketGroupMap, SimpleGroupMap, java_string_hash, make_group_map
-from harness.broker.policy import GroupMapKind, GroupMapSettings
+from harness.broker.core.groups import (
+    CachedGroupMap,
+    HashBucketGroupMap,
+    SimpleGroupMap,
+    java_string_hash,
+    make_group_map,
+)
+from harness.broker.core.policy import GroupMapKind, GroupMapSettings
 
 
 def test_cached_map_evicts_the_least_recently_used_group() -> None:

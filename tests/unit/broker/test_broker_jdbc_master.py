@@ -10,15 +10,14 @@ from collections.abc import Awaitable, Callable
 import pytest
 from fake_db import FakeDatabase
 
-from harness.broker.config import (
+from harness.broker.config.activemq_xml import (
     BrokerConfig,
     ConnectorConfig,
     IOExceptionHandlerConfig,
     JdbcLockerConfig,
     JdbcStoreConfig,
 )
-from harness.broker.database import DataSource, Dialect, JdbcUrl
-from harness.broker.jdbc_master import (
+from harness.broker.ha.jdbc import (
     JdbcMasterSlave,
     LockFence,
     OutagePolicy,
@@ -27,6 +26,7 @@ from harness.broker.jdbc_master import (
     outage_policy,
 )
 from harness.broker.server import BrokerServer
+from harness.broker.store.database import DataSource, Dialect, JdbcUrl
 
 SOURCE = DataSource("ds", JdbcUrl(Dialect.POSTGRESQL, "postgresql", "127.0.0.1", 5432, "activemq"), "u", "p")
 

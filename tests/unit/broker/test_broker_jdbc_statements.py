@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.broker.database import Dialect
-from harness.broker.jdbc_statements import Statements
+from harness.broker.store.database import Dialect
+from harness.broker.store.jdbc_statements import Statements
 
 PG = Statements(Dialect.POSTGRESQL)
 MY = Statements(Dialect.MYSQL)

@@ -8,11 +8,12 @@ import logging
 import pytest
 from fake_db import FakeConnection, FakeDatabase, FakeDbError
 
-from harness.broker.group_commit import Fenced, StoreError
-from harness.broker.jdbc_epoch import claim_next_epoch
-from harness.broker.jdbc_schema import SchemaError, ensure_schema
-from harness.broker.jdbc_statements import Statements
-from harness.broker.jdbc_store import (
+from harness.broker.message import DLQ, Message
+from harness.broker.store.group_commit import Fenced, StoreError
+from harness.broker.store.jdbc_epoch import claim_next_epoch
+from harness.broker.store.jdbc_schema import SchemaError, ensure_schema
+from harness.broker.store.jdbc_statements import Statements
+from harness.broker.store.jdbc_store import (
     JDBC_STORE_LIMITS,
     WRITER_IDLE_IN_TRANSACTION_MS,
     ForeignRows,
@@ -25,8 +26,7 @@ from harness.broker.jdbc_store import (
     open_term,
     split_message_id,
 )
-from harness.broker.journal import AddOp, DurableSubscriptionRecord, Op, RemoveOp, SubscribeOp, UnsubscribeOp
-from harness.broker.message import DLQ, Message
+from harness.broker.store.journal import AddOp, DurableSubscriptionRecord, Op, RemoveOp, SubscribeOp, UnsubscribeOp
 
 LOG = logging.getLogger("test")
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.broker.group_commit import Fenced
-from harness.broker.journal import (
+from harness.broker.message import Message
+from harness.broker.store.group_commit import Fenced
+from harness.broker.store.journal import (
     MAGIC,
     AddOp,
     CheckpointOp,
@@ -29,7 +30,6 @@ from harness.broker.journal import (
     recover,
     segment_name,
 )
-from harness.broker.message import Message
 
 
 def msg(n: int, dest: str = "/queue/a") -> Message:

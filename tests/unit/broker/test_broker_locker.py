@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.broker.locker import SharedFileLocker
+from harness.broker.ha.file_locker import SharedFileLocker
 
 REPO = str(Path(harness.__file__).resolve().parent.parent)
 
@@ -26,7 +26,7 @@ path, mode = sys.argv[1], sys.argv[2]
 if mode == "pybroker":
     import logging
     from pathlib import Path
-    from harness.broker.locker import SharedFileLocker
+    from harness.broker.ha.file_locker import SharedFileLocker
     locker = SharedFileLocker(Path(path), 1.0, logging.getLogger())
     print("locked" if locker.try_acquire() else "busy", flush=True)
     sys.exit(0)

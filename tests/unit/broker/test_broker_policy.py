@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.broker.policy import (
+from harness.broker.core.policy import (
     DeadLetterKind,
     DeadLetterStrategy,
     DestinationKind,

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 from broker_fakes import CoreEnv, FakeClient
 
-from harness.broker.core import AckMode, BrokerSettings, Transaction
-from harness.broker.journal import AddOp, RemoveOp
-from harness.broker.policy import (
+from harness.broker.core.broker import AckMode, BrokerSettings, Transaction
+from harness.broker.core.policy import (
     DeadLetterKind,
     DeadLetterStrategy,
     DestinationKind,
@@ -21,6 +20,7 @@ from harness.broker.policy import (
     RedeliveryPolicy,
     RedeliverySettings,
 )
+from harness.broker.store.journal import AddOp, RemoveOp
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.broker.selector import DestinationValue, JLong, SelectorError, parse
+from harness.broker.core.selector import DestinationValue, JLong, SelectorError, parse
 
 
 def matches(selector: str, **values: object) -> bool:

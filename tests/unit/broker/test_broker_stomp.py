@@ -11,18 +11,18 @@ from collections.abc import Iterator
 import pytest
 from stomp_fakes import Client, Env
 
-from harness.broker.auth import SimpleAuthentication, User
-from harness.broker.connection import MAX_CONNECTIONS_MESSAGE
-from harness.broker.core import BrokerSettings
-from harness.broker.frames import V1_0, V1_1, V1_2, Frame
-from harness.broker.journal import AddOp, SubscribeOp
-from harness.broker.policy import (
+from harness.broker.core.auth import SimpleAuthentication, User
+from harness.broker.core.broker import BrokerSettings
+from harness.broker.core.policy import (
     DestinationKind,
     DestinationPattern,
     PatternMap,
     RedeliveryPolicy,
     RedeliverySettings,
 )
+from harness.broker.stomp.connection import MAX_CONNECTIONS_MESSAGE
+from harness.broker.stomp.frames import V1_0, V1_1, V1_2, Frame
+from harness.broker.store.journal import AddOp, SubscribeOp
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from broker_fakes import CoreEnv, FakeClient
 
-from harness.broker.core import AckMode, BrokerError, durable_key
-from harness.broker.journal import AddOp, DurableSubscriptionRecord, RemoveOp, SubscribeOp, UnsubscribeOp
+from harness.broker.core.broker import AckMode, BrokerError, durable_key
+from harness.broker.core.selector import parse
 from harness.broker.message import Message
-from harness.broker.selector import parse
+from harness.broker.store.journal import AddOp, DurableSubscriptionRecord, RemoveOp, SubscribeOp, UnsubscribeOp
 
 KEY = durable_key("c1", "s1")
 

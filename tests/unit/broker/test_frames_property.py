@@ -15,7 +15,7 @@ import os
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from harness.broker.frames import V1_0, V1_1, V1_2, Frame, FrameError, FrameParser, FrameTooLarge, encode_frame
+from harness.broker.stomp.frames import V1_0, V1_1, V1_2, Frame, FrameError, FrameParser, FrameTooLarge, encode_frame
 
 # 150 examples each keeps the unit run quick; AMQH_FRAME_EXAMPLES=5000 searches harder.
 EXAMPLES = int(os.environ.get("AMQH_FRAME_EXAMPLES", "150"))

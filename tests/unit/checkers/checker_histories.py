@@ -13,6 +13,8 @@ from harness.history import (
     PROBE_NODE,
     RECEIVE,
     SEND,
+    SUBSCRIBED,
+    UNSUBSCRIBED,
     History,
     MessageKey,
     Op,
@@ -20,6 +22,7 @@ from harness.history import (
 )
 
 MS = 1_000_000
+DESTINATION = "/queue/test"
 
 
 def k(text: str) -> MessageKey:
@@ -100,15 +103,23 @@ class HistoryBuilder:
         group: str | None = None,
         drain: bool = False,
         at: float | None = None,
+        message_id: str | None = None,
+        after_restart: bool = False,
+        group_seq: int | None = None,
     ) -> HistoryBuilder:
+        """A delivery; its message-id is the key's unless given (a redelivery keeps the broker's id)."""
         meta: dict[str, Any] = {
             "redelivered": redelivered,
             "group": group,
-            "destination": "/queue/test",
-            "message_id": f"ID:{key}:{len(self.ops)}",
+            "destination": DESTINATION,
+            "message_id": message_id or f"ID:{key}",
         }
-        if drain:
+        if drain or after_restart:
             meta["drain"] = True
+        if after_restart:
+            meta["after_restart"] = True
+        if group_seq is not None:
+            meta["group_seq"] = group_seq
         self.add(consumer, "ok", RECEIVE, k(key), node, at, **meta)
         return self
 
@@ -120,6 +131,15 @@ class HistoryBuilder:
     def ack(self, key: str, consumer: int = 1, outcome: OpType = "ok", node: str | None = "node1") -> HistoryBuilder:
         self.add(consumer, "invoke", ACK, k(key))
         self.add(consumer, outcome, ACK, k(key), node if outcome == "ok" else None)
+        return self
+
+    def subscribe(self, consumer: int = 1, exclusive: bool = False, at: float | None = None) -> HistoryBuilder:
+        value = {"destination": DESTINATION, "exclusive": exclusive, "cause": "subscribe"}
+        self.add(consumer, "ok", SUBSCRIBED, value, at=at)
+        return self
+
+    def unsubscribe(self, consumer: int = 1, cause: str = "close", at: float | None = None) -> HistoryBuilder:
+        self.add(consumer, "ok", UNSUBSCRIBED, {"destination": DESTINATION, "cause": cause}, at=at)
         return self
 
     # Nemesis and probes.

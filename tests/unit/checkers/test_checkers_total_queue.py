@@ -136,3 +136,32 @@ def test_to_dict_is_json_ready() -> None:
     data = check_total_queue(b.ops).to_dict()
     assert data["duplicates"] == {"p1#1": 2}
     assert data["lost_keys"] == []
+
+
+def test_messages_found_only_after_restarting_every_node_are_stranded() -> None:
+    b = HistoryBuilder()
+    b.sends("p1", range(4))
+    b.receive("p1#0")
+    b.receive("p1#1", drain=True)
+    b.receive("p1#2", after_restart=True)  # stored, but undeliverable until a restart
+    b.receive("p1#1", after_restart=True, redelivered=True)  # delivered before: not stranded
+    result = check_total_queue(b.ops)
+    assert not result.valid
+    assert (result.lost, result.stranded) == (1, 1)
+    assert [str(k) for k in result.stranded_keys] == ["p1#2"]
+    assert [str(k) for k in result.lost_keys] == ["p1#3"]
+    assert result.problems[2].startswith(
+        "1 acknowledged message(s) stranded (stored, but delivered only after every node was restarted): p1#2"
+    )
+    assert "saw only consumer 1 at" in result.problems[3]
+    assert "(drain after restarting every node)" in result.problems[3]
+    assert result.figures()["stranded"] == 1
+
+
+def test_unconfirmed_sends_found_after_a_restart_are_recovered_not_stranded() -> None:
+    b = HistoryBuilder()
+    b.send("p1#0", "info")
+    b.receive("p1#0", after_restart=True)
+    result = check_total_queue(b.ops)
+    assert result.valid, result.problems
+    assert (result.stranded, result.recovered) == (0, 1)

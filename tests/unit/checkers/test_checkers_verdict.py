@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 from checker_histories import HistoryBuilder, healthy
 
-from harness.checkers import Verdict, check_all
-from harness.history import History
+from harness.checkers import SplitBrainResult, Verdict, check_all, standard_checkers
+from harness.history import History, Op
 from harness.report.results import FIGURE_KEYS
 
 
@@ -26,7 +30,7 @@ def chaotic() -> HistoryBuilder:
     b.receive("p1#4", node="node2")
     b.ack("p1#4", node="node2")
     b.heal(1, "kill", "node1")
-    b.receive("p1#4", node="node2", drain=True, redelivered=True)
+    b.receive("p1#3", node="node2", drain=True, redelivered=True)  # its ACK never came: may come again
     return b
 
 
@@ -52,7 +56,7 @@ def test_chaotic_but_correct_run() -> None:
     assert figures["recovered"] == 1
     assert figures["duplicated"] == 2
     assert figures["failover_ms"] == [12.0]  # fault at 22 ms, p1#4 invoked at 32 and receipted at 34 ms
-    assert verdict.split_brain_result.masterless_rounds == 1
+    assert verdict.result("split-brain", SplitBrainResult).masterless_rounds == 1
     assert not verdict.split_brain
     # Duplicates fail only where exactly-once is demanded.
     strict = check_all(chaotic().ops, exactly_once=True)
@@ -113,8 +117,71 @@ def test_to_dict_is_json_serialisable() -> None:
     data = check_all(chaotic().ops).to_dict()
     text = json.dumps(data)
     assert set(data) == {"valid", "figures", "checks"}
-    assert set(data["checks"]) == {"total-queue", "ordering", "failover", "split-brain"}
+    assert list(data["checks"]) == list(standard_checkers())
     assert '"p1#2": 2' in text
+
+
+@dataclass(frozen=True)
+class _Stuck:
+    """A stand-in for a checker another part of the project adds: one entry, its own figure."""
+
+    valid: bool
+    problems: list[str]
+
+    def summary(self) -> str:
+        return f"stuck {'valid' if self.valid else 'INVALID'}"
+
+    def figures(self) -> dict[str, Any]:
+        return {"stuck": len(self.problems)}
+
+
+def _stuck(ops: Sequence[Op]) -> _Stuck:
+    undelivered = [op for op in ops if op.f == "send" and op.type == "ok"][-1:]
+    return _Stuck(valid=not undelivered, problems=[f"{op.key} stuck" for op in undelivered])
+
+
+def test_a_new_checker_is_one_entry() -> None:
+    b = healthy(2)
+    b.send("p1#2")
+    verdict = check_all(b.ops, {**standard_checkers(), "stuck": _stuck})
+    assert not verdict.valid
+    assert verdict.summary().startswith("INVALID (total-queue, stuck failed)")
+    assert verdict.stuck == 1  # figures read as attributes, whichever checker gave them
+    assert verdict.lost == 1
+    assert "[stuck] p1#2 stuck" in verdict.problems
+    assert list(verdict.to_dict()["checks"])[-1] == "stuck"
+
+
+def test_checkers_can_be_left_out_and_options_go_to_the_standard_set() -> None:
+    b = healthy(2)
+    b.receive("p1#0", node="node2")  # after its receipted ACK
+    only = check_all(b.ops, {"total-queue": standard_checkers()["total-queue"]})
+    assert only.valid
+    assert list(only.results) == ["total-queue"]
+    assert not check_all(b.ops).valid
+    assert check_all(b.ops, acks_durable=False).valid
+    with pytest.raises(TypeError, match="configure the standard checkers"):
+        check_all(b.ops, {"stuck": _stuck}, exactly_once=True)
+
+
+def test_unknown_figures_and_checkers_are_named_in_the_error() -> None:
+    verdict = check_all(healthy(1).ops)
+    with pytest.raises(AttributeError, match=r"no figure 'stranded_twice'.*lost, stranded"):
+        verdict.stranded_twice  # noqa: B018
+    with pytest.raises(KeyError, match="no checker named 'stuck'"):
+        verdict["stuck"]
+    with pytest.raises(TypeError, match="returned a TotalQueueResult, not a SplitBrainResult"):
+        verdict.result("total-queue", SplitBrainResult)
+
+
+def test_two_checkers_claiming_one_figure_is_an_error() -> None:
+    class _Clash(_Stuck):
+        def figures(self) -> dict[str, Any]:
+            return {"lost": 0}
+
+    verdict = check_all(healthy(1).ops, {**standard_checkers(), "clash": lambda ops: _Clash(True, [])})
+    with pytest.raises(ValueError, match="figure 'lost' is reported by both 'total-queue' and 'clash'"):
+        verdict.figures()
 
 
 def test_summary_gives_durations_as_durations_then_the_problems() -> None:
@@ -123,11 +190,12 @@ def test_summary_gives_durations_as_durations_then_the_problems() -> None:
     verdict = check_all(b.ops, groups={"g1": ["node1", "node2"]}, bound_ms=100.0)
     lines = verdict.summary().splitlines()
     assert lines[0].startswith("INVALID (total-queue failed): 6 sends attempted")
-    failover = next(line for line in lines if line.startswith("failover: "))
+    failover = next(line for line in lines if line.startswith("  failover "))
     # The per-fault figure and the longest outage are durations; the outage's window is said to be
     # offsets from the first operation, not passed off as a range of durations.
-    assert failover.startswith("failover: 12.0 ms (bound 100.0 ms); longest outage ")
-    assert "after the first operation" in failover
+    assert failover.startswith("  failover valid (bound 100.0 ms): per fault 12.0 ms; longest outage ")
+    assert failover.endswith("after the first operation"), failover
+    assert ".." not in failover
     problems_at = lines.index("problems (2):")
     assert lines[problems_at + 2].startswith("  - [total-queue] lost p1#7")
     assert problems_at == len(lines) - 3, "the problems come last"

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.broker.config import parse_config
+from harness.broker.config.activemq_xml import parse_config
 from harness.topology import LockSettings, MasterSlaveGroup, Topology, shared_file
 from harness.topology.model import (
     BrokerSettings,

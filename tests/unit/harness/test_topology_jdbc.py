@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.broker.config import JdbcStoreConfig, parse_config
+from harness.broker.config.activemq_xml import JdbcStoreConfig, parse_config
 from harness.topology import IOExceptionHandler, JdbcStore, LockSettings, MasterSlaveGroup, jdbc
 from harness.topology.render import DATA_SOURCE_CLASS, DataSource, NodeConfig, render_activemq_xml
 

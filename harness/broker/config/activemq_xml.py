@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from harness.broker.auth import SimpleAuthentication, User
-from harness.broker.database import DRIVER_CLASSES, DataSource, JdbcUrlError, parse_jdbc_url
-from harness.broker.frames import DEFAULT_MAX_FRAME_SIZE
-from harness.broker.policy import (
+from harness.broker.core.auth import SimpleAuthentication, User
+from harness.broker.core.policy import (
     DeadLetterKind,
     DeadLetterStrategy,
     DestinationKind,
@@ -28,6 +26,8 @@ from harness.broker.policy import (
     RedeliveryPolicy,
     RedeliverySettings,
 )
+from harness.broker.stomp.frames import DEFAULT_MAX_FRAME_SIZE
+from harness.broker.store.database import DRIVER_CLASSES, DataSource, JdbcUrlError, parse_jdbc_url
 
 # ActiveMQ defaults, except the keep-alive which is on by default here (0 lets a stolen lock go unseen).
 DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS = 10_000

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from harness.broker.database import Connection, Database, close_quietly
-from harness.broker.jdbc_statements import ACKS, LOCK, MESSAGES, Statements
+from harness.broker.store.database import Connection, Database, close_quietly
+from harness.broker.store.jdbc_statements import ACKS, LOCK, MESSAGES, Statements
 
 
 class SchemaError(Exception):

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
+from harness.broker.core.selector import Selector
 from harness.broker.message import Location, Message
-from harness.broker.selector import Selector
 
 if TYPE_CHECKING:
-    from harness.broker.destinations import Queue
+    from harness.broker.core.destinations import Queue
 
 
 class AckMode(StrEnum):

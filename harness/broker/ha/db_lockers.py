@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from harness.broker.database import Connection, Database, close_quietly, timestamp_ms
-from harness.broker.jdbc_statements import Statements
+from harness.broker.store.database import Connection, Database, close_quietly, timestamp_ms
+from harness.broker.store.jdbc_statements import Statements
 
 T = TypeVar("T")
 DEFAULT_WAIT_SLICE_MS = 1000

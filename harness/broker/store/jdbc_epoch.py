@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 
-from harness.broker.database import Connection, Cursor, Database
-from harness.broker.jdbc_statements import EPOCH_OWNER_PREFIX, Statements
+from harness.broker.store.database import Connection, Cursor, Database
+from harness.broker.store.jdbc_statements import EPOCH_OWNER_PREFIX, Statements
 
 
 class EpochMismatch(Exception):

@@ -23,10 +23,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.broker.auth import AuthenticationFailed, SimpleAuthentication
-from harness.broker.core import AckMode, Broker, BrokerError, Subscription, Transaction
-from harness.broker.epoch import Fence
-from harness.broker.frames import (
+from harness.broker.core.auth import AuthenticationFailed, SimpleAuthentication
+from harness.broker.core.broker import AckMode, Broker, BrokerError, Subscription, Transaction
+from harness.broker.core.selector import SelectorError
+from harness.broker.core.selector import parse as parse_selector
+from harness.broker.ha.fencing import Fence
+from harness.broker.message import (
+    REMOTE_TEMP_QUEUE_PREFIX,
+    REMOTE_TEMP_TOPIC_PREFIX,
+    TEMP_QUEUE_PREFIX,
+    TEMP_TOPIC_PREFIX,
+    Message,
+)
+from harness.broker.stomp.frames import (
     SUPPORTED_VERSIONS,
     V1_0,
     V1_2,
@@ -36,15 +45,6 @@ from harness.broker.frames import (
     encode_frame,
     escape_header,
 )
-from harness.broker.message import (
-    REMOTE_TEMP_QUEUE_PREFIX,
-    REMOTE_TEMP_TOPIC_PREFIX,
-    TEMP_QUEUE_PREFIX,
-    TEMP_TOPIC_PREFIX,
-    Message,
-)
-from harness.broker.selector import SelectorError
-from harness.broker.selector import parse as parse_selector
 
 SERVER_NAME = "pybroker/0.1"
 CONNECT_TIMEOUT = 30.0  # ActiveMQ's connectAttemptTimeout

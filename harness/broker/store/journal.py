@@ -33,9 +33,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.broker.epoch import fsync_dir
-from harness.broker.group_commit import GroupCommit, StoreError
+from harness.broker.ha.fencing import fsync_dir
 from harness.broker.message import DEFAULT_PRIORITY, Message
+from harness.broker.store.group_commit import GroupCommit, StoreError
 
 MAGIC = b"PYBJRNL1"
 JOURNAL_DIR = "journal"

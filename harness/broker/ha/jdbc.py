@@ -24,15 +24,15 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import TypeVar
 
-from harness.broker.config import IOExceptionHandlerConfig, JdbcStoreConfig
-from harness.broker.database import Database, DriverDatabase, close_quietly
-from harness.broker.db_locker import DatabaseLocker, LeaseLocker, Locker, LockRowMissing, lease_renew_period_ms
-from harness.broker.epoch import Fence
-from harness.broker.group_commit import Fenced
-from harness.broker.jdbc_schema import SchemaError, ensure_schema
-from harness.broker.jdbc_statements import Statements
-from harness.broker.jdbc_store import JDBC_STORE_LIMITS, ForeignRows, JdbcStore, open_term
+from harness.broker.config.activemq_xml import IOExceptionHandlerConfig, JdbcStoreConfig
+from harness.broker.ha.db_lockers import DatabaseLocker, LeaseLocker, Locker, LockRowMissing, lease_renew_period_ms
+from harness.broker.ha.fencing import Fence
 from harness.broker.server import BrokerServer, StartupError
+from harness.broker.store.database import Database, DriverDatabase, close_quietly
+from harness.broker.store.group_commit import Fenced
+from harness.broker.store.jdbc_schema import SchemaError, ensure_schema
+from harness.broker.store.jdbc_statements import Statements
+from harness.broker.store.jdbc_store import JDBC_STORE_LIMITS, ForeignRows, JdbcStore, open_term
 
 T = TypeVar("T")
 _STEP_DOWN_PAUSE = 0.1  # lets another node's takeover win before this one asks for the lock again

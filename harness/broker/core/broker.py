@@ -27,8 +27,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from harness.broker.destinations import Queue, SubscriptionQueue, Topic
-from harness.broker.journal import AddOp, DurableSubscriptionRecord, Op, RemoveOp, SubscribeOp, UnsubscribeOp
+from harness.broker.core.destinations import Queue, SubscriptionQueue, Topic
+from harness.broker.core.policy import PolicyMap, RedeliverySettings
+from harness.broker.core.properties import resolver
+from harness.broker.core.selector import Selector
+from harness.broker.core.selector import parse as parse_selector
+from harness.broker.core.subscription import AckMode, Client, Subscription
 from harness.broker.message import (
     DEFAULT_PRIORITY,
     QUEUE_PREFIX,
@@ -41,11 +45,7 @@ from harness.broker.message import (
     is_queue,
     is_temporary,
 )
-from harness.broker.policy import PolicyMap, RedeliverySettings
-from harness.broker.properties import resolver
-from harness.broker.selector import Selector
-from harness.broker.selector import parse as parse_selector
-from harness.broker.subscription import AckMode, Client, Subscription
+from harness.broker.store.journal import AddOp, DurableSubscriptionRecord, Op, RemoveOp, SubscribeOp, UnsubscribeOp
 
 __all__ = ["AckMode", "Broker", "BrokerError", "BrokerSettings", "Client", "Subscription", "Transaction"]
 

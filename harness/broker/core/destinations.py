@@ -12,14 +12,14 @@ whose selector (and noLocal) accepts it: durable subscriptions keep theirs while
 
 from __future__ import annotations
 
-from harness.broker.groups import GroupMap, make_group_map
-from harness.broker.journal import DurableSubscriptionRecord
+from harness.broker.core.groups import GroupMap, make_group_map
+from harness.broker.core.pending import PendingMessages, ScheduledMessages
+from harness.broker.core.policy import DestinationPolicy
+from harness.broker.core.properties import resolver
+from harness.broker.core.selector import Selector
+from harness.broker.core.subscription import Subscription
 from harness.broker.message import Location, Message
-from harness.broker.pending import PendingMessages, ScheduledMessages
-from harness.broker.policy import DestinationPolicy
-from harness.broker.properties import resolver
-from harness.broker.selector import Selector
-from harness.broker.subscription import Subscription
+from harness.broker.store.journal import DurableSubscriptionRecord
 
 
 class Queue:

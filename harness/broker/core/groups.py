@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Generic, Protocol, TypeVar
 
-from harness.broker.policy import GroupMapKind, GroupMapSettings
+from harness.broker.core.policy import GroupMapKind, GroupMapSettings
 
 Owner = TypeVar("Owner")
 

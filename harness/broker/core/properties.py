@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.broker.core.selector import DestinationValue, JLong, Resolve
 from harness.broker.message import Message, qualified_name
-from harness.broker.selector import DestinationValue, JLong, Resolve
 
 # SEND headers that become JMS fields (or are protocol) rather than properties.
 NON_PROPERTY_HEADERS = frozenset(

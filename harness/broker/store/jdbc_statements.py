@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.broker.database import Dialect
+from harness.broker.store.database import Dialect
 
 MESSAGES = "ACTIVEMQ_MSGS"
 ACKS = "ACTIVEMQ_ACKS"

@@ -1,0 +1,149 @@
+"""redelivered-after-ack: a message delivered again after the broker receipted the consumer's ACK of it.
+
+A duplicate of a message that was never acked, or whose ACK got no receipt, is at-least-once delivery.
+Once an ACK is receipted the broker has promised the message is consumed; delivering it again (to any
+consumer, the final drain included) breaks that promise, unless the scenario declares acks non-durable.
+
+A broker message is told apart from another copy of the same workload key (a producer's resend after a
+lost receipt stores a second copy, a different message) by its message-id: the ACK acknowledged the
+delivery of that key most recently made to the acking consumer before the ACK, and only deliveries of
+the same message-id count as redeliveries. Deliveries without a message-id match on the key alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checkers._common import (
+    MAX_DETAILS,
+    HistoryLike,
+    as_ops,
+    format_keys,
+    is_client,
+    is_delivery,
+    is_drain,
+    jsonable,
+    origin_ns,
+    where,
+)
+from harness.history import ACK, MessageKey, Op, completions
+
+# (workload key, broker message-id or None)
+MessageIdentity = tuple[MessageKey, str | None]
+
+
+@dataclass(frozen=True)
+class AckedRedelivery:
+    key: MessageKey
+    message_id: str | None
+    acked_by: int | str
+    acked_ms: float
+    redelivered_to: int | str
+    redelivered_ms: float
+    node: str | None
+
+
+@dataclass(frozen=True)
+class AckedRedeliveryResult:
+    valid: bool
+    acks_durable: bool
+    acks_receipted: int
+    redelivered_after_ack: int  # deliveries after a receipted ACK of the same message
+    messages: int  # distinct messages redelivered after their ACK
+    redeliveries: list[AckedRedelivery]
+    problems: list[str]
+
+    def summary(self) -> str:
+        verdict = "valid" if self.valid else "INVALID"
+        text = (
+            f"redelivered-after-ack {verdict}: {self.acks_receipted} receipted acks, "
+            f"{self.redelivered_after_ack} deliveries after one ({self.messages} messages)"
+        )
+        return text if self.acks_durable else text + " (acks declared non-durable)"
+
+    def figures(self) -> dict[str, Any]:
+        return {"redelivered_after_ack": self.redelivered_after_ack}
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = jsonable(self)
+        return data
+
+
+def _identity(delivery: Op) -> MessageIdentity:
+    message_id = delivery.meta.get("message_id")
+    return (delivery.key, str(message_id) if message_id else None)
+
+
+def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = True) -> AckedRedeliveryResult:
+    """Find deliveries of a message after a receipted ACK of it (valid iff none, or acks are non-durable)."""
+    ops: Sequence[Op] = as_ops(history)
+    origin = origin_ns(ops)
+    invoked_by = {completion.index: invoke for invoke, completion in completions(ops).items()}
+    acking: dict[int, Op] = {}  # ACK invoke index -> the delivery it acknowledges
+
+    # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.
+    latest: dict[tuple[int | str, MessageKey], Op] = {}
+    acked: dict[MessageIdentity, tuple[Op, Op]] = {}  # identity -> (ack completion, acked delivery)
+    acks_receipted = 0
+    redeliveries: list[AckedRedelivery] = []
+    problems: list[str] = []
+    for op in ops:
+        if is_delivery(op):
+            latest[(op.process, op.key)] = op
+            identity = _identity(op)
+            found = acked.get(identity) or (acked.get((op.key, None)) if identity[1] is not None else None)
+            if found is None:
+                continue
+            ack, first = found
+            redeliveries.append(
+                AckedRedelivery(
+                    key=op.key,
+                    message_id=identity[1],
+                    acked_by=ack.process,
+                    acked_ms=round((ack.time_ns - origin) / 1e6, 1),
+                    redelivered_to=op.process,
+                    redelivered_ms=round((op.time_ns - origin) / 1e6, 1),
+                    node=op.node,
+                )
+            )
+            if len(problems) < MAX_DETAILS:
+                to = "the final drain" if is_drain(op) else f"consumer {op.process}"
+                problems.append(
+                    f"{op.key} redelivered to {to} {where(op, origin)}"
+                    + (" (marked redelivered)" if op.meta.get("redelivered") else "")
+                    + f" after consumer {ack.process}'s ACK of it was receipted {where(ack, origin)} "
+                    f"(the delivery it acked came {where(first, origin)}): expected no delivery after a "
+                    "receipted ACK"
+                )
+        elif is_client(op) and op.f == ACK and isinstance(op.value, MessageKey):
+            if op.type == "invoke":
+                delivery = latest.get((op.process, op.value))
+                if delivery is not None:
+                    acking[op.index] = delivery
+                continue
+            # A completion: the promise holds from the moment the receipt came back.
+            invoke_index = invoked_by.get(op.index)
+            delivery = acking.pop(invoke_index, None) if invoke_index is not None else None
+            if op.type != "ok" or delivery is None:
+                continue
+            acks_receipted += 1
+            acked.setdefault(_identity(delivery), (op, delivery))
+
+    messages = {(r.key, r.message_id) for r in redeliveries}
+    if redeliveries:
+        keys = format_keys(r.key for r in redeliveries)
+        head = f"{len(redeliveries)} deliveries of {len(messages)} message(s) after their ACK was receipted: {keys}"
+        if not acks_durable:
+            head += " (the scenario declares acks non-durable: reported, not a failure)"
+        problems.insert(0, head)
+    return AckedRedeliveryResult(
+        valid=acks_durable is False or not redeliveries,
+        acks_durable=acks_durable,
+        acks_receipted=acks_receipted,
+        redelivered_after_ack=len(redeliveries),
+        messages=len(messages),
+        redeliveries=redeliveries,
+        problems=problems,
+    )

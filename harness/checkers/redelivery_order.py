@@ -1,0 +1,160 @@
+"""Redelivery order: a message returned to a queue comes back ahead of every newer message.
+
+When a consumer's session ends (it closed on a live broker, or lost its connection) the messages it was
+delivered and did not get a receipted ACK for go back to the queue. Both vendors put them back in their
+place, ahead of messages not yet delivered. So, for a session that was the queue's only consumer (no
+other session on the destination overlaps it), every message returned before the session began and
+delivered in it must arrive before the session's first delivery of a message nobody was delivered
+before. A returned message that arrives after such a first delivery went to the tail of the queue.
+
+Only-consumer sessions are checked because with competing consumers a returned message may go to
+another consumer while this one takes newer messages; a session that began before the message was
+returned is not checked because its broker may have dispatched newer messages into its prefetch
+before the message came back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checkers._common import (
+    MAX_DETAILS,
+    HistoryLike,
+    as_ops,
+    fmt_ms,
+    format_keys,
+    is_client,
+    is_delivery,
+    jsonable,
+    origin_ns,
+    rel_ms,
+    where,
+)
+from harness.checkers.sessions import Session, consumer_sessions
+from harness.history import ACK, MessageKey, Op, completions
+
+
+@dataclass(frozen=True)
+class LateRedelivery:
+    key: MessageKey
+    consumer: int | str
+    returned_ms: float  # when the session it was last delivered in ended
+    redelivered_ms: float
+    overtaken_by: MessageKey  # the session's first delivery of a message never delivered before
+    overtaken_ms: float
+
+
+@dataclass(frozen=True)
+class RedeliveryOrderResult:
+    valid: bool
+    sessions_checked: int  # only-consumer sessions that began with returned messages pending
+    returned_redelivered: int  # returned messages that such sessions delivered
+    late: int  # ... after a newer message
+    late_redeliveries: list[LateRedelivery]
+    problems: list[str]
+
+    def summary(self) -> str:
+        verdict = "valid" if self.valid else "INVALID"
+        return (
+            f"redelivery-order {verdict}: {self.sessions_checked} sessions of a lone consumer with returned "
+            f"messages, {self.returned_redelivered} returned messages redelivered, {self.late} after newer ones"
+        )
+
+    def figures(self) -> dict[str, Any]:
+        return {"late_redeliveries": self.late}
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = jsonable(self)
+        return data
+
+
+def _returned_before(ops: Sequence[Op], session: Session, acked_at: dict[MessageKey, list[int]]) -> set[MessageKey]:
+    """Messages delivered before ``session`` began whose last delivery then had no receipted ACK."""
+    last_delivery: dict[MessageKey, Op] = {}
+    for op in ops:
+        if op.time_ns >= session.start_ns:
+            break
+        if is_delivery(op) and op.meta.get("destination") == session.destination:
+            last_delivery[op.key] = op
+    return {
+        key
+        for key, op in last_delivery.items()
+        if not any(op.time_ns <= t < session.start_ns for t in acked_at.get(key, ()))
+    }
+
+
+def _has_company(session: Session, sessions: Sequence[Session]) -> bool:
+    """True if another consumer's session on the same destination overlaps this one."""
+    return any(
+        other is not session and other.destination == session.destination and other.overlaps(session)
+        for other in sessions
+    )
+
+
+def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
+    """Check that a lone consumer gets returned messages before newer ones (see module doc)."""
+    ops = as_ops(history)
+    origin = origin_ns(ops)
+    sessions = consumer_sessions(ops)
+    acked_at: dict[MessageKey, list[int]] = {}
+    for completion in completions(ops).values():
+        if is_client(completion) and completion.f == ACK and completion.type == "ok":
+            acked_at.setdefault(completion.key, []).append(completion.time_ns)
+
+    first_delivery_ns: dict[MessageKey, int] = {}
+    for op in ops:
+        if is_delivery(op):
+            first_delivery_ns.setdefault(op.key, op.time_ns)
+
+    checked = returned_total = 0
+    late: list[LateRedelivery] = []
+    problems: list[str] = []
+    for session in sessions.all:
+        if not session.deliveries or _has_company(session, sessions.all):
+            continue
+        returned = _returned_before(ops, session, acked_at)
+        if not returned:
+            continue
+        checked += 1
+        returned_at = max(
+            (s.end_ns for s in sessions.all if s.end_ns is not None and s.end_ns <= session.start_ns),
+            default=session.start_ns,
+        )
+        first_new: Op | None = None
+        session_late: list[LateRedelivery] = []
+        for op in session.deliveries:
+            if op.key in returned:
+                returned_total += 1
+                returned.discard(op.key)
+                if first_new is not None:
+                    session_late.append(
+                        LateRedelivery(
+                            key=op.key,
+                            consumer=op.process,
+                            returned_ms=rel_ms(returned_at, origin),
+                            redelivered_ms=rel_ms(op.time_ns, origin),
+                            overtaken_by=first_new.key,
+                            overtaken_ms=rel_ms(first_new.time_ns, origin),
+                        )
+                    )
+            elif first_new is None and first_delivery_ns.get(op.key) == op.time_ns:
+                first_new = op
+        if session_late and first_new is not None and len(problems) < MAX_DETAILS:
+            problems.append(
+                f"consumer {session.process}, alone on {session.destination} in the session whose first "
+                f"delivery came {where(session.deliveries[0], origin)}: {len(session_late)} returned message(s) "
+                f"({format_keys(x.key for x in session_late)}) came after {first_new.key}, first delivered "
+                f"{where(first_new, origin)}; expected every message returned at "
+                f"{fmt_ms(rel_ms(returned_at, origin))} ahead of newer ones"
+            )
+        late.extend(session_late)
+    return RedeliveryOrderResult(
+        valid=not late,
+        sessions_checked=checked,
+        returned_redelivered=returned_total,
+        late=len(late),
+        late_redeliveries=late,
+        problems=problems,
+    )

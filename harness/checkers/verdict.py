@@ -1,0 +1,132 @@
+"""Checkers composed by name: a verdict is whatever results the named checkers returned.
+
+A checker is any function from a list of operations to a result that has ``valid``, ``problems``,
+``summary()`` and ``figures()``. :func:`standard_checkers` builds the project's set from a scenario's
+options; a caller adds one with ``{**standard_checkers(...), "stuck": check_stuck}`` and removes one by
+leaving it out. The verdict is valid iff every result is, and its figures are the union of the
+results' figures (a figure name belongs to exactly one checker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from harness.checkers._common import HistoryLike, as_ops, jsonable
+from harness.history import Op
+
+
+class CheckResult(Protocol):
+    """What every checker returns: a validity, human-readable problems and named figures."""
+
+    @property
+    def valid(self) -> bool: ...
+
+    @property
+    def problems(self) -> list[str]: ...
+
+    def summary(self) -> str: ...
+
+    def figures(self) -> dict[str, Any]: ...
+
+
+Checker = Callable[[Sequence[Op]], CheckResult]
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The results of named checkers on one history; valid iff every checker is valid.
+
+    Figures read as attributes (``verdict.lost``, ``verdict.split_brain``), so that a scenario reads
+    ``assert result.lost == 0`` whatever checker contributed the figure.
+    """
+
+    results: Mapping[str, CheckResult]
+
+    @property
+    def valid(self) -> bool:
+        return all(result.valid for result in self.results.values())
+
+    def __getitem__(self, name: str) -> CheckResult:
+        try:
+            return self.results[name]
+        except KeyError:
+            raise KeyError(f"no checker named {name!r} ran; the verdict has {', '.join(self.results)}") from None
+
+    def result(self, name: str, kind: type[R]) -> R:
+        """The result of checker ``name``, typed: ``verdict.result("ordering", OrderingResult).deliveries``."""
+        found = self[name]
+        if not isinstance(found, kind):
+            raise TypeError(f"checker {name!r} returned a {type(found).__name__}, not a {kind.__name__}")
+        return found
+
+    def figures(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        owner: dict[str, str] = {}
+        for name, result in self.results.items():
+            for figure, value in result.figures().items():
+                if figure in merged:
+                    raise ValueError(f"figure {figure!r} is reported by both {owner[figure]!r} and {name!r}")
+                merged[figure] = value
+                owner[figure] = name
+        return merged
+
+    def __getattr__(self, name: str) -> Any:
+        # Only figures: dunder and private lookups (copy, pickle) must fail the ordinary way.
+        if name.startswith("_") or name == "results":
+            raise AttributeError(name)
+        figures = self.figures()
+        if name in figures:
+            return figures[name]
+        raise AttributeError(f"the verdict has no figure {name!r}; figures: {', '.join(figures)}")
+
+    @property
+    def problems(self) -> list[str]:
+        """Every checker's problems, each prefixed with the checker's name."""
+        return [f"[{name}] {p}" for name, result in self.results.items() for p in result.problems]
+
+    def summary(self) -> str:
+        """What a person would write: the verdict and what became of the messages, one line per checker
+        (durations as durations), then the problems."""
+        failing = [name for name, result in self.results.items() if not result.valid]
+        head = "VALID" if self.valid else f"INVALID ({', '.join(failing)} failed)"
+        figures = self.figures()
+        if "attempted" in figures:
+            head += (
+                f": {figures['attempted']} sends attempted, {figures.get('acknowledged', 0)} receipted, "
+                f"{figures.get('received', 0)} received; {figures.get('lost', 0)} lost, "
+                f"{figures.get('duplicated', 0)} duplicated, {figures.get('unexpected', 0)} unexpected"
+            )
+        lines = [head]
+        lines.extend(f"  {result.summary()}" for result in self.results.values())
+        problems = self.problems
+        if problems:
+            lines.append(f"problems ({len(problems)}):")
+            lines.extend(f"  - {p}" for p in problems)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        # pytest prints the repr of what an assertion compared: one line, not every checker's fields.
+        figures = self.figures()
+        shown = [
+            f"{k}={figures[k]!r}"
+            for k in ("attempted", "lost", "duplicated", "reordered", "split_brain")
+            if k in figures
+        ]
+        return f"Verdict(valid={self.valid}, {', '.join(shown)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: validity, the figures and every checker's full result."""
+        return {
+            "valid": self.valid,
+            "figures": self.figures(),
+            "checks": {name: jsonable(result) for name, result in self.results.items()},
+        }
+
+
+def run_checkers(history: HistoryLike, checkers: Mapping[str, Checker]) -> Verdict:
+    """Run each named checker on the same operations, in the mapping's order."""
+    ops = as_ops(history)
+    return Verdict({name: checker(ops) for name, checker in checkers.items()})

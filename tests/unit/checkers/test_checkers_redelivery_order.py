@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from checker_histories import HistoryBuilder
+
+from harness.checkers import check_redelivery_order
+
+
+def reopened(returned_first: bool) -> HistoryBuilder:
+    """One consumer takes p1#0..2 without acking p1#1..2, closes, and subscribes again."""
+    b = HistoryBuilder()
+    b.sends("p1", range(6))
+    b.subscribe(1)
+    b.receive("p1#0")
+    b.ack("p1#0")
+    b.receive("p1#1")
+    b.receive("p1#2")
+    b.unsubscribe(1)
+    b.subscribe(1)
+    if returned_first:
+        b.receive("p1#1", redelivered=True)
+        b.receive("p1#2", redelivered=True)
+        b.receive("p1#3")
+    else:
+        b.receive("p1#3")  # the returned messages went to the tail of the queue
+        b.receive("p1#4")
+        b.receive("p1#1", redelivered=True)
+        b.receive("p1#2", redelivered=True)
+    b.receive("p1#5")
+    return b
+
+
+def test_returned_messages_ahead_of_newer_ones() -> None:
+    result = check_redelivery_order(reopened(returned_first=True).ops)
+    assert result.valid, result.problems
+    assert result.sessions_checked == 1
+    assert result.returned_redelivered == 2
+
+
+def test_returned_messages_at_the_tail_fail() -> None:
+    result = check_redelivery_order(reopened(returned_first=False).ops)
+    assert not result.valid
+    assert result.late == 2
+    assert [str(x.key) for x in result.late_redeliveries] == ["p1#1", "p1#2"]
+    assert result.late_redeliveries[0].overtaken_by.seq == 3
+    assert result.problems == [
+        "consumer 1, alone on /queue/test in the session whose first delivery came at 20.0 ms on node1: 2 "
+        "returned message(s) (p1#1..p1#2) came after p1#3, first delivered at 20.0 ms on node1; expected every "
+        "message returned at 18.0 ms ahead of newer ones"
+    ]
+
+
+def test_an_interrupted_session_returns_its_messages_too() -> None:
+    b = HistoryBuilder()
+    b.sends("p1", range(3))
+    b.subscribe(1)
+    b.receive("p1#0")
+    b.ack("p1#0", outcome="fail")
+    b.unsubscribe(1, cause="interrupted")
+    b.receive("p1#1", node="node2")  # the new connection's first message, before "resumed" is recorded
+    b.subscribe(1)
+    b.receive("p1#0", node="node2", redelivered=True)
+    result = check_redelivery_order(b.ops)
+    assert not result.valid
+    assert result.late == 1
+
+
+def test_competing_consumers_are_not_held_to_it() -> None:
+    b = reopened(returned_first=False)
+    b.subscribe(2, at=0.5)  # a second consumer live through the whole run
+    b.ops.sort(key=lambda op: op.time_ns)
+    result = check_redelivery_order(b.ops)
+    assert result.valid, result.problems
+    assert result.sessions_checked == 0
+
+
+def test_acked_messages_are_not_returned() -> None:
+    b = HistoryBuilder()
+    b.sends("p1", range(3))
+    b.subscribe(1)
+    b.receive("p1#0")
+    b.ack("p1#0")
+    b.unsubscribe(1)
+    b.subscribe(1)
+    b.receive("p1#1")
+    b.receive("p1#0")  # delivered again after its ACK: the redelivered-after-ack checker's business
+    result = check_redelivery_order(b.ops)
+    assert result.valid
+    assert result.sessions_checked == 0
+
+
+def test_history_without_sessions_checks_nothing() -> None:
+    b = HistoryBuilder()
+    b.sends("p1", range(2))
+    b.receive("p1#1")
+    b.receive("p1#0", redelivered=True)
+    result = check_redelivery_order(b.ops)
+    assert result.valid
+    assert result.sessions_checked == 0
