@@ -68,6 +68,30 @@ def _docker_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prune(args: argparse.Namespace) -> int:
+    """Local leftovers (processes, directories) of recorded runs, then the Docker engine's."""
+    from harness.runtime.engine import EngineUnavailable, connect
+    from harness.runtime.leftovers import prune_local
+
+    reaped = prune_local(everything=args.all, progress=_progress)
+    processes = sum(len(r.processes) for r in reaped)
+    directories = sum(len(r.directories) for r in reaped)
+    print(f"local: removed {processes} processes and {directories} directories of {len(reaped)} runs")
+    try:
+        client = connect(timeout=30)
+    except EngineUnavailable as exc:
+        print(f"docker: skipped, {exc}")
+        return 0
+    from harness.runtime.docker_reaper import prune
+
+    try:
+        removed = prune(client, everything=args.all, progress=_progress)
+    finally:
+        client.close()
+    print(f"docker: removed {removed.summary()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["broker"]:
@@ -110,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     prune.add_argument("--all", action="store_true", help="also those of runs still going (stops them)")
     prune.set_defaults(handler=_docker_prune)
+
+    prune_all = commands.add_parser(
+        "prune",
+        help="remove what harness runs that died left behind: processes and directories (checked by pid and "
+        "start time, never by name), containers and networks",
+    )
+    prune_all.add_argument("--all", action="store_true", help="also what runs still going started (stops them)")
+    prune_all.set_defaults(handler=_prune)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

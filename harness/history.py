@@ -8,6 +8,7 @@ probes by the ``probe`` process. The on-disk form is JSON lines, one record per 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -151,10 +152,17 @@ class History:
             return list(self._ops)
 
     def save(self, path: Path) -> Path:
+        """Written beside ``path`` and renamed over it: a crash or a full disk never leaves half a history."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as out:
-            for op in self.ops():
-                out.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                for op in self.ops():
+                    out.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod

@@ -7,6 +7,7 @@ pulled instead, which needs a registry.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import shutil
@@ -34,6 +35,7 @@ from harness.images.recipes import (
     plan_images,
 )
 from harness.runtime.engine import connect
+from harness.runtime.run_record import state_dir
 
 Progress = Callable[[str], None]
 
@@ -248,7 +250,11 @@ def ensure_images(
     a run can keep using exactly these images, and what was built or found up to date."""
     plans = plan_images(vendors, source)
     client = connect(timeout=1800)
-    try:
-        return plans, ImageBuilder(client, progress, cache_dir).ensure(plans)
-    finally:
-        client.close()
+    # One builder at a time on this machine: xdist workers (and parallel runs) wait, then find the
+    # images up to date, instead of running debootstrap side by side.
+    with (state_dir() / "images.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return plans, ImageBuilder(client, progress, cache_dir).ensure(plans)
+        finally:
+            client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -50,19 +51,30 @@ class ScenarioResult:
 
 
 def write_result(results_dir: Path, result: ScenarioResult) -> Path:
-    """Append one line; a single O_APPEND write keeps lines whole when runs share the file."""
+    """Append one line in a single O_APPEND write, so lines stay whole when runs share the file.
+
+    A write the disk cut short (full) is taken back: the file never ends in half a line.
+    """
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / RESULTS_FILE
     line = (json.dumps(result.to_json(), sort_keys=True) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line)
+        written = os.write(fd, line)
+        if written != len(line):
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            if os.fstat(fd).st_size == end:  # nobody appended after the partial line: remove it
+                os.ftruncate(fd, end - written)
+            raise OSError(
+                errno.ENOSPC, f"only {written} of {len(line)} bytes of the result line were written", str(path)
+            )
     finally:
         os.close(fd)
     return path
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
+    """Every result line; an unfinished last line (no newline: its writer was killed mid-write) is skipped."""
     results = []
     with path.open(encoding="utf-8") as src:
         for line_no, line in enumerate(src, 1):
@@ -71,5 +83,7 @@ def read_results(path: Path) -> list[dict[str, Any]]:
             try:
                 results.append(json.loads(line))
             except json.JSONDecodeError as exc:
+                if not line.endswith("\n"):
+                    break
                 raise ValueError(f"{path}:{line_no}: not a JSON result line: {exc}") from exc
     return results

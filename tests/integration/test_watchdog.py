@@ -159,3 +159,21 @@ def test_prune_leaves_runs_that_are_still_going(tmp_path: Path, state: Path) -> 
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_amq_harness_prune_removes_local_leftovers(tmp_path: Path, state: Path) -> None:
+    proc, leader, record, watchdog, workdir = start_run(tmp_path, "wait")
+    os.kill(watchdog, signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "prune"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"removed 1 processes (sleeper (pid {leader})); 1 directories ({workdir})" in out.stdout, out.stdout
+    assert "local: removed 1 processes and 1 directories of 1 runs" in out.stdout, out.stdout
+    assert not workdir.exists() and not record.exists()
