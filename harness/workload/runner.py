@@ -7,23 +7,32 @@ fresh consumer drains the queue, so that anything still stored is counted as rec
 
 For seed 004's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
 and consumers can subscribe as exclusive consumers (``exclusive``: activemq.exclusive).
+
+A backlog gives a broker bug something to lose: ``produce`` queues receipted messages with no consumer,
+``processing_delay_s`` makes consumers slower than producers, ``reopen_consumers`` closes every
+consumer's subscription on a live broker (its unacked messages go back to the queue) and subscribes
+again, and ``add_consumers`` brings consumers in while a group or an exclusive queue is held. Each
+consumer records when its subscription begins and ends (``subscribed`` / ``unsubscribed``), which the
+ordering-feature checkers need.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers import Scope, Verdict, check_all
+from harness.checkers import Checker, Scope, Verdict, check_total_queue, run_checkers, standard_checkers
 from harness.client import (
     AckFailed,
     ConnectionLost,
     Delivery,
+    ErrorFrame,
     FailoverConnection,
     ReceiptTimeout,
     SendFailed,
@@ -33,7 +42,7 @@ from harness.client import (
 from harness.cluster import Cluster
 from harness.errors import InvalidOption, UnknownName, require_non_negative
 from harness.faults.base import Nemesis
-from harness.history import ACK, RECEIVE, SEND, History, MessageKey
+from harness.history import ACK, RECEIVE, SEND, SUBSCRIBED, UNSUBSCRIBED, History, MessageKey
 from harness.workload.messages import decode_key, encode_body
 
 log = logging.getLogger("harness.workload")
@@ -56,6 +65,9 @@ class WorkloadOptions:
     groups: int = 0
     # Consumers subscribe with activemq.exclusive:true: one of them owns the queue, the others wait.
     exclusive: bool = False
+    # How long a consumer works on each delivery before acking it: > 0 makes consumers slower than
+    # producers, so receipted messages pile up on the broker (a backlog) instead of being consumed at once.
+    processing_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         require_non_negative(
@@ -67,6 +79,7 @@ class WorkloadOptions:
             drain_idle_s=self.drain_idle_s,
             heartbeat_ms=self.heartbeat_ms,
             groups=self.groups,
+            processing_delay_s=self.processing_delay_s,
         )
         if not self.destination.startswith(("/queue/", "/topic/")):
             raise InvalidOption("workload", "destination", "a /queue/... or /topic/... name", self.destination)
@@ -139,18 +152,100 @@ class Producer(_Worker):
 
 
 class Consumer(_Worker):
-    """A client-individual subscriber that records every delivery and acks it with a receipt."""
+    """A client-individual subscriber that records every delivery and acks it with a receipt.
 
-    def __init__(self, process: int, workload: Workload, drain: bool = False) -> None:
+    With a processing delay, deliveries are recorded as they arrive and worked on (a sleep, then the
+    ACK) by a second thread, in order: what arrived and was not acked yet is what a real slow consumer
+    holds. When its subscription closes or its connection is lost, that work is dropped unacked, and
+    the broker must deliver it again.
+    """
+
+    def __init__(
+        self,
+        process: int,
+        workload: Workload,
+        drain: bool = False,
+        after_restart: bool = False,
+        processing_delay_s: float | None = None,
+    ) -> None:
         super().__init__(f"{'drain' if drain else 'consumer'}-{process}")
         self.process = process
         self.workload = workload
         self.drain = drain
+        self.after_restart = after_restart
+        self.processing_delay_s = (
+            workload.options.processing_delay_s if processing_delay_s is None else processing_delay_s
+        )
         self.last_delivery = time.monotonic()
         self.deliveries = 0
         self.conn: FailoverConnection
+        self.subscribed = threading.Event()
+        # Held while a delivery is recorded and while the subscription is remade, so that a delivery of
+        # a closed subscription is never recorded nor acked on the new one.
+        self._busy = threading.Lock()
+        # Held by the worker while it works on and acks one delivery.
+        self._acking = threading.Lock()
+        self._work: queue.Queue[tuple[Delivery, MessageKey, str | None]] = queue.Queue()
+        self._subscription: str | None = None
+
+    def _record_session(self, f: str, cause: str) -> None:
+        wl = self.workload
+        value = {"destination": wl.options.destination, "exclusive": wl.options.exclusive, "cause": cause}
+        wl.history.record(self.process, "ok", f, value)
+
+    # The failover client's listener callbacks (on its dispatch thread, in order with deliveries).
+    def transport_interrupted(self, endpoint: str, error: BaseException | None) -> None:
+        self._record_session(UNSUBSCRIBED, "interrupted")
+        self._drop_work()  # the dead connection's messages: the broker delivers them again
+
+    def transport_resumed(self, endpoint: str) -> None:
+        self._record_session(SUBSCRIBED, "resumed")
+
+    def on_error(self, frame: ErrorFrame) -> None:
+        return None  # the operation the ERROR answers raises and is recorded there
+
+    def _drop_work(self) -> None:
+        while True:
+            try:
+                self._work.get_nowait()
+            except queue.Empty:
+                return
+
+    def subscribe(self, cause: str = "subscribe") -> None:
+        """Subscribe (the consumer's connection must be open) and record that the subscription began."""
+        wl = self.workload
+        headers = {"activemq.exclusive": "true"} if wl.options.exclusive else None
+        self._record_session(SUBSCRIBED, cause)
+        subscription = self.conn.subscribe(
+            wl.options.destination, self.on_delivery, ack="client-individual", headers=headers
+        )
+        self._subscription = subscription.id
+
+    def reopen(self) -> None:
+        """Close the subscription on the live broker (unacked messages go back) and subscribe again."""
+        with self._busy, self._acking:
+            # Recorded before UNSUBSCRIBE goes out: nothing the broker does after it can precede it.
+            self._record_session(UNSUBSCRIBED, "close")
+            self._drop_work()
+            subscription, self._subscription = self._subscription, None
+            if subscription is not None:
+                self.conn.unsubscribe(subscription)
+            self.subscribe("subscribe")
 
     def on_delivery(self, delivery: Delivery) -> None:
+        with self._busy:
+            if delivery.subscription != self._subscription:
+                return  # a message of a closed subscription: the client drops it, the broker keeps it
+            key = self._record(delivery)
+        if key is None:
+            return
+        node = self.workload.node_of(delivery.endpoint)
+        if self.processing_delay_s > 0:
+            self._work.put((delivery, key, node))
+        else:
+            self._ack(delivery, key, node)
+
+    def _record(self, delivery: Delivery) -> MessageKey | None:
         wl = self.workload
         self.last_delivery = time.monotonic()
         key = decode_key(delivery.body)
@@ -169,12 +264,15 @@ class Consumer(_Worker):
             meta["group"] = group
         if self.drain:
             meta["drain"] = True
-        node = wl.node_of(delivery.endpoint)
-        wl.history.record(self.process, "ok", RECEIVE, value, node=node, **meta)
+        if self.after_restart:
+            meta["after_restart"] = True
+        wl.history.record(self.process, "ok", RECEIVE, value, node=wl.node_of(delivery.endpoint), **meta)
         self.deliveries += 1
         wl.count("received")
-        if key is None:
-            return
+        return key
+
+    def _ack(self, delivery: Delivery, key: MessageKey, node: str | None) -> None:
+        wl = self.workload
         wl.history.record(self.process, "invoke", ACK, key)
         try:
             self.conn.ack(delivery, receipt=True, timeout=wl.options.ack_timeout_s)
@@ -185,22 +283,56 @@ class Consumer(_Worker):
         except (ReceiptTimeout, ConnectionLost) as exc:
             wl.history.record(self.process, "info", ACK, key, error=f"{type(exc).__name__}: {exc}")
 
+    def start_work(self) -> threading.Thread | None:
+        """Start the worker that acks deliveries after the processing delay (none without a delay)."""
+        if self.processing_delay_s <= 0:
+            return None
+        worker = threading.Thread(target=self._work_through, name=f"{self.name}-work", daemon=True)
+        worker.start()
+        return worker
+
+    def _work_through(self) -> None:
+        """The slow consumer's worker: each delivery takes ``processing_delay_s``, then its ACK."""
+        while not self.stopping.is_set():
+            try:
+                delivery, key, node = self._work.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            with self._acking:
+                if delivery.subscription != self._subscription or self.stopping.wait(self.processing_delay_s):
+                    continue
+                self._ack(delivery, key, node)
+                self.last_delivery = time.monotonic()
+
     def run(self) -> None:
         wl = self.workload
+        worker: threading.Thread | None = None
         try:
             with wl.connect(self.name) as conn:
                 self.conn = conn
-                headers = {"activemq.exclusive": "true"} if wl.options.exclusive else None
-                conn.subscribe(wl.options.destination, self.on_delivery, ack="client-individual", headers=headers)
+                conn.add_listener(self)
+                worker = self.start_work()
+                with self._busy:
+                    self.subscribe("subscribe")
+                self.subscribed.set()
                 self.stopping.wait()
+                with self._busy, self._acking:
+                    self._record_session(UNSUBSCRIBED, "close")
+                    self._subscription = None
         except BaseException as exc:
             self.error = exc
             log.error("%s stopped: %s", self.name, exc)
+        finally:
+            self.stopping.set()
+            if worker is not None:
+                worker.join(timeout=5)
 
     def wait_idle(self, idle_s: float, timeout: float) -> None:
-        """Wait until no delivery has arrived for ``idle_s`` seconds (or ``timeout`` passes)."""
+        """Wait until nothing has arrived or been acked for ``idle_s`` seconds (or ``timeout`` passes)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and time.monotonic() - self.last_delivery < idle_s:
+        while time.monotonic() < deadline and (
+            time.monotonic() - self.last_delivery < idle_s or not self._work.empty()
+        ):
             time.sleep(0.1)
 
 
@@ -225,6 +357,7 @@ class Workload:
         self._counts_lock = threading.Lock()
         self._endpoints = cluster.endpoint_names()
         self._process_ids = iter(range(1_000_000))
+        self._consumers: list[Consumer] = []  # of the running block, those added during it included
 
     # -- plumbing used by the workers ------------------------------------------------------------
     def connect(self, client_id: str) -> FailoverConnection:
@@ -257,6 +390,7 @@ class Workload:
             self.options = self.options.with_overrides("workload.running", overrides)
         consumer_workers = [Consumer(next(self._process_ids), self) for _ in range(consumers)]
         producer_workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
+        self._consumers = consumer_workers
         with self.cluster.probing(self.history):
             for worker in [*consumer_workers, *producer_workers]:
                 worker.start()
@@ -272,11 +406,13 @@ class Workload:
                     worker.stopping.set()
                 for worker in producer_workers:
                     worker.join(timeout=self.options.send_timeout_s + 5)
+                consumer_workers = list(self._consumers)
                 for worker in consumer_workers:
                     worker.wait_idle(self.options.drain_idle_s, timeout=30)
                     worker.stopping.set()
                 for worker in consumer_workers:
                     worker.join(timeout=10)
+                self._consumers = []
                 stop_reporting.set()
                 reporter.join(timeout=2)
         errors = [f"{w.name}: {w.error}" for w in [*producer_workers, *consumer_workers] if w.error]
@@ -286,6 +422,44 @@ class Workload:
     def attempted(self) -> int:
         """How many sends the workload has attempted so far (receipted or not)."""
         return sum(1 for op in self.history.ops() if op.f == SEND and op.type == "invoke")
+
+    def add_consumers(self, count: int = 1, processing_delay_s: float | None = None, timeout: float = 30.0) -> None:
+        """Start more consumers inside a ``running`` block (they join a group or exclusive queue already
+        held); returns once each has subscribed."""
+        if not self._consumers:
+            raise RuntimeError("add_consumers() joins a running workload: call it inside workload.running(...)")
+        added = [Consumer(next(self._process_ids), self, processing_delay_s=processing_delay_s) for _ in range(count)]
+        self._consumers.extend(added)
+        for worker in added:
+            worker.start()
+        for worker in added:
+            if not worker.subscribed.wait(timeout):
+                raise TimeoutError(f"{worker.name} did not subscribe within {timeout:.0f} s: {worker.error}")
+
+    def reopen_consumers(self) -> None:
+        """Every running consumer closes its subscription on the live broker and subscribes again.
+
+        What each had been delivered and not acked goes back to the queue: the broker must deliver it
+        again, ahead of newer messages when that consumer is the queue's only one.
+        """
+        for worker in self._consumers:
+            if worker.subscribed.is_set() and worker.is_alive():
+                worker.reopen()
+
+    def wait_for_backlog(self, queued: int, timeout: float = 60.0) -> None:
+        """Block until at least ``queued`` receipted messages have not been delivered yet."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._counts_lock:
+                backlog = self._counts.get("sent", 0) - self._counts.get("received", 0)
+            if backlog >= queued:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the backlog reached {backlog}, not {queued}, within {timeout:.0f} s: consumers keep up; "
+                    "slow them with processing_delay_s or produce() first"
+                )
+            time.sleep(0.02)
 
     def wait_for_traffic(self, receipts: int = 20, timeout: float = 60.0) -> None:
         """Block until ``receipts`` more sends have been receipted: the cluster is serving under load."""
@@ -327,11 +501,11 @@ class Workload:
             worker.stopping.set()
             worker.join(timeout=self.options.send_timeout_s + 5)
 
-    def drain(self, timeout: float = 60.0) -> int:
+    def drain(self, timeout: float = 60.0, after_restart: bool = False) -> int:
         """Consume everything left on the queue with a fresh consumer; return how many arrived."""
-        drainer = Consumer(next(self._process_ids), self, drain=True)
+        drainer = Consumer(next(self._process_ids), self, drain=True, after_restart=after_restart, processing_delay_s=0)
         drainer.start()
-        time.sleep(0.2)
+        drainer.subscribed.wait(timeout=30)
         drainer.wait_idle(self.options.drain_idle_s, timeout=timeout)
         drainer.stopping.set()
         drainer.join(timeout=10)
@@ -347,11 +521,18 @@ class Workload:
         failover_bound_ms: float | None = None,
         master_timeout: float = 60.0,
         ordering_scope: Scope = "consumer",
+        acks_durable: bool = True,
+        checkers: Mapping[str, Checker | None] | None = None,
     ) -> Verdict:
         """Heal every fault, wait for a master, drain, and run every checker over the history.
 
         ``ordering_scope`` "consumer" checks each consumer's view of each producer; "group" checks each
         (producer, message group) across all consumers, for competing consumers with message groups.
+        ``acks_durable=False`` declares that a receipted ACK may be forgotten (reported, not failed).
+        ``checkers`` adds named checkers to the standard ones (a None value leaves one out).
+
+        When receipted messages are still missing after the drain, every node is restarted and the
+        queue drained once more: what appears then is stranded, the rest is lost.
         """
         require_non_negative("workload.check", failover_bound_ms=failover_bound_ms, master_timeout=master_timeout)
         if ordering_scope not in ("consumer", "group"):
@@ -363,13 +544,24 @@ class Workload:
         # for the checkers, not a reason to give up before draining.
         self.cluster.wait_for_any_master(timeout=master_timeout)
         self.drain()
+        missing = check_total_queue(self.history.ops()).lost
+        if missing:
+            self.progress(f"{missing} receipted messages missing after the drain: restarting every node to drain again")
+            self.cluster.restart_all(timeout=master_timeout)
+            self.drain(after_restart=True)
         groups = {g.name: list(g.nodes) for g in self.cluster.topology.groups}
-        self.verdict = check_all(
-            self.history.ops(),
-            exactly_once=exactly_once,
-            groups=groups,
-            bound_ms=failover_bound_ms,
-            ordering_scope=ordering_scope,
+        chosen: dict[str, Checker | None] = {
+            **standard_checkers(
+                exactly_once=exactly_once,
+                acks_durable=acks_durable,
+                groups=groups,
+                bound_ms=failover_bound_ms,
+                ordering_scope=ordering_scope,
+            ),
+            **(checkers or {}),
+        }
+        self.verdict = run_checkers(
+            self.history.ops(), {name: checker for name, checker in chosen.items() if checker is not None}
         )
         self.progress(self.verdict.summary())
         return self.verdict

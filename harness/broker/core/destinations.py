@@ -19,7 +19,7 @@ from harness.broker.core.properties import resolver
 from harness.broker.core.selector import Selector
 from harness.broker.core.subscription import Subscription
 from harness.broker.message import Location, Message
-from harness.broker.store.journal import DurableSubscriptionRecord
+from harness.broker.store.contract import DurableSubscriptionRecord
 
 
 class Queue:

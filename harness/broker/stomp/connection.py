@@ -27,7 +27,7 @@ from harness.broker.core.auth import AuthenticationFailed, SimpleAuthentication
 from harness.broker.core.broker import AckMode, Broker, BrokerError, Subscription, Transaction
 from harness.broker.core.selector import SelectorError
 from harness.broker.core.selector import parse as parse_selector
-from harness.broker.ha.fencing import Fence
+from harness.broker.fence import Fence
 from harness.broker.message import (
     REMOTE_TEMP_QUEUE_PREFIX,
     REMOTE_TEMP_TOPIC_PREFIX,

@@ -9,7 +9,7 @@ import pytest
 from stomp_fakes import Client, Env
 
 from harness.broker.stomp.frames import V1_0, V1_1, V1_2, Frame
-from harness.broker.store.group_commit import Fenced
+from harness.broker.store.contract import Fenced
 
 
 @pytest.fixture

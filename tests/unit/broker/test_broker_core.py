@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from broker_fakes import FakeClient, FakeStore
 
-from harness.broker.core.broker import AckMode, Broker, BrokerError, StoreLimits, Transaction
+from harness.broker.core.broker import AckMode, Broker, BrokerError, Transaction
 from harness.broker.message import DLQ, Message
-from harness.broker.store.journal import AddOp, RemoveOp
+from harness.broker.store.contract import AddOp, RemoveOp, StoreLimits
 
 
 @pytest.fixture

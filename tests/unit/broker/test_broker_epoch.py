@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.broker.ha.fencing import EpochConflict, EpochStore, Fence
+from harness.broker.fence import Fence
+from harness.broker.ha.fencing import EpochConflict, EpochStore
 
 
 def test_fresh_store_is_epoch_zero(tmp_path: Path) -> None:

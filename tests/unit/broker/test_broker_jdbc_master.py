@@ -17,6 +17,7 @@ from harness.broker.config.activemq_xml import (
     JdbcLockerConfig,
     JdbcStoreConfig,
 )
+from harness.broker.ha import master_slave_for
 from harness.broker.ha.jdbc import (
     JdbcMasterSlave,
     LockFence,
@@ -58,7 +59,7 @@ def node(
     config = BrokerConfig(
         "amq1", (ConnectorConfig("stomp", "stomp", "127.0.0.1", 0),), store, io_exception_handler=handler
     )
-    server = BrokerServer(config, log)
+    server = BrokerServer(config, log, master_slave_for)
     return server, JdbcMasterSlave(server, store, handler, db=db), records
 
 

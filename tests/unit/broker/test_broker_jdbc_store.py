@@ -9,7 +9,16 @@ import pytest
 from fake_db import FakeConnection, FakeDatabase, FakeDbError
 
 from harness.broker.message import DLQ, Message
-from harness.broker.store.group_commit import Fenced, StoreError
+from harness.broker.store.contract import (
+    AddOp,
+    DurableSubscriptionRecord,
+    Fenced,
+    Op,
+    RemoveOp,
+    StoreError,
+    SubscribeOp,
+    UnsubscribeOp,
+)
 from harness.broker.store.jdbc_epoch import claim_next_epoch
 from harness.broker.store.jdbc_schema import SchemaError, ensure_schema
 from harness.broker.store.jdbc_statements import Statements
@@ -26,7 +35,6 @@ from harness.broker.store.jdbc_store import (
     open_term,
     split_message_id,
 )
-from harness.broker.store.journal import AddOp, DurableSubscriptionRecord, Op, RemoveOp, SubscribeOp, UnsubscribeOp
 
 LOG = logging.getLogger("test")
 

@@ -11,25 +11,26 @@ from pathlib import Path
 import pytest
 
 from harness.broker.message import Message
-from harness.broker.store.group_commit import Fenced
-from harness.broker.store.journal import (
-    MAGIC,
+from harness.broker.store.contract import (
     AddOp,
     CheckpointOp,
     DurableSubscriptionRecord,
-    Journal,
-    JournalError,
+    Fenced,
     Op,
     RemoveOp,
     SubscribeOp,
     UnsubscribeOp,
-    decode_ops,
-    encode_ops,
+)
+from harness.broker.store.journal import (
+    MAGIC,
+    Journal,
+    JournalError,
     encode_record,
     list_segments,
     recover,
     segment_name,
 )
+from harness.broker.store.records import decode_ops, encode_ops
 
 
 def msg(n: int, dest: str = "/queue/a") -> Message:

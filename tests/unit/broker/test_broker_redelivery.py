@@ -20,7 +20,7 @@ from harness.broker.core.policy import (
     RedeliveryPolicy,
     RedeliverySettings,
 )
-from harness.broker.store.journal import AddOp, RemoveOp
+from harness.broker.store.contract import AddOp, RemoveOp
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from harness.broker.core.policy import (
 )
 from harness.broker.stomp.connection import MAX_CONNECTIONS_MESSAGE
 from harness.broker.stomp.frames import V1_0, V1_1, V1_2, Frame
-from harness.broker.store.journal import AddOp, SubscribeOp
+from harness.broker.store.contract import AddOp, SubscribeOp
 
 
 @pytest.fixture

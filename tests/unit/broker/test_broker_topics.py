@@ -12,7 +12,7 @@ from broker_fakes import CoreEnv, FakeClient
 from harness.broker.core.broker import AckMode, BrokerError, durable_key
 from harness.broker.core.selector import parse
 from harness.broker.message import Message
-from harness.broker.store.journal import AddOp, DurableSubscriptionRecord, RemoveOp, SubscribeOp, UnsubscribeOp
+from harness.broker.store.contract import AddOp, DurableSubscriptionRecord, RemoveOp, SubscribeOp, UnsubscribeOp
 
 KEY = durable_key("c1", "s1")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.client.records import Delivery, SendResult
+from harness.client.records import Delivery, SendResult, Subscription
 from harness.faults.base import Nemesis
 from harness.history import History, MessageKey
 from harness.workload import Workload, WorkloadOptions
@@ -19,11 +19,30 @@ class NoCluster:
 
 
 class AckingConnection:
+    """Stands in for a FailoverConnection: hands out subscription ids and remembers acks."""
+
     def __init__(self) -> None:
         self.acked: list[Delivery] = []
+        self.unsubscribed: list[str] = []
+        self.subscriptions = 0
+
+    def subscribe(self, destination: str, handler: Any, ack: str = "auto", headers: Any = None) -> Subscription:
+        self.subscriptions += 1
+        return Subscription(f"sub-{self.subscriptions}", destination, ack, dict(headers or {}))
+
+    def unsubscribe(self, id: str) -> None:
+        self.unsubscribed.append(id)
 
     def ack(self, delivery: Delivery, receipt: bool = True, timeout: float | None = None) -> None:
         self.acked.append(delivery)
+
+
+def subscribed_consumer(wl: Workload, **options: Any) -> tuple[Consumer, AckingConnection]:
+    consumer = Consumer(7, wl, **options)
+    conn = AckingConnection()
+    consumer.conn = conn  # type: ignore[assignment]
+    consumer.subscribe()
+    return consumer, conn
 
 
 def workload(**options: Any) -> Workload:
@@ -43,8 +62,7 @@ def test_groups_cycle_over_sequence_numbers_and_are_off_by_default():
 
 def test_a_consumer_records_the_group_from_the_key_when_the_broker_drops_the_header():
     wl = workload(groups=2)
-    consumer = Consumer(7, wl)
-    consumer.conn = AckingConnection()  # type: ignore[assignment]
+    consumer, _ = subscribed_consumer(wl)
     consumer.on_delivery(delivery("p0:3:xx"))  # no JMSXGroupID header, as ActiveMQ's STOMP frames
     [receive] = [op for op in wl.history.ops() if op.f == "receive"]
     assert receive.meta["group"] == "group-1" and receive.node == "amq1"
@@ -52,8 +70,7 @@ def test_a_consumer_records_the_group_from_the_key_when_the_broker_drops_the_hea
 
 def test_without_workload_groups_a_consumer_keeps_the_brokers_group_header():
     wl = workload()
-    consumer = Consumer(7, wl)
-    consumer.conn = AckingConnection()  # type: ignore[assignment]
+    consumer, _ = subscribed_consumer(wl)
     consumer.on_delivery(delivery("p0:3:xx", {"JMSXGroupID": "orders"}))
     [receive] = [op for op in wl.history.ops() if op.f == "receive"]
     assert receive.meta["group"] == "orders"
@@ -80,11 +97,15 @@ class RecordingConnection:
             self.producer[0].stopping.set()
         return SendResult(f"r{len(self.sent)}", "127.0.0.1:61613", 1)
 
+    def add_listener(self, listener: Any) -> None:
+        return None
+
     def subscribe(
         self, destination: str, handler: Any, ack: str = "auto", headers: dict[str, str] | None = None
-    ) -> None:
+    ) -> Subscription:
         self.subscribed.append(headers)
         self.producer[0].stopping.set()
+        return Subscription("sub-1", destination, ack, dict(headers or {}))
 
 
 def test_a_producer_puts_each_message_in_its_group_and_records_it():
