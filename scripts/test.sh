@@ -20,15 +20,17 @@ suites_status=0
 # `pytest suites/ha --vendor pybroker --vendor activemq`) runs every scenario on both databases.
 echo "== suites/ha (JDBC on PostgreSQL), suites/conformance and suites/ordering on pybroker and activemq"
 "$PY" -m pytest suites/ha suites/conformance suites/ordering --vendor pybroker --vendor activemq \
-  --database postgresql --results-dir reports/results -q --durations=5 || suites_status=$?
+  --database postgresql --results-dir reports/results --no-html-report -q --durations=5 || suites_status=$?
 echo "== suites/ha JDBC on MariaDB: kill -9 with both lockers on pybroker and activemq"
 "$PY" -m pytest suites/ha/test_jdbc_kill.py --database mariadb \
-  --vendor pybroker --vendor activemq --results-dir reports/results -q || suites_status=$?
+  --vendor pybroker --vendor activemq --results-dir reports/results --no-html-report -q || suites_status=$?
 echo "== suites/ha in Docker containers: shared-file kill -9, partition and JDBC kill -9 on pybroker and activemq"
 "$PY" -m pytest suites/ha/test_shared_file_kill.py suites/ha/test_shared_file_partition.py \
   suites/ha/test_jdbc_kill.py --runtime docker \
   -k "round_robin and 2-nodes or restarts_as_slave or partition or postgresql-database" \
-  --vendor pybroker --vendor activemq --results-dir reports/results -q || suites_status=$?
+  --vendor pybroker --vendor activemq --results-dir reports/results --no-html-report -q || suites_status=$?
 "$PY" -m harness.cli report compare reports/results/results.jsonl -o reports/comparison.md
 cat reports/comparison.md
+# One HTML report of every suite above (each pytest run above skips its own: --no-html-report).
+"$PY" -m harness.cli report html reports/results -o reports/index.html
 exit "$suites_status"
