@@ -60,7 +60,7 @@ def results(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
 
 def test_scenario_mistakes_are_errors_with_one_line_naming_the_mistake(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_mistakes=MISTAKES)
-    run = pytester.runpytest("--results-dir", "out", "-p", "no:cacheprovider")
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
     run.assert_outcomes(failed=4)
     run.stdout.fnmatch_lines(
         ["*error: scenario mistake: unknown node `amq9`; known nodes amq1, amq2 (at test_mistakes.py:6)*"]
@@ -90,7 +90,7 @@ def test_scenario_mistakes_are_errors_with_one_line_naming_the_mistake(pytester:
 
 def test_a_run_below_the_floor_is_vacuous_unless_the_scenario_lowers_it(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_floor=FLOOR)
-    run = pytester.runpytest("--results-dir", "out", "-p", "no:cacheprovider")
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
     run.assert_outcomes(failed=1, passed=1)
     run.stdout.fnmatch_lines(["*error: vacuous: the workload attempted 5 sends, fewer than the floor of 50*"])
     lines = results(pytester)

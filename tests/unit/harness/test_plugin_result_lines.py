@@ -38,7 +38,7 @@ def results(pytester: pytest.Pytester) -> list[dict[str, Any]]:
 
 def test_a_topology_marker_typo_is_an_error_line_naming_the_typo(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_typo=TYPO)
-    run = pytester.runpytest("--results-dir", "out", "-p", "no:cacheprovider")
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
     run.assert_outcomes(errors=2)
     run.stdout.fnmatch_lines(["*error: scenario mistake: the cluster fixture needs @pytest.mark.topology*"])
     lines = {line["scenario"].split("::")[-1]: line for line in results(pytester)}
@@ -56,6 +56,6 @@ def test_a_topology_marker_typo_is_an_error_line_naming_the_typo(pytester: pytes
 
 def test_a_negative_floor_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_floor=BAD_FLOOR)
-    run = pytester.runpytest("--results-dir", "out", "-p", "no:cacheprovider")
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
     assert run.ret != 0
     run.stderr.fnmatch_lines(["*test_floor*min_attempted(n) needs a whole number >= 0, not -1*"])
