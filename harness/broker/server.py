@@ -19,10 +19,12 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from harness.broker.config.activemq_xml import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
+from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
 from harness.broker.core.broker import Broker, BrokerSettings
 from harness.broker.fence import Fence, always_valid
 from harness.broker.message import Message
-from harness.broker.stomp.connection import ConnectionContext, StompConnection
+from harness.broker.stomp.protocol import ConnectionContext, StompConnection
+from harness.broker.stomp.transport import StompTransport
 from harness.broker.store.contract import UNLIMITED, DurableSubscriptionRecord, MessageStore, StoreLimits
 
 _GRACEFUL_CLOSE_TIMEOUT = 2.0
@@ -34,7 +36,7 @@ class MasterSlave(Protocol):
     async def run(self) -> int: ...
 
 
-MasterSlaveFor = Callable[["BrokerServer", StoreConfig | JdbcStoreConfig], MasterSlave]
+MasterSlaveFor = Callable[["BrokerServer", StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig], MasterSlave]
 
 
 class StartupError(Exception):
@@ -257,10 +259,10 @@ class BrokerServer:
             self.log.info("Connector %s started at %s", connector.name, self._describe(connector, server))
 
     def _connection_factory(self, ctx: ConnectionContext, connector: ConnectorConfig) -> Callable[[], StompConnection]:
-        active: set[StompConnection] = set()
+        active: set[StompTransport] = set()
         limit = connector.maximum_connections
 
-        def admit(conn: StompConnection) -> bool:
+        def admit(conn: StompTransport) -> bool:
             if len(active) >= limit:
                 self.log.warning(
                     "Connector %s: refusing %s, maximumConnections=%d reached",

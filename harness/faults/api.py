@@ -9,15 +9,20 @@ from __future__ import annotations
 from harness.cluster import Cluster
 from harness.errors import InvalidOption, require_non_negative
 from harness.faults.base import Fault, Nemesis
-from harness.faults.database import DatabaseOutage, LinkCut, SessionKill, SlowLink
+from harness.faults.database import DatabaseOutage, SessionKill
+from harness.faults.link_api import LinkFaults
 from harness.faults.lockfile import LockHolder, LockSteal
 from harness.faults.network import Partition
 from harness.faults.process import Kill, Pause, Restart
 from harness.runtime.base import Node
 
 
-class Faults:
-    """The fault vocabulary of a scenario: each call injects at once and heals on ``with`` exit."""
+class Faults(LinkFaults):
+    """The fault vocabulary of a scenario: each call injects at once and heals on ``with`` exit.
+
+    Link faults (cut_link, slow_link, blackhole, bandwidth, reset_peer, slicer, limit_data,
+    isolate_clients) come from LinkFaults.
+    """
 
     def __init__(self, nemesis: Nemesis, cluster: Cluster) -> None:
         self.nemesis = nemesis
@@ -56,7 +61,8 @@ class Faults:
         """Stop the group's database server at once; it starts again after ``down_for_s`` or on heal."""
         require_non_negative("faults.database_outage", down_for_s=down_for_s)
         server, _ = self.cluster.database(group)
-        fault = DatabaseOutage(server, down_for_s)
+        # A database container restarted by the outage may come back on another address.
+        fault = DatabaseOutage(server, down_for_s, after_start=lambda: self.cluster.repoint_database_links(group))
         self._inject(fault)
         return fault
 
@@ -68,14 +74,3 @@ class Faults:
         fault = self._inject(SessionKill(node.name, server, database, self.cluster.link(node.name)))
         fault.heal()  # instantaneous: nothing to undo, and the node's later confirmations count
         return fault
-
-    def cut_link(self, node: Node | str) -> Fault:
-        """Reset the node's connections to its database and refuse new ones until healed."""
-        node = self.cluster.node(node)
-        return self._inject(LinkCut(node.name, self.cluster.link(node.name)))
-
-    def slow_link(self, node: Node | str, latency_ms: float) -> Fault:
-        """Delay everything between the node and its database by ``latency_ms`` each way."""
-        require_non_negative("faults.slow_link", latency_ms=latency_ms)
-        node = self.cluster.node(node)
-        return self._inject(SlowLink(node.name, self.cluster.link(node.name), latency_ms))

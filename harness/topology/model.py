@@ -296,8 +296,12 @@ class MasterSlaveGroup:
 
 @dataclass(frozen=True)
 class Topology:
+    """``client_links``: clients reach every node through a link proxy, so that a scenario can cut the
+    clients off a node (faults.isolate_clients) while the brokers still see their store and each other."""
+
     name: str
     groups: tuple[MasterSlaveGroup, ...]
+    client_links: bool = False
 
     def __post_init__(self) -> None:
         names = [n for g in self.groups for n in g.nodes]
@@ -333,4 +337,7 @@ class Topology:
             if not g.broker.is_default:
                 described["broker"] = g.broker.describe()
             groups.append(described)
-        return {"name": self.name, "groups": groups}
+        described = {"name": self.name, "groups": groups}
+        if self.client_links:
+            described["client_links"] = True
+        return described

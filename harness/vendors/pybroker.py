@@ -11,7 +11,7 @@ from harness.topology.model import Topology
 from harness.vendors.base import LaunchSpec
 
 # jdbc: PostgreSQL (psycopg) and MariaDB/MySQL (PyMySQL), database-locker and lease-database-locker.
-SUPPORTED_STORES = ("shared-file", "jdbc")
+SUPPORTED_STORES = ("shared-file", "jdbc", "replicated")
 
 
 class PyBroker:

@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from harness.broker.core.destinations import Queue, SubscriptionQueue, Topic
+from harness.broker.core.destinations import AckMode, Client, Queue, Subscription, SubscriptionQueue, Topic
 from harness.broker.core.policy import PolicyMap, RedeliverySettings
 from harness.broker.core.properties import resolver
 from harness.broker.core.selector import Selector
 from harness.broker.core.selector import parse as parse_selector
-from harness.broker.core.subscription import AckMode, Client, Subscription
 from harness.broker.message import (
     DEFAULT_PRIORITY,
     QUEUE_PREFIX,

@@ -133,13 +133,15 @@ def test_other_persistence_adapters_are_refused() -> None:
     message = refusal(text)
     assert message == (
         "activemq.xml: <memoryPersistenceAdapter> is not supported by pybroker yet "
-        "(inside <persistenceAdapter>; supported: <kahaDB>, <jdbcPersistenceAdapter>)"
+        "(inside <persistenceAdapter>; supported: <kahaDB>, <jdbcPersistenceAdapter>, <replicatedLevelDB>)"
     )
 
 
-def test_replicated_leveldb_is_refused() -> None:
-    text = bare("").replace('<kahaDB directory="/tmp/k"/>', '<replicatedLevelDB directory="x" replicas="3"/>')
-    assert "<replicatedLevelDB> is not supported by pybroker yet" in refusal(text)
+def test_replicated_leveldb_with_children_is_refused() -> None:
+    text = bare("").replace(
+        '<kahaDB directory="/tmp/k"/>', '<replicatedLevelDB directory="x" replicas="3"><locker/></replicatedLevelDB>'
+    )
+    assert "<replicatedLevelDB> takes no child elements" in refusal(text)
 
 
 def test_openwire_connector_is_refused() -> None:

@@ -20,8 +20,8 @@ from harness.broker.core.policy import (
     RedeliveryPolicy,
     RedeliverySettings,
 )
-from harness.broker.stomp.connection import MAX_CONNECTIONS_MESSAGE
 from harness.broker.stomp.frames import V1_0, V1_1, V1_2, Frame
+from harness.broker.stomp.transport import MAX_CONNECTIONS_MESSAGE
 from harness.broker.store.contract import AddOp, SubscribeOp
 
 

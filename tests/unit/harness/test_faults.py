@@ -141,18 +141,9 @@ DATABASE = DatabaseRef("postgresql", "127.0.0.1", 5432, "activemq1")
 class FakeLink:
     def __init__(self, ports: set[int]) -> None:
         self.ports = ports
-        self.latency_ms = 0.0
-        self.cut_calls = 0
-        self.restored = 0
 
     def upstream_ports(self) -> set[int]:
         return self.ports
-
-    def cut(self) -> None:
-        self.cut_calls += 1
-
-    def restore(self) -> None:
-        self.restored += 1
 
 
 def test_database_outage_starts_the_server_again_by_itself_after_its_time() -> None:
@@ -203,21 +194,6 @@ def test_session_kill_of_a_node_without_connections_is_an_error_not_a_silent_pas
     fault = SessionKill("amq2", FakeDatabaseServer(), DATABASE, FakeLink(set()))  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="amq2 has no open connection"):
         Nemesis(History()).inject(fault)
-
-
-def test_link_cut_and_slow_link_are_undone_on_heal() -> None:
-    from harness.faults import LinkCut, SlowLink
-
-    link = FakeLink({1})
-    nemesis = Nemesis(History())
-    with nemesis.inject(LinkCut("amq1", link)):  # type: ignore[arg-type]
-        assert link.cut_calls == 1 and link.restored == 0
-    assert link.restored == 1
-    with nemesis.inject(SlowLink("amq1", link, latency_ms=200)):  # type: ignore[arg-type]
-        assert link.latency_ms == 200
-    assert link.latency_ms == 0
-    with pytest.raises(ValueError, match="latency_ms must be > 0"):
-        SlowLink("amq1", link, latency_ms=0)  # type: ignore[arg-type]
 
 
 class FailingHeal(Pause):

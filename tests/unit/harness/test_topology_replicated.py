@@ -97,3 +97,35 @@ def test_activemq_517_reports_it_unsupported_with_the_reason() -> None:
 def test_described_in_results() -> None:
     described = replicated(zookeepers=1).describe()["groups"][0]
     assert described["replicated"]["zookeepers"] == 1 and described["replicated"]["sync"] == "quorum_mem"
+
+
+def test_pybroker_reads_back_what_is_rendered() -> None:
+    from harness.broker.config.activemq_xml import parse_config
+    from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
+
+    group = replicated(sync="quorum_disk", zk_session_timeout_ms=3000).groups[0]
+    xml = render_activemq_xml(
+        NodeConfig(
+            broker_name="amq1",
+            data_dir=Path("/tmp/amq1/data"),
+            store_dir=Path("/tmp/amq1/leveldb"),
+            stomp_host="127.0.0.1",
+            stomp_port=61613,
+            lock=group.lock,
+            replicated=group.replicated,
+            replication=PEER,
+        )
+    )
+    store = parse_config(xml).store
+    assert store == ReplicatedStoreConfig(
+        directory=Path("/tmp/amq1/leveldb"),
+        replicas=3,
+        sync="quorum_disk",
+        zk_address=PEER.zk_address,
+        zk_path="/default",
+        zk_session_timeout_ms=3000,
+        bind_host="127.0.0.1",
+        bind_port=61619,
+        hostname="127.0.0.1",
+        weight=2,
+    )
