@@ -58,6 +58,29 @@ def _changes(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_regression and report.regressions else 0
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from harness.report.inputs import merge_result_sets
+
+    try:
+        count = merge_result_sets([Path(p) for p in args.results], Path(args.output))
+    except FileNotFoundError as exc:
+        print(f"amq-harness: {exc}", file=sys.stderr)
+        return 2
+    print(f"merged {count} results from {len(args.results)} sets into {args.output}")
+    return 0
+
+
+def _allure_metadata(args: argparse.Namespace) -> int:
+    from harness.report.allure_results import write_metadata
+
+    results = _read_sets(args.results)
+    if results is None:
+        return 2
+    write_metadata(Path(args.output), results)
+    print(f"wrote environment.properties and categories.json into {args.output}")
+    return 0
+
+
 def _html(args: argparse.Namespace) -> int:
     from harness.report.html import write_html_report
 
@@ -178,6 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     changes.add_argument("--format", choices=["markdown", "json"], default="markdown")
     changes.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a cell got worse")
     changes.set_defaults(handler=_changes)
+    merge = report_commands.add_parser(
+        "merge", help="one results directory from several (parallel jobs), histories copied along"
+    )
+    merge.add_argument("results", nargs="+", help="results directories (or results.jsonl files)")
+    merge.add_argument("-o", "--output", required=True, help="the merged results directory")
+    merge.set_defaults(handler=_merge)
+    allure_meta = report_commands.add_parser(
+        "allure-metadata", help="environment.properties and categories.json for merged allure results"
+    )
+    allure_meta.add_argument("results", nargs="+", help="the results directories the allure results came from")
+    allure_meta.add_argument("-o", "--output", required=True, help="allure's results directory")
+    allure_meta.set_defaults(handler=_allure_metadata)
 
     images = commands.add_parser("images", help="container images for --runtime docker")
     images_commands = images.add_subparsers(dest="images_command", required=True)

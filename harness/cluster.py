@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,7 +24,8 @@ from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
 from harness.services import DatabaseRef, DatabaseServer, ZooKeeperEnsemble
 from harness.topology.model import MasterSlaveGroup, Topology
-from harness.topology.render import DataSource, NodeConfig, ReplicationNode, render_activemq_xml
+from harness.topology.network import BridgeAddress, connector_uri, multicast_uri
+from harness.topology.render import DataSource, NodeConfig, NodeNetwork, ReplicationNode, render_activemq_xml
 from harness.toxiproxy.links import BuiltinToxiproxy, LinkProxies, ProxiedLink
 from harness.vendors.base import Vendor
 
@@ -90,6 +92,7 @@ class Cluster:
         self.links: dict[str, ProxiedLink] = {}  # each JDBC node's link to its database, by node
         self.client_links: dict[str, ProxiedLink] = {}  # the clients' link to each node, by node
         self.named_links: dict[str, ProxiedLink] = {}  # links a topology made with link_proxy(), by name
+        self.bridge_addresses: dict[str, BridgeAddress] = {}
         self.zookeepers: dict[str, ZooKeeperEnsemble] = {}
         self._databases = databases
         self._link_proxies = link_proxies
@@ -142,6 +145,20 @@ class Cluster:
         for node in self.group(name).nodes:
             self.links[node].repoint((server.host, server.port))
 
+    def _network(self, node: str, multicast_group: str) -> NodeNetwork | None:
+        """The node's inter-broker listener and connectors, their targets resolved to addresses."""
+        if not self.topology.is_network:
+            return None
+        address = self.bridge_addresses[node]
+        connectors = self.topology.connectors_of(node)
+        multicast = any(c.discovery == "multicast" for c in connectors)
+        return NodeNetwork(
+            listen_host=address.listen_host,
+            listen_port=address.listen_port,
+            connectors=tuple((connector_uri(c, self.bridge_addresses, multicast_group), c) for c in connectors),
+            discovery_uri=multicast_uri(multicast_group) if multicast else None,
+        )
+
     def _replication(self, group: MasterSlaveGroup, node: str) -> ReplicationNode | None:
         """A replicated group's ZooKeeper ensemble (started with the group's first node) and where
         ``node`` serves its replicas when master."""
@@ -172,6 +189,11 @@ class Cluster:
         """Start every node; the first node of each group starts first so that it becomes master (a
         replicated group starts all at once: no node can be master before a quorum of them is up)."""
         self.vendor.check_installed()
+        # Every bridge target's address is known before any node's configuration is written.
+        if self.topology.is_network:
+            self.bridge_addresses = {n: self.runtime.bridge_address(n) for n in self.topology.nodes}
+        # A multicast group of this cluster's own: brokers of other runs on this machine stay apart.
+        multicast_group = f"amqh-{uuid.uuid4().hex[:12]}"
         for group in self.topology.groups:
             for name in group.nodes:
                 # A replicated store is each node's own; the others share one.
@@ -189,6 +211,7 @@ class Cluster:
                     broker=group.broker,
                     jdbc=group.jdbc,
                     data_source=self._data_source(group, name),
+                    network=self._network(name, multicast_group),
                     replicated=group.replicated,
                     replication=self._replication(group, name),
                 )

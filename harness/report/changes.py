@@ -52,9 +52,8 @@ class ChangeReport:
         }
 
     def markdown(self) -> str:
-        head = (
-            f"{len(self.changes)} cells changed ({len(self.regressions)} worse), {self.unchanged} unchanged"
-            + ("." if self.changes else "; nothing changed verdict.")
+        head = f"{len(self.changes)} cells changed ({len(self.regressions)} worse), {self.unchanged} unchanged" + (
+            "." if self.changes else "; nothing changed verdict."
         )
         if not self.changes:
             return head + "\n"

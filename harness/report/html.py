@@ -79,9 +79,7 @@ def _cell_html(cell: Cell) -> str:
     return (
         f'<td class="cell {cell.status}" data-status="{cell.status}" title="{escape(tooltip)}">'
         f'<a class="verdict" href="#{scenario_anchor(result)}">{STATUS_TEXT[cell.status]}</a>{runs} '
-        f"{_badges(result)}"
-        + (f'<div class="figs">{escape(figures)}</div>' if figures else "")
-        + "</td>"
+        f"{_badges(result)}" + (f'<div class="figs">{escape(figures)}</div>' if figures else "") + "</td>"
     )
 
 
@@ -194,9 +192,7 @@ def _scenario_html(cell: Cell) -> str:
         if result.get(key):
             notes.append(f"<p><b>{label}:</b> {escape(str(result[key]))}</p>")
     figures = result.get("figures") or {}
-    figure_rows = "".join(
-        f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in sorted(figures.items())
-    )
+    figure_rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in sorted(figures.items()))
     problems = result.get("problems") or []
     problem_list = (
         '<ul class="problems">' + "".join(f"<li>{escape(str(p))}</li>" for p in problems) + "</ul>"

@@ -7,6 +7,8 @@ directory the line was read from (``histories/<file name>``).
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +46,25 @@ def load_result_sets(paths: list[Path]) -> list[dict[str, Any]]:
 
 def _as_str(path: Path | None) -> str | None:
     return str(path) if path is not None else None
+
+
+def merge_result_sets(sources: list[Path], target: Path) -> int:
+    """One results directory from several (the nightly job's parallel parts): every line, histories copied.
+
+    Each line's ``history`` points into ``target/histories``, so the merged directory can be moved,
+    archived, and compared with tomorrow's. Returns the number of result lines.
+    """
+    histories = target / "histories"
+    histories.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for result in load_result_sets(sources):
+        found = result.get("history")
+        if found:
+            source = Path(found)
+            destination = histories / source.name
+            if destination.resolve() != source.resolve():
+                shutil.copyfile(source, destination)
+            result = {**result, "history": str(destination.resolve())}
+        lines.append(json.dumps(result, sort_keys=True) + "\n")
+    (target / RESULTS_FILE).write_text("".join(lines), encoding="utf-8")
+    return len(lines)

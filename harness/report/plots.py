@@ -49,7 +49,7 @@ def _axes(width: float, height: float) -> tuple[Figure, Axes]:
 def _svg(figure: Figure) -> str:
     """The figure as an ``<svg>`` element (no XML prolog or DOCTYPE, so it can sit inside HTML)."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    figure.savefig(buffer, format="svg", bbox_inches="tight", dpi=110)
     return _SVG_START.sub("", buffer.getvalue(), count=1)
 
 
@@ -74,6 +74,20 @@ def _shade_faults(axes: Axes, timeline: Timeline, label: bool) -> None:
             )
 
 
+def master_spans(timeline: Timeline) -> list[tuple[float, float, tuple[str, ...]]]:
+    """(start ms, end ms, masters) per run of probe rounds of one group that saw the same masters."""
+    spans: list[tuple[float, float, tuple[str, ...]]] = []
+    for group in sorted({r.group for r in timeline.masters}):
+        rounds = [r for r in timeline.masters if r.group == group]
+        for i, probe_round in enumerate(rounds):
+            end = rounds[i + 1].time_ms if i + 1 < len(rounds) else timeline.duration_ms
+            if spans and i > 0 and spans[-1][2] == probe_round.masters and spans[-1][1] == probe_round.time_ms:
+                spans[-1] = (spans[-1][0], end, probe_round.masters)
+            else:
+                spans.append((probe_round.time_ms, end, probe_round.masters))
+    return [span for span in spans if span[2]]
+
+
 @styled
 def timeline_svg(timeline: Timeline, title: str = "") -> str:
     """Lanes: one per client process (ok/fail/info marks), then one per node (master in each probe round)."""
@@ -87,18 +101,16 @@ def timeline_svg(timeline: Timeline, title: str = "") -> str:
         if points:
             xs, ys = zip(*points, strict=True)
             size = 4 if outcome == "ok" else 14
-            axes.scatter(xs, ys, s=size, c=colour, marker="|" if outcome == "ok" else "x", label=outcome, lw=0.8)
-    # Master per probe round: a bar from this round to the next on the lane of each accepting node.
-    rounds = list(timeline.masters)
-    for i, probe_round in enumerate(rounds):
-        following = [r.time_ms for r in rounds[i + 1 :] if r.group == probe_round.group]
-        end = following[0] if following else timeline.duration_ms
-        split = len(probe_round.masters) > 1
-        for node in probe_round.masters:
+            # Thousands of marks: drawn as one embedded image, so the SVG stays small and quick to draw.
+            marker = "|" if outcome == "ok" else "x"
+            axes.scatter(xs, ys, s=size, c=colour, marker=marker, label=outcome, lw=0.8, rasterized=True)
+    # Master per probe round: a bar on the lane of each accepting node, consecutive equal rounds as one.
+    for start, end, masters in master_spans(timeline):
+        for node in masters:
             axes.broken_barh(
-                [(probe_round.time_ms / 1000, max(end - probe_round.time_ms, 1) / 1000)],
+                [(start / 1000, max(end - start, 1) / 1000)],
                 (row[f"node {node}"] - 0.3, 0.6),
-                color="#c62828" if split else "#1565c0",
+                color="#c62828" if len(masters) > 1 else "#1565c0",
                 lw=0,
             )
     _shade_faults(axes, timeline, label=True)
@@ -123,7 +135,7 @@ def latency_svg(timeline: Timeline) -> str:
         by_process.setdefault(point.process, []).append((point.time_ms / 1000, point.latency_ms))
     for process, points in sorted(by_process.items()):
         xs, ys = zip(*points, strict=True)
-        axes.scatter(xs, ys, s=3, label=f"producer {process}")
+        axes.scatter(xs, ys, s=3, label=f"producer {process}", rasterized=True)
     _shade_faults(axes, timeline, label=False)
     if timeline.latencies:
         axes.set_yscale("log")

@@ -27,7 +27,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers import Checker, Scope, Verdict, check_total_queue, run_checkers, standard_checkers
+from harness.checkers import (
+    Checker,
+    Scope,
+    Verdict,
+    check_total_queue,
+    network_checkers,
+    run_checkers,
+    standard_checkers,
+)
+from harness.checkers.network import DEFAULT_STUCK_BOUND_MS
 from harness.client import (
     AckFailed,
     ConnectionLost,
@@ -48,6 +57,10 @@ from harness.workload.messages import decode_key, encode_body
 log = logging.getLogger("harness.workload")
 
 Progress = Callable[[str], None]
+
+# How many producers or consumers, and where: a count (all on the cluster's first group, over its
+# failover URI) or, for networks of brokers, {broker or group: count}, e.g. {"amq1": 2, "amq3": 1}.
+Placement = int | Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -105,10 +118,13 @@ class _Worker(threading.Thread):
 
 
 class Producer(_Worker):
-    def __init__(self, process: int, workload: Workload) -> None:
+    """``at``: the group (or a node of it) whose failover URI the producer uses; None: the first group."""
+
+    def __init__(self, process: int, workload: Workload, at: str | None = None) -> None:
         super().__init__(f"producer-{process}")
         self.process = process
         self.workload = workload
+        self.at = at
         self.key_prefix = f"p{process}"
         self.next_seq = 0
 
@@ -116,7 +132,7 @@ class Producer(_Worker):
         wl = self.workload
         opts = wl.options
         try:
-            with wl.connect(self.name) as conn:
+            with wl.connect(self.name, self.at) as conn:
                 interval = 1.0 / opts.rate_per_producer if opts.rate_per_producer > 0 else 0.0
                 while not self.stopping.is_set():
                     started = time.monotonic()
@@ -167,11 +183,13 @@ class Consumer(_Worker):
         drain: bool = False,
         after_restart: bool = False,
         processing_delay_s: float | None = None,
+        at: str | None = None,
     ) -> None:
         super().__init__(f"{'drain' if drain else 'consumer'}-{process}")
         self.process = process
         self.workload = workload
         self.drain = drain
+        self.at = at  # the group (or a node of it) it consumes from; None: the first group
         self.after_restart = after_restart
         self.processing_delay_s = (
             workload.options.processing_delay_s if processing_delay_s is None else processing_delay_s
@@ -191,7 +209,10 @@ class Consumer(_Worker):
     def _record_session(self, f: str, cause: str) -> None:
         wl = self.workload
         value = {"destination": wl.options.destination, "exclusive": wl.options.exclusive, "cause": cause}
-        wl.history.record(self.process, "ok", f, value)
+        # Where the consumer is (networks of brokers count demand per broker); the drain is not demand.
+        node = wl.node_of(self.conn.current_endpoint) if hasattr(self, "conn") else None
+        meta = {"drain": True} if self.drain else {}
+        wl.history.record(self.process, "ok", f, value, node=node, **meta)
 
     # The failover client's listener callbacks (on its dispatch thread, in order with deliveries).
     def transport_interrupted(self, endpoint: str, error: BaseException | None) -> None:
@@ -308,7 +329,7 @@ class Consumer(_Worker):
         wl = self.workload
         worker: threading.Thread | None = None
         try:
-            with wl.connect(self.name) as conn:
+            with wl.connect(self.name, self.at) as conn:
                 self.conn = conn
                 conn.add_listener(self)
                 worker = self.start_work()
@@ -360,8 +381,10 @@ class Workload:
         self._consumers: list[Consumer] = []  # of the running block, those added during it included
 
     # -- plumbing used by the workers ------------------------------------------------------------
-    def connect(self, client_id: str) -> FailoverConnection:
-        uri = self.cluster.failover_uri(**self.options.failover_options)
+    def connect(self, client_id: str, at: str | None = None) -> FailoverConnection:
+        """A failover connection to the group ``at`` names (a group or one of its nodes; None: the first)."""
+        group = self.cluster.topology.group_of(at).name if at in self.cluster.topology.nodes else at
+        uri = self.cluster.failover_uri(group, **self.options.failover_options)
         conn = FailoverConnection(uri, client_id=client_id, heartbeats=(self.options.heartbeat_ms,) * 2)
         conn.connect()
         return conn
@@ -382,14 +405,35 @@ class Workload:
             self._counts[what] = self._counts.get(what, 0) + 1
 
     # -- the run ---------------------------------------------------------------------------------
+    @staticmethod
+    def _places(placement: Placement) -> list[str | None]:
+        if isinstance(placement, int):
+            return [None] * placement
+        return [at for at, count in placement.items() for _ in range(count)]
+
+    def _check_places(self, placement: Placement, where: str, option: str) -> None:
+        """Counts must be whole numbers >= 0, places brokers or groups of the topology (ScenarioError)."""
+        if isinstance(placement, int):
+            require_non_negative(where, **{option: placement})
+            return
+        known = {*self.cluster.topology.nodes, *(g.name for g in self.cluster.topology.groups)}
+        for at, count in placement.items():
+            if at not in known:
+                raise UnknownName(f"broker or group for {option}", at, known)
+            require_non_negative(where, **{f"{option}[{at!r}]": count})
+
     @contextmanager
-    def running(self, producers: int = 2, consumers: int = 1, **overrides: Any) -> Iterator[Workload]:
-        """Run producers and consumers for the duration of the block, probing the cluster meanwhile."""
-        require_non_negative("workload.running", producers=producers, consumers=consumers)
+    def running(self, producers: Placement = 2, consumers: Placement = 1, **overrides: Any) -> Iterator[Workload]:
+        """Run producers and consumers for the duration of the block, probing the cluster meanwhile.
+
+        Give counts, or pin them to brokers of a network: ``producers={"amq1": 2}, consumers={"amq3": 1}``.
+        """
         if overrides:
             self.options = self.options.with_overrides("workload.running", overrides)
-        consumer_workers = [Consumer(next(self._process_ids), self) for _ in range(consumers)]
-        producer_workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
+        self._check_places(producers, "workload.running", "producers")
+        self._check_places(consumers, "workload.running", "consumers")
+        consumer_workers = [Consumer(next(self._process_ids), self, at=at) for at in self._places(consumers)]
+        producer_workers = [Producer(next(self._process_ids), self, at=at) for at in self._places(producers)]
         self._consumers = consumer_workers
         with self.cluster.probing(self.history):
             for worker in [*consumer_workers, *producer_workers]:
@@ -435,6 +479,35 @@ class Workload:
         for worker in added:
             if not worker.subscribed.wait(timeout):
                 raise TimeoutError(f"{worker.name} did not subscribe within {timeout:.0f} s: {worker.error}")
+
+    def move_consumers(
+        self, source: str, target: str, processing_delay_s: float | None = None, timeout: float = 30.0
+    ) -> int:
+        """Inside ``running()``: the consumers on ``source`` leave it and as many subscribe on ``target``
+        (clients moving to another broker of a network), working ``processing_delay_s`` per message
+        there (None: the workload's). Returns once they have subscribed, with how many moved."""
+        self._check_places({source: 1, target: 1}, "workload.move_consumers", "consumers")
+        leaving = [c for c in self._consumers if c.at == source]
+        if not leaving:
+            placed = ", ".join(str(c.at) for c in self._consumers) or "none"
+            raise ValueError(f"workload: no running consumer on {source} to move (consumers at: {placed})")
+        for worker in leaving:
+            worker.stopping.set()
+        for worker in leaving:
+            worker.join(timeout=10)
+        arriving = [
+            Consumer(next(self._process_ids), self, processing_delay_s=processing_delay_s, at=target) for _ in leaving
+        ]
+        self._consumers = [c for c in self._consumers if c not in leaving] + arriving
+        for worker in arriving:
+            worker.start()
+        for worker in arriving:
+            if not worker.subscribed.wait(timeout):
+                raise TimeoutError(
+                    f"{worker.name} did not subscribe on {target} within {timeout:.0f} s: {worker.error}"
+                )
+        self.progress(f"moved {len(leaving)} consumers from {source} to {target}")
+        return len(leaving)
 
     def reopen_consumers(self) -> None:
         """Every running consumer closes its subscription on the live broker and subscribes again.
@@ -486,12 +559,13 @@ class Workload:
                 sent, received = self._counts.get("sent", 0), self._counts.get("received", 0)
             self.progress(f"[{time.monotonic() - started:5.1f} s] sent {sent} receipted, received {received}")
 
-    def produce(self, count: int, producers: int = 1, **overrides: Any) -> None:
+    def produce(self, count: int, producers: Placement = 1, **overrides: Any) -> None:
         """Send ``count`` messages per producer with no consumer running (they stay queued)."""
-        require_non_negative("workload.produce", count=count, producers=producers)
+        require_non_negative("workload.produce", count=count)
         if overrides:
             self.options = self.options.with_overrides("workload.produce", overrides)
-        workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
+        self._check_places(producers, "workload.produce", "producers")
+        workers = [Producer(next(self._process_ids), self, at=at) for at in self._places(producers)]
         for worker in workers:
             worker.start()
         deadline = time.monotonic() + 60 + count * self.options.send_timeout_s
@@ -502,17 +576,35 @@ class Workload:
             worker.join(timeout=self.options.send_timeout_s + 5)
 
     def drain(self, timeout: float = 60.0, after_restart: bool = False) -> int:
-        """Consume everything left on the queue with a fresh consumer; return how many arrived."""
-        drainer = Consumer(next(self._process_ids), self, drain=True, after_restart=after_restart, processing_delay_s=0)
-        drainer.start()
-        drainer.subscribed.wait(timeout=30)
-        drainer.wait_idle(self.options.drain_idle_s, timeout=timeout)
-        drainer.stopping.set()
-        drainer.join(timeout=10)
-        if drainer.error:
-            raise RuntimeError(f"draining {self.options.destination} failed: {drainer.error}")
-        self.progress(f"drained {drainer.deliveries} messages left on {self.options.destination}")
-        return drainer.deliveries
+        """Consume everything left on the queue with fresh consumers; return how many arrived.
+
+        In a network of brokers one drainer per group runs at once, so that messages stuck on any
+        broker are found where they are (the drain receive's node says where).
+        """
+        topology = self.cluster.topology
+        places: list[str | None] = [g.name for g in topology.groups] if topology.is_network else [None]
+        drainers = [
+            Consumer(
+                next(self._process_ids), self, drain=True, after_restart=after_restart, processing_delay_s=0, at=at
+            )
+            for at in places
+        ]
+        for drainer in drainers:
+            drainer.start()
+        for drainer in drainers:
+            drainer.subscribed.wait(timeout=30)
+        for drainer in drainers:
+            drainer.wait_idle(self.options.drain_idle_s, timeout=timeout)
+        for drainer in drainers:
+            drainer.stopping.set()
+        for drainer in drainers:
+            drainer.join(timeout=10)
+        errors = [f"{d.name}: {d.error}" for d in drainers if d.error]
+        if errors:
+            raise RuntimeError(f"draining {self.options.destination} failed: {'; '.join(errors)}")
+        drained = sum(d.deliveries for d in drainers)
+        self.progress(f"drained {drained} messages left on {self.options.destination}")
+        return drained
 
     def check(
         self,
@@ -523,6 +615,8 @@ class Workload:
         ordering_scope: Scope = "consumer",
         acks_durable: bool = True,
         checkers: Mapping[str, Checker | None] | None = None,
+        stuck_bound_ms: float = DEFAULT_STUCK_BOUND_MS,
+        min_share: float | None = None,
     ) -> Verdict:
         """Heal every fault, wait for a master, drain, and run every checker over the history.
 
@@ -530,6 +624,10 @@ class Workload:
         (producer, message group) across all consumers, for competing consumers with message groups.
         ``acks_durable=False`` declares that a receipted ACK may be forgotten (reported, not failed).
         ``checkers`` adds named checkers to the standard ones (a None value leaves one out).
+        In a network of brokers the network checkers run too: ``stuck_bound_ms`` is how long a message
+        may wait while a consumer is connected somewhere, ``min_share`` the least share of deliveries
+        each consumer must get (None: no bound); ordering becomes the bridge-ordering figure, since
+        ActiveMQ promises no order across a bridge.
 
         When receipted messages are still missing after the drain, every node is restarted and the
         queue drained once more: what appears then is stranded, the rest is lost.
@@ -558,6 +656,7 @@ class Workload:
                 bound_ms=failover_bound_ms,
                 ordering_scope=ordering_scope,
             ),
+            **(self._network_checkers(stuck_bound_ms, min_share) if self.cluster.topology.is_network else {}),
             **(checkers or {}),
         }
         self.verdict = run_checkers(
@@ -565,3 +664,7 @@ class Workload:
         )
         self.progress(self.verdict.summary())
         return self.verdict
+
+    @staticmethod
+    def _network_checkers(stuck_bound_ms: float, min_share: float | None) -> dict[str, Checker | None]:
+        return {"ordering": None, **network_checkers(stuck_bound_ms=stuck_bound_ms, min_share=min_share)}

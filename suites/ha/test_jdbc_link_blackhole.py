@@ -12,6 +12,14 @@ STOP_START = IOExceptionHandler(stop_start_connectors=True, resume_check_ms=1000
 DATABASES = ("postgresql", "mariadb")
 
 
+@pytest.mark.known_finding(
+    vendor="activemq",
+    strict=False,
+    reason="lease locker, blackholed database link: the old master's renewal hangs instead of failing, so it never "
+    "learns that its lease ran out and keeps its connectors open; measured 4 of 4 runs (2026-12-07): clients stuck on "
+    "it (first receipted send 17.4 s after the fault), both brokers accepting clients for 3-6 s, or both confirming "
+    "client operations once the link came back",
+)
 @pytest.mark.parametrize(
     "topology", [pytest.param(jdbc(nodes=2, db=db, locker="lease", io_handler=STOP_START), id=db) for db in DATABASES]
 )

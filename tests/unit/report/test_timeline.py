@@ -52,3 +52,10 @@ def test_throughput_counts_receipted_sends_and_deliveries_per_second_in_bins():
 def test_an_empty_history_gives_an_empty_timeline():
     timeline = build_timeline([])
     assert timeline.marks == () and timeline.duration_ms == 0.0
+
+
+def test_consecutive_rounds_with_the_same_master_are_drawn_as_one_span():
+    from harness.report.plots import master_spans
+
+    spans = master_spans(build_timeline(failover_history(split_brain_round=True)))
+    assert spans == [(0.0, 1200.0, ("amq1",)), (1200.0, 2000.0, ("amq2",)), (2000.0, 2500.0, ("amq1", "amq2"))]

@@ -33,5 +33,3 @@ def upstream() -> Iterator[Upstream]:
     made = Upstream()
     yield made
     made.close()
-
-

@@ -47,8 +47,10 @@ def test_latency_delays_the_chosen_stream_only(proxy: Proxy, conn: socket.socket
     sent = time.monotonic()
     rtt = _round_trip(conn)
     reached_upstream = upstream.reads[-1][0] - sent
-    print(f"latency 300 ms downstream: round trip {rtt * 1000:.0f} ms (without {base * 1000:.1f} ms), "
-          f"upstream saw the bytes after {reached_upstream * 1000:.1f} ms")
+    print(
+        f"latency 300 ms downstream: round trip {rtt * 1000:.0f} ms (without {base * 1000:.1f} ms), "
+        f"upstream saw the bytes after {reached_upstream * 1000:.1f} ms"
+    )
     assert 0.3 <= rtt < 0.3 + SLACK_S
     assert reached_upstream < 0.2, "a downstream latency must not delay what goes upstream"
 

@@ -25,6 +25,7 @@ class AckingConnection:
         self.acked: list[Delivery] = []
         self.unsubscribed: list[str] = []
         self.subscriptions = 0
+        self.current_endpoint = "127.0.0.1:61613"
 
     def subscribe(self, destination: str, handler: Any, ack: str = "auto", headers: Any = None) -> Subscription:
         self.subscriptions += 1
@@ -84,6 +85,7 @@ class RecordingConnection:
         self.subscribed: list[dict[str, str] | None] = []
         self.stop_after = stop_after
         self.producer = producer
+        self.current_endpoint = "127.0.0.1:61613"
 
     def __enter__(self) -> RecordingConnection:
         return self
@@ -112,7 +114,7 @@ def test_a_producer_puts_each_message_in_its_group_and_records_it():
     wl = workload(groups=2, rate_per_producer=0)
     holder: list[Producer] = []
     conn = RecordingConnection(stop_after=3, producer=holder)
-    wl.connect = lambda client_id: conn  # type: ignore[method-assign,assignment,return-value]
+    wl.connect = lambda client_id, at=None: conn  # type: ignore[method-assign,assignment,return-value]
     holder.append(Producer(1, wl))
     holder[0].run()
     assert [h.get("JMSXGroupID") for h in conn.sent] == ["group-0", "group-1", "group-0"]
@@ -124,7 +126,7 @@ def test_exclusive_consumers_subscribe_with_activemq_exclusive():
     wl = workload(exclusive=True)
     holder: list[Any] = []
     conn = RecordingConnection(stop_after=1, producer=holder)
-    wl.connect = lambda client_id: conn  # type: ignore[method-assign,assignment,return-value]
+    wl.connect = lambda client_id, at=None: conn  # type: ignore[method-assign,assignment,return-value]
     holder.append(Consumer(2, wl))
     holder[0].run()
     assert conn.subscribed == [{"activemq.exclusive": "true"}]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import setuptools
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def source_packages(root: Path) -> set[str]:
