@@ -100,7 +100,7 @@ class Verdict:
         ]
         if valid is not None and self.valid != valid:
             wrong.append(
-                f"the verdict is {self.summary().splitlines()[0]} (expected {'VALID' if valid else 'INVALID'})"
+                f"the verdict is {self._validity()} (expected {'VALID' if valid else 'INVALID'})"
             )
         if wrong:
             raise AssertionError("; ".join(wrong) + "\n" + self.summary())
@@ -110,11 +110,14 @@ class Verdict:
         """Every checker's problems, each prefixed with the checker's name."""
         return [f"[{name}] {p}" for name, result in self.results.items() for p in result.problems]
 
+    def _validity(self) -> str:
+        failing = [name for name, result in self.results.items() if not result.valid]
+        return "VALID" if self.valid else f"INVALID ({', '.join(failing)} failed)"
+
     def summary(self) -> str:
         """What a person would write: the verdict and what became of the messages, one line per checker
         (durations as durations), then the problems."""
-        failing = [name for name, result in self.results.items() if not result.valid]
-        head = "VALID" if self.valid else f"INVALID ({', '.join(failing)} failed)"
+        head = self._validity()
         figures = self.figures()
         if "attempted" in figures:
             head += (
