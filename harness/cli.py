@@ -3,29 +3,104 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+
+def _read_sets(paths: list[str]) -> list[dict[str, Any]] | None:
+    """Result lines of every results directory or results.jsonl given; None (and a message) when unreadable."""
+    from harness.report.inputs import load_result_sets
+
+    try:
+        return load_result_sets([Path(p) for p in paths])
+    except FileNotFoundError as exc:
+        print(f"amq-harness: {exc} (run: pytest suites/ha)", file=sys.stderr)
+    except ValueError as exc:
+        print(f"amq-harness: {exc}", file=sys.stderr)
+    return None
+
+
+def _emit(text: str, output: str | None, what: str) -> None:
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output} ({what})")
+    else:
+        print(text, end="")
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from harness.report.compare import comparison_markdown
-    from harness.report.results import read_results
+    from harness.report.compare import comparison_json, comparison_markdown
+
+    results = _read_sets([args.results])
+    if results is None:
+        return 2
+    if args.format == "json":
+        text = json.dumps(comparison_json(results), indent=2, sort_keys=True) + "\n"
+    else:
+        text = comparison_markdown(results)
+    _emit(text, args.output, f"{len(results)} results")
+    return 0
+
+
+def _changes(args: argparse.Namespace) -> int:
+    from harness.report.changes import compare_result_sets
+
+    older, newer = _read_sets([args.older]), _read_sets([args.newer])
+    if older is None or newer is None:
+        return 2
+    report = compare_result_sets(older, newer)
+    text = json.dumps(report.to_json(), indent=2) + "\n" if args.format == "json" else report.markdown()
+    _emit(text, args.output, f"{len(report.changes)} changes")
+    return 1 if args.fail_on_regression and report.regressions else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from harness.report.inputs import merge_result_sets
 
     try:
-        results = read_results(Path(args.results))
-    except FileNotFoundError:
-        print(f"amq-harness: no results at {args.results} (run: pytest suites/ha)", file=sys.stderr)
+        count = merge_result_sets([Path(p) for p in args.results], Path(args.output))
+    except FileNotFoundError as exc:
+        print(f"amq-harness: {exc}", file=sys.stderr)
+        return 2
+    print(f"merged {count} results from {len(args.results)} sets into {args.output}")
+    return 0
+
+
+def _allure_metadata(args: argparse.Namespace) -> int:
+    from harness.report.allure_results import write_metadata
+
+    results = _read_sets(args.results)
+    if results is None:
+        return 2
+    write_metadata(Path(args.output), results)
+    print(f"wrote environment.properties and categories.json into {args.output}")
+    return 0
+
+
+def _html(args: argparse.Namespace) -> int:
+    from harness.report.html import write_html_report
+
+    try:
+        built = write_html_report([Path(p) for p in args.results], Path(args.output), args.title)
+    except FileNotFoundError as exc:
+        print(f"amq-harness: {exc} (run: pytest suites/ha)", file=sys.stderr)
         return 2
     except ValueError as exc:
         print(f"amq-harness: {exc}", file=sys.stderr)
         return 2
-    text = comparison_markdown(results)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output} ({len(results)} results)")
-    else:
-        print(text, end="")
+    print(f"wrote {built.path} ({built.results} results in {built.seconds:.1f} s)")
+    if args.screenshot:
+        from harness.report.browser import BrowserUnavailable, screenshot
+
+        try:
+            print(f"wrote {screenshot(built.path, Path(args.screenshot))} (headless Chromium)")
+        except BrowserUnavailable as exc:
+            print(f"amq-harness: no screenshot: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -104,10 +179,40 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("broker", help="run pybroker: amq-harness broker --config activemq.xml")
     report = commands.add_parser("report", help="reports from scenario results")
     report_commands = report.add_subparsers(dest="report_command", required=True)
-    compare = report_commands.add_parser("compare", help="vendor comparison table (Markdown)")
+    compare = report_commands.add_parser("compare", help="vendor comparison table (Markdown, or JSON)")
     compare.add_argument("results", nargs="?", default="reports/results/results.jsonl")
     compare.add_argument("-o", "--output", help="write the table to this file instead of stdout")
+    compare.add_argument("--format", choices=["markdown", "json"], default="markdown")
     compare.set_defaults(handler=_compare)
+    html = report_commands.add_parser(
+        "html", help="one self-contained HTML report: matrix, versions, failover distributions, timelines"
+    )
+    html.add_argument("results", nargs="+", help="results directories (or results.jsonl files); several are merged")
+    html.add_argument("-o", "--output", default="reports/index.html")
+    html.add_argument("--title", default="amq-harness report")
+    html.add_argument("--screenshot", metavar="PNG", help="also save the top of the page as headless Chromium draws it")
+    html.set_defaults(handler=_html)
+    changes = report_commands.add_parser(
+        "changes", help="what changed verdict between two result sets (e.g. last night against the night before)"
+    )
+    changes.add_argument("older", help="the earlier results directory or results.jsonl")
+    changes.add_argument("newer", help="the later results directory or results.jsonl")
+    changes.add_argument("-o", "--output", help="write the report to this file instead of stdout")
+    changes.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    changes.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a cell got worse")
+    changes.set_defaults(handler=_changes)
+    merge = report_commands.add_parser(
+        "merge", help="one results directory from several (parallel jobs), histories copied along"
+    )
+    merge.add_argument("results", nargs="+", help="results directories (or results.jsonl files)")
+    merge.add_argument("-o", "--output", required=True, help="the merged results directory")
+    merge.set_defaults(handler=_merge)
+    allure_meta = report_commands.add_parser(
+        "allure-metadata", help="environment.properties and categories.json for merged allure results"
+    )
+    allure_meta.add_argument("results", nargs="+", help="the results directories the allure results came from")
+    allure_meta.add_argument("-o", "--output", required=True, help="allure's results directory")
+    allure_meta.set_defaults(handler=_allure_metadata)
 
     images = commands.add_parser("images", help="container images for --runtime docker")
     images_commands = images.add_subparsers(dest="images_command", required=True)

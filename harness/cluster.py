@@ -7,9 +7,11 @@ CONNECT is acting as master; a running node that does not is a slave.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +21,11 @@ from typing import Literal
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
-from harness.services import DatabaseRef, DatabaseServer, LinkProxy, ZooKeeperEnsemble
+from harness.services import DatabaseRef, DatabaseServer, ZooKeeperEnsemble
 from harness.topology.model import MasterSlaveGroup, Topology
-from harness.topology.render import DataSource, NodeConfig, ReplicationNode, render_activemq_xml
+from harness.topology.network import BridgeAddress, connector_uri, multicast_uri
+from harness.topology.render import DataSource, NodeConfig, NodeNetwork, ReplicationNode, render_activemq_xml
+from harness.toxiproxy.links import BuiltinToxiproxy, LinkProxies, ProxiedLink
 from harness.vendors.base import Vendor
 
 log = logging.getLogger("harness.cluster")
@@ -43,6 +47,7 @@ STANDBY_LOG_LINES = (
     "Attempting to acquire the exclusive lock to become the Master broker",
     "attempting to acquire exclusive lease to become the master",
     "Using Persistence Adapter: JDBCPersistenceAdapter",
+    "as a replica:",  # pybroker's replicated store: attached to the master and holding its state
 )
 STANDBY_SETTLE_S = 1.0
 # <replicatedLevelDB bind=...>'s default port, where a master serves its replicas.
@@ -55,14 +60,27 @@ class ClusterError(RuntimeError):
 
 class Cluster:
     """``databases`` serves JDBC groups (one fresh database per group); by default the runtime's own
-    servers. Each node of a JDBC group reaches its database through its own link.
+    servers. Each node of a JDBC group reaches its database through its own link proxy, and with
+    ``topology.client_links`` the clients reach each node through one too.
+
+    ``link_proxies`` is the run's Toxiproxy server; without one the cluster starts the built-in server
+    for itself when it first needs a link. Other links a topology wants to break (broker to broker,
+    broker to ZooKeeper) come from ``link_proxy(name, upstream)``: connect to the address it returns
+    instead of the upstream, and faults reach the link by that name.
 
     ``with Cluster(...) as cluster:`` starts it and stops it (every node, link and container) on exit,
     a start that fails half-way included; ``start()`` and ``stop()`` do the same by hand.
     """
 
+    _instances = 0
+
     def __init__(
-        self, topology: Topology, vendor: Vendor, runtime: Runtime, databases: DatabaseProvider | None = None
+        self,
+        topology: Topology,
+        vendor: Vendor,
+        runtime: Runtime,
+        databases: DatabaseProvider | None = None,
+        link_proxies: LinkProxies | Callable[[], LinkProxies] | None = None,
     ) -> None:
         self.topology = topology
         self.vendor = vendor
@@ -70,9 +88,38 @@ class Cluster:
         self.nodes: dict[str, Node] = {}
         self.configs: dict[str, str] = {}
         self.databases: dict[str, tuple[DatabaseServer, DatabaseRef]] = {}
-        self.links: dict[str, LinkProxy] = {}
+        self.links: dict[str, ProxiedLink] = {}  # each JDBC node's link to its database, by node
+        self.client_links: dict[str, ProxiedLink] = {}  # the clients' link to each node, by node
+        self.named_links: dict[str, ProxiedLink] = {}  # links a topology made with link_proxy(), by name
+        self.bridge_addresses: dict[str, BridgeAddress] = {}
         self.zookeepers: dict[str, ZooKeeperEnsemble] = {}
         self._databases = databases
+        self._link_proxies = link_proxies
+        self._own_link_server: BuiltinToxiproxy | None = None
+        # Proxy names are unique on a server that several clusters (or runs) may share.
+        Cluster._instances += 1
+        self._link_prefix = f"amqh{os.getpid()}-{Cluster._instances}"
+
+    @property
+    def link_proxies(self) -> LinkProxies:
+        """The Toxiproxy server of this cluster's links, asked for (or started) when first needed."""
+        if callable(self._link_proxies):
+            self._link_proxies = self._link_proxies()
+        if self._link_proxies is None:
+            self._own_link_server = BuiltinToxiproxy()
+            self._link_proxies = LinkProxies(self._own_link_server.url)
+        return self._link_proxies
+
+    def link_proxy(self, name: str, upstream: tuple[str, int] | str, listen_host: str | None = None) -> ProxiedLink:
+        """A proxied link named ``name`` to ``upstream``; by default it listens where brokers reach the
+        harness's services (the runtime's services host)."""
+        if name in self.named_links:
+            raise ClusterError(f"link {name!r} exists already ({self.named_links[name].listen})")
+        link = self.link_proxies.create(
+            f"{self._link_prefix}.{name}", upstream, listen_host or self.runtime.services_host, label=name
+        )
+        self.named_links[name] = link
+        return link
 
     def _data_source(self, group: MasterSlaveGroup, node: str) -> DataSource | None:
         if group.jdbc is None:
@@ -81,10 +128,35 @@ class Cluster:
             provider = self._databases or self.runtime.databases()
             self.databases[group.name] = provider.create_database(group.jdbc.database)
         server, db = self.databases[group.name]
-        link = self.links[node] = LinkProxy(
-            lambda: (server.host, server.port), name=f"{node}->{db.kind}", listen_host=self.runtime.services_host
+        link = self.links[node] = self.link_proxies.create(
+            f"{self._link_prefix}.{node}.{db.kind}",
+            (server.host, server.port),
+            self.runtime.services_host,
+            label=f"{node}->{db.kind}",
         )
-        return DataSource(db.driver_class, db.url(link.listen_host, link.port), db.user, db.password)
+        return DataSource(db.driver_class, db.url(link.listen_host, link.listen_port), db.user, db.password)
+
+    def repoint_database_links(self, group: str | None = None) -> None:
+        """Send the group's database links to the server's current address (a container restarted by an
+        outage may have another one)."""
+        name = self.group(group).name
+        server, _ = self.database(name)
+        for node in self.group(name).nodes:
+            self.links[node].repoint((server.host, server.port))
+
+    def _network(self, node: str, multicast_group: str) -> NodeNetwork | None:
+        """The node's inter-broker listener and connectors, their targets resolved to addresses."""
+        if not self.topology.is_network:
+            return None
+        address = self.bridge_addresses[node]
+        connectors = self.topology.connectors_of(node)
+        multicast = any(c.discovery == "multicast" for c in connectors)
+        return NodeNetwork(
+            listen_host=address.listen_host,
+            listen_port=address.listen_port,
+            connectors=tuple((connector_uri(c, self.bridge_addresses, multicast_group), c) for c in connectors),
+            discovery_uri=multicast_uri(multicast_group) if multicast else None,
+        )
 
     def _replication(self, group: MasterSlaveGroup, node: str) -> ReplicationNode | None:
         """A replicated group's ZooKeeper ensemble (started with the group's first node) and where
@@ -116,6 +188,11 @@ class Cluster:
         """Start every node; the first node of each group starts first so that it becomes master (a
         replicated group starts all at once: no node can be master before a quorum of them is up)."""
         self.vendor.check_installed()
+        # Every bridge target's address is known before any node's configuration is written.
+        if self.topology.is_network:
+            self.bridge_addresses = {n: self.runtime.bridge_address(n) for n in self.topology.nodes}
+        # A multicast group of this cluster's own: brokers of other runs on this machine stay apart.
+        multicast_group = f"amqh-{uuid.uuid4().hex[:12]}"
         for group in self.topology.groups:
             for name in group.nodes:
                 # A replicated store is each node's own; the others share one.
@@ -133,6 +210,7 @@ class Cluster:
                     broker=group.broker,
                     jdbc=group.jdbc,
                     data_source=self._data_source(group, name),
+                    network=self._network(name, multicast_group),
                     replicated=group.replicated,
                     replication=self._replication(group, name),
                 )
@@ -140,6 +218,10 @@ class Cluster:
                 self.configs[name] = xml
                 launch = self.vendor.prepare(self.runtime.node_dir(name), xml)
                 self.nodes[name] = self.runtime.add_node(name, launch, port)
+                if self.topology.client_links:
+                    proxy_name, label = f"{self._link_prefix}.clients.{name}", f"clients->{name}"
+                    endpoint = self.nodes[name].endpoint
+                    self.client_links[name] = self.link_proxies.create(proxy_name, endpoint, "127.0.0.1", label)
         for group in self.topology.groups:
             if group.replicated is not None:
                 for name in group.nodes:
@@ -196,14 +278,33 @@ class Cluster:
     ) -> None:
         self.stop()
 
+    def restart_all(self, timeout: float = 60.0) -> list[Node]:
+        """Stop every node (gracefully), start them all again and wait for every group's master.
+
+        Used after a run with receipted messages missing: whatever a broker kept in its store but did
+        not deliver shows up once the store is loaded afresh.
+        """
+        for node in self.nodes.values():
+            node.stop()
+        for node in self.nodes.values():
+            node.start()
+        log.info("cluster %s: every node restarted", self.topology.name)
+        return self.wait_for_any_master(timeout)
+
     def stop(self) -> None:
         try:
             self.runtime.close()
         finally:
-            for link in self.links.values():
-                link.close()
-            for ensemble in self.zookeepers.values():
-                ensemble.reap()
+            try:
+                for ensemble in self.zookeepers.values():
+                    ensemble.reap()
+            finally:
+                try:
+                    if isinstance(self._link_proxies, LinkProxies):
+                        self._link_proxies.close()
+                finally:
+                    if self._own_link_server is not None:
+                        self._own_link_server.close()
 
     # -- addressing -------------------------------------------------------------------------
     def group(self, name: str | None = None) -> MasterSlaveGroup:
@@ -228,11 +329,31 @@ class Cluster:
             raise ClusterError(f"group {name} has no ZooKeeper ensemble (its store is {self.group(group).store})")
         return self.zookeepers[name]
 
-    def link(self, node: str) -> LinkProxy:
+    def link(self, node: str) -> ProxiedLink:
         """The link between a node of a JDBC group and its database."""
         if node not in self.links:
             raise ClusterError(f"node {node} has no database link (not in a JDBC group)")
         return self.links[node]
+
+    def client_link(self, node: str) -> ProxiedLink:
+        """The link between the clients and a node (topologies with ``client_links``)."""
+        if node not in self.client_links:
+            raise ClusterError(
+                f"node {node}: its clients connect directly; a fault on the clients' link needs a topology with "
+                "client_links=True (e.g. shared_file(2, client_links=True))"
+            )
+        return self.client_links[node]
+
+    def named_link(self, name: str) -> ProxiedLink:
+        if name not in self.named_links:
+            known = ", ".join(self.named_links) or "none"
+            raise ClusterError(f"no link named {name!r} (links made with link_proxy(): {known})")
+        return self.named_links[name]
+
+    def client_endpoint(self, node: str) -> str:
+        """Where clients connect to a node: its client link when the topology has them, else the node."""
+        link = self.client_links.get(node)
+        return link.listen if link is not None else self.nodes[node].endpoint
 
     def store_dir(self, group: str | None = None) -> Path:
         return self.runtime.shared_dir(self.group(group).name) / "kahadb"
@@ -241,11 +362,13 @@ class Cluster:
         return self.store_dir(group) / "lock"
 
     def endpoint_names(self) -> dict[str, str]:
-        return {node.endpoint: name for name, node in self.nodes.items()}
+        names = {node.endpoint: name for name, node in self.nodes.items()}
+        names.update({link.listen: name for name, link in self.client_links.items()})
+        return names
 
     def failover_uri(self, group: str | None = None, **options: object) -> str:
         members = self.group(group).nodes
-        inner = ",".join(f"tcp://{self.nodes[n].endpoint}" for n in members)
+        inner = ",".join(f"tcp://{self.client_endpoint(n)}" for n in members)
         merged = {
             **DEFAULT_FAILOVER_OPTIONS,
             **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in options.items()},

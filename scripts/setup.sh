@@ -5,13 +5,14 @@
 #     (the data source ActiveMQ's activemq.xml names; Debian's activemq only links to it) for ActiveMQ;
 #     ZooKeeper (an ensemble for replicated master/slave; its jars in /usr/share/java);
 #     debootstrap, which makes the Debian root file system the container images are built from;
+#     chromium, headless, in which the HTML report is tested and screenshotted;
 #   - the project itself and its Python dependencies (pip, editable install).
 # Safe to run again: each step checks first and says what it does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(activemq postgresql mariadb-server libpostgresql-jdbc-java libmariadb-java libcommons-dbcp-java
-  libcommons-pool-java zookeeper debootstrap)
+  libcommons-pool-java zookeeper debootstrap chromium)
 PYTHON=${PYTHON:-python3}
 
 say() { printf 'setup: %s\n' "$*"; }

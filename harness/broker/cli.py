@@ -12,6 +12,7 @@ import logging
 import sys
 
 from harness.broker.config.activemq_xml import ConfigError, load_config
+from harness.broker.ha import master_slave_for
 from harness.broker.logs import setup_logging
 from harness.broker.server import BrokerServer, StartupError
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     log = setup_logging(config.broker_name, getattr(logging, args.log_level))
     log.info("pybroker starting with %s", args.config)
     try:
-        return asyncio.run(BrokerServer(config, log).run())
+        return asyncio.run(BrokerServer(config, log, master_slave_for).run())
     except StartupError as exc:
         log.error("%s", exc)
         print(f"pybroker: error: {exc}", file=sys.stderr)

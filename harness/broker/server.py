@@ -1,20 +1,11 @@
-"""The broker process: the STOMP listeners, master terms, and the shared-file master/slave lifecycle.
+"""The broker process: the STOMP listeners and master terms, for any store.
 
-``serve_term`` is one master term for any store: restore the recovered messages, open the
-connectors, run the keep-alive watchers until a stop is requested or the fence is deposed, then
-end the term (graceful: flush the store and close connections; deposed: confirm nothing more,
-abort connections, drop the state). The JDBC store's lifecycle is in jdbc_master.py.
-
-A shared-file master term, in this order (the order is what makes fencing sound):
-  1. acquire the lock on ``<store>/lock`` (slave mode until then: no listener is open);
-  2. claim the next fencing epoch (the term);
-  3. recover the journal and compact it into this term's first segment;
-  4. open the connectors and log that this broker is master.
-The term ends on SIGTERM/SIGINT (graceful: flush the journal, close connections, release the lock,
-exit) or when the node is deposed: a failed keep-alive check (lock file deleted or replaced), a
-failed fence check (the epoch moved on) or a journal write failure. A deposed node confirms nothing
-more, closes its listeners and connections, drops its state, releases the lock and goes back to
-slave mode.
+``serve_term`` is one master term: restore the recovered messages, open the connectors, run the
+keep-alive watchers until a stop is requested or the fence is deposed, then end the term
+(graceful: flush the store and close connections; deposed: confirm nothing more, abort
+connections, drop the state). When a term starts and what deposes it is the business of the
+master/slave lifecycle of the configured store (ha/), which the server is given and runs; a
+broker with persistent="false" has no store and no lifecycle.
 """
 
 from __future__ import annotations
@@ -25,29 +16,27 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from functools import partial
-from pathlib import Path
 from typing import Any, Protocol
 
 from harness.broker.config.activemq_xml import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
-from harness.broker.core.broker import UNLIMITED, Broker, BrokerSettings, Store, StoreLimits
-from harness.broker.ha.fencing import EpochConflict, EpochStore, Fence, always_valid
-from harness.broker.ha.file_locker import SharedFileLocker
+from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
+from harness.broker.core.broker import Broker, BrokerSettings
+from harness.broker.fence import Fence, always_valid
 from harness.broker.message import Message
-from harness.broker.stomp.connection import ConnectionContext, StompConnection
-from harness.broker.store.journal import JOURNAL_DIR, DurableSubscriptionRecord, Journal, Recovery, recover
+from harness.broker.stomp.protocol import ConnectionContext, StompConnection
+from harness.broker.stomp.transport import StompTransport
+from harness.broker.store.contract import UNLIMITED, DurableSubscriptionRecord, MessageStore, StoreLimits
 
-LOCK_FILE = "lock"
 _GRACEFUL_CLOSE_TIMEOUT = 2.0
-_STEP_DOWN_PAUSE = 0.1  # lets another node's takeover win before this one asks for the lock again
 
 
-class MessageStore(Store, Protocol):
-    """A master term's store (the journal or the JDBC store) as the server drives it."""
+class MasterSlave(Protocol):
+    """One master/slave mode's lifecycle: wait as a slave, serve master terms; returns the exit status."""
 
-    async def flush(self) -> None: ...
+    async def run(self) -> int: ...
 
-    async def close(self) -> None: ...
+
+MasterSlaveFor = Callable[["BrokerServer", StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig], MasterSlave]
 
 
 class StartupError(Exception):
@@ -59,8 +48,10 @@ class StartupError(Exception):
 
 
 class BrokerServer:
-    def __init__(self, config: BrokerConfig, log: logging.Logger) -> None:
+    def __init__(self, config: BrokerConfig, log: logging.Logger, master_slave: MasterSlaveFor) -> None:
+        """``master_slave`` makes the lifecycle of the configured store's master/slave mode (ha/)."""
         self.config = config
+        self._master_slave = master_slave
         self.log = log
         self.name = config.broker_name
         self._stop = asyncio.Event()
@@ -98,109 +89,7 @@ class BrokerServer:
             self.log.info('persistent="false": no store and no lock; messages are kept in memory only')
             await self._serve_memory_only()
             return 0
-        if isinstance(store, JdbcStoreConfig):
-            # Imported here: jdbc_master builds on this module (and loads the database layer only when used).
-            from harness.broker.ha.jdbc import JdbcMasterSlave
-
-            return await JdbcMasterSlave(self, store, self.config.io_exception_handler).run()
-        return await self._run_shared_store(store)
-
-    # -- master/slave ---------------------------------------------------------------------------
-
-    async def _run_shared_store(self, store: StoreConfig) -> int:
-        store.directory.mkdir(parents=True, exist_ok=True)
-        lock_path = store.directory / LOCK_FILE
-        locker = SharedFileLocker(lock_path, store.lock_acquire_sleep_interval_ms / 1000.0, self.log)
-        epochs = EpochStore(store.directory)
-        try:
-            if store.fail_if_locked and not locker.try_acquire():
-                self.log.error("Database %s is locked by another server and failIfLocked is true; exiting", lock_path)
-                return 1
-            while not self._stop.is_set():
-                if not await self._wait_for_lock(locker, lock_path):
-                    break
-                await self._serve_term(store, locker, epochs)
-                locker.release()
-                if not self._stop.is_set():
-                    await asyncio.sleep(_STEP_DOWN_PAUSE)
-        finally:
-            locker.close()
-        self.log.info("Broker %s stopped", self.name)
-        return 0
-
-    async def _wait_for_lock(self, locker: SharedFileLocker, lock_path: Path) -> bool:
-        """Block in slave mode until the lock is ours (True) or a stop is requested (False)."""
-        if locker.held:
-            return True
-
-        def announce() -> None:
-            self.role = "slave"
-            self.log.info(
-                "Database %s is locked by another server. "
-                "This broker is now in slave mode waiting a lock to be acquired",
-                lock_path,
-            )
-
-        acquire = asyncio.ensure_future(locker.acquire(announce))
-        stop = asyncio.ensure_future(self._stop.wait())
-        try:
-            await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        if not acquire.done():
-            acquire.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await acquire
-            return locker.held and not self._stop.is_set()
-        acquire.result()
-        self.log.info("Acquired the lock on %s", lock_path)
-        return True
-
-    async def _serve_term(self, store: StoreConfig, locker: SharedFileLocker, epochs: EpochStore) -> None:
-        try:
-            term = epochs.claim_next()
-        except EpochConflict as exc:
-            self.log.warning("Cannot become master: %s; waiting for the lock again", exc)
-            return
-        deposed = asyncio.Event()
-        fence = Fence(term, lambda: epochs.current_term_for(term), lambda reason: deposed.set())
-        journal_dir = store.directory / JOURNAL_DIR
-
-        started = time.monotonic()
-        try:
-            recovery: Recovery = await asyncio.to_thread(recover, journal_dir)
-            journal = await asyncio.to_thread(
-                partial(
-                    Journal.open_term,
-                    journal_dir,
-                    term,
-                    recovery.messages,
-                    fence.check,
-                    self._journal_failed(fence),
-                    subscriptions=recovery.subscriptions,
-                )
-            )
-        except OSError as exc:
-            raise StartupError(f"cannot recover the journal in {journal_dir}: {exc}", exit_code=1) from None
-        for note in recovery.torn:
-            self.log.warning("Journal recovery: %s", note)
-        self.log.info(
-            "Recovered %d messages from %d journal records in %d segment(s) (%d superseded) in %.0f ms; "
-            "compacted into %s",
-            len(recovery.messages),
-            recovery.records,
-            len(recovery.segments_read),
-            len(recovery.segments_ignored),
-            (time.monotonic() - started) * 1000,
-            journal_dir / f"{term:010d}-000000.log",
-        )
-        if recovery.subscriptions:
-            self.log.info("Recovered %d durable topic subscription(s)", len(recovery.subscriptions))
-        watchers = []
-        period = store.lock_keep_alive_period_ms
-        if period > 0:
-            watchers.append(self._keep_alive(locker, fence, period / 1000.0))
-        await self.serve_term(term, journal, recovery.messages, fence, deposed, watchers, recovery.subscriptions)
+        return await self._master_slave(self, store).run()
 
     async def serve_term(
         self,
@@ -290,22 +179,6 @@ class BrokerServer:
                 await asyncio.wait_for(self._stop.wait(), timeout)
         return self._stop.is_set()
 
-    @staticmethod
-    def _journal_failed(fence: Fence) -> Callable[[str], None]:
-        def depose(reason: str) -> None:
-            fence.depose(reason)
-
-        return depose
-
-    async def _keep_alive(self, locker: SharedFileLocker, fence: Fence, period: float) -> None:
-        while not fence.deposed:
-            await asyncio.sleep(period)
-            problem = locker.check()
-            if problem is not None:
-                fence.depose(problem)
-                return
-            fence.check()
-
     async def _end_term(self, ctx: ConnectionContext, journal: MessageStore | None, graceful: bool) -> None:
         listeners, self._listeners = self._listeners, []
         for server in listeners:
@@ -386,10 +259,10 @@ class BrokerServer:
             self.log.info("Connector %s started at %s", connector.name, self._describe(connector, server))
 
     def _connection_factory(self, ctx: ConnectionContext, connector: ConnectorConfig) -> Callable[[], StompConnection]:
-        active: set[StompConnection] = set()
+        active: set[StompTransport] = set()
         limit = connector.maximum_connections
 
-        def admit(conn: StompConnection) -> bool:
+        def admit(conn: StompTransport) -> bool:
             if len(active) >= limit:
                 self.log.warning(
                     "Connector %s: refusing %s, maximumConnections=%d reached",

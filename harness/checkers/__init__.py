@@ -14,6 +14,13 @@ from typing import Any
 from harness.checkers._common import HistoryLike, as_ops
 from harness.checkers.acked_redelivery import AckedRedeliveryResult, check_redelivered_after_ack
 from harness.checkers.failover_time import FailoverResult, FaultRecovery, check_failover_time
+from harness.checkers.network import (
+    check_bridge_duplicates,
+    check_bridge_ordering,
+    check_load_spread,
+    check_stuck,
+    network_checkers,
+)
 from harness.checkers.ordering import BackwardStep, Gap, OrderingResult, Scope, check_ordering
 from harness.checkers.ownership import OwnershipResult, check_exclusivity, check_group_ownership
 from harness.checkers.redelivery_order import RedeliveryOrderResult, check_redelivery_order
@@ -39,14 +46,19 @@ __all__ = [
     "TotalQueueResult",
     "Verdict",
     "check_all",
+    "check_bridge_duplicates",
+    "check_bridge_ordering",
     "check_exclusivity",
     "check_failover_time",
     "check_group_ownership",
+    "check_load_spread",
     "check_ordering",
     "check_redelivered_after_ack",
     "check_redelivery_order",
     "check_split_brain",
+    "check_stuck",
     "check_total_queue",
+    "network_checkers",
     "run_checkers",
     "standard_checkers",
 ]

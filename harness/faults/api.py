@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from harness.cluster import Cluster
 from harness.faults.base import Fault, Nemesis
-from harness.faults.database import DatabaseOutage, LinkCut, SessionKill, SlowLink
+from harness.faults.database import DatabaseOutage, SessionKill
+from harness.faults.link_api import LinkFaults
 from harness.faults.lockfile import LockHolder, LockSteal
 from harness.faults.network import Partition
 from harness.faults.process import Kill, Pause, Restart
 from harness.runtime.base import Node
 
 
-class Faults:
-    """The fault vocabulary of a scenario: each call injects at once and heals on ``with`` exit."""
+class Faults(LinkFaults):
+    """The fault vocabulary of a scenario: each call injects at once and heals on ``with`` exit.
+
+    Link faults (cut_link, slow_link, blackhole, bandwidth, reset_peer, slicer, limit_data,
+    isolate_clients) come from LinkFaults.
+    """
 
     def __init__(self, nemesis: Nemesis, cluster: Cluster) -> None:
         self.nemesis = nemesis
@@ -54,7 +59,8 @@ class Faults:
     def database_outage(self, group: str | None = None, down_for_s: float | None = None) -> DatabaseOutage:
         """Stop the group's database server at once; it starts again after ``down_for_s`` or on heal."""
         server, _ = self.cluster.database(group)
-        fault = DatabaseOutage(server, down_for_s)
+        # A database container restarted by the outage may come back on another address.
+        fault = DatabaseOutage(server, down_for_s, after_start=lambda: self.cluster.repoint_database_links(group))
         self._inject(fault)
         return fault
 
@@ -65,11 +71,3 @@ class Faults:
         fault = self._inject(SessionKill(node.name, server, database, self.cluster.link(node.name)))
         fault.heal()  # instantaneous: nothing to undo, and the node's later confirmations count
         return fault
-
-    def cut_link(self, node: Node) -> Fault:
-        """Reset the node's connections to its database and refuse new ones until healed."""
-        return self._inject(LinkCut(node.name, self.cluster.link(node.name)))
-
-    def slow_link(self, node: Node, latency_ms: float) -> Fault:
-        """Delay everything between the node and its database by ``latency_ms`` each way."""
-        return self._inject(SlowLink(node.name, self.cluster.link(node.name), latency_ms))

@@ -1,15 +1,17 @@
-"""Faults on a JDBC group's database: an outage of the server, its sessions killed, and the link
-between one broker and the database cut or slowed."""
+"""Faults on a JDBC group's database: an outage of the server and one broker's sessions killed (the
+broker-to-database link's own faults are in links.py)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from harness.faults.base import Fault
 from harness.history import History
-from harness.services import DatabaseRef, DatabaseServer, LinkProxy
+from harness.services import DatabaseRef, DatabaseServer
+from harness.toxiproxy.links import ProxiedLink
 
 log = logging.getLogger("harness.faults")
 
@@ -24,12 +26,18 @@ class DatabaseOutage(Fault):
     kind = "database-outage"
     effective_after_inject = True  # pg_ctl stop takes a moment; what it stops is served until then
 
-    def __init__(self, server: DatabaseServer, down_for_s: float | None = None) -> None:
+    def __init__(
+        self,
+        server: DatabaseServer,
+        down_for_s: float | None = None,
+        after_start: Callable[[], None] | None = None,
+    ) -> None:
         if down_for_s is not None and down_for_s < 0:
             raise ValueError(f"database outage: down_for_s must be >= 0, got {down_for_s}")
         super().__init__(server.kind, how="immediate stop", down_for_s=down_for_s)
         self.server = server
         self.down_for_s = down_for_s
+        self.after_start = after_start
         self._timer: threading.Timer | None = None
         self.down_at: float | None = None
         self.up_at: float | None = None
@@ -59,6 +67,8 @@ class DatabaseOutage(Fault):
             timer.cancel()
         if not self.server.running:
             self.server.start()
+            if self.after_start is not None:
+                self.after_start()
         self.up_at = time.monotonic()
 
     def wait_healed(self, timeout: float = 120.0) -> None:
@@ -81,7 +91,7 @@ class SessionKill(Fault):
 
     kind = "kill-db-sessions"
 
-    def __init__(self, node: str, server: DatabaseServer, database: DatabaseRef, link: LinkProxy) -> None:
+    def __init__(self, node: str, server: DatabaseServer, database: DatabaseRef, link: ProxiedLink) -> None:
         super().__init__(node, database=f"{database.kind}/{database.name}")
         self.server = server
         self.database = database
@@ -97,40 +107,3 @@ class SessionKill(Fault):
 
     def _heal(self) -> None:
         """Nothing to undo: the broker opens new sessions when it needs them."""
-
-
-class LinkCut(Fault):
-    """Reset every connection between one broker and its database, and refuse new ones until healed."""
-
-    kind = "link-cut"
-
-    def __init__(self, node: str, link: LinkProxy) -> None:
-        super().__init__(node, link=repr(link))
-        self.link = link
-
-    def _inject(self) -> None:
-        self.link.cut()
-
-    def _heal(self) -> None:
-        self.link.restore()
-
-
-class SlowLink(Fault):
-    """Delay everything between one broker and its database by ``latency_ms`` each way."""
-
-    kind = "slow-link"
-
-    def __init__(self, node: str, link: LinkProxy, latency_ms: float) -> None:
-        if latency_ms <= 0:
-            raise ValueError(f"slow link: latency_ms must be > 0, got {latency_ms}")
-        super().__init__(node, latency_ms=latency_ms)
-        self.link = link
-        self.latency_ms = latency_ms
-        self._before = 0.0
-
-    def _inject(self) -> None:
-        self._before = self.link.latency_ms
-        self.link.latency_ms = self.latency_ms
-
-    def _heal(self) -> None:
-        self.link.latency_ms = self._before

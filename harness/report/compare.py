@@ -1,4 +1,7 @@
-"""The vendor comparison report: one row per scenario, one column per vendor, from results.jsonl."""
+"""The vendor comparison report: one row per scenario, one column per vendor, from results.jsonl.
+
+Markdown for pull requests, JSON for programs (the same cells: verdict, marks and figures).
+"""
 
 from __future__ import annotations
 
@@ -49,13 +52,40 @@ def column(result: dict[str, Any]) -> str:
     return str(result["vendor"]) if runtime == "local" else f"{result['vendor']} ({runtime})"
 
 
-def comparison_markdown(results: list[dict[str, Any]]) -> str:
-    """The newest result of each (scenario, vendor and runtime), as a Markdown table."""
+def latest_results(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The newest result of each (scenario, vendor and runtime)."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for result in results:
         key = (scenario_key(result), column(result))
         if key not in latest or str(result.get("finished_at", "")) >= str(latest[key].get("finished_at", "")):
             latest[key] = result
+    return latest
+
+
+def comparison_json(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The comparison as data: the columns, and per scenario each column's verdict, marks and figures."""
+    latest = latest_results(results)
+    rows: dict[str, dict[str, Any]] = defaultdict(dict)
+    for (scenario, vendor), result in latest.items():
+        rows[scenario][vendor] = {
+            "verdict": result["verdict"],
+            "known_finding": result.get("expected"),
+            "differs_on_purpose": result.get("difference"),
+            "reason": result.get("reason"),
+            "vendor_version": result.get("vendor_version"),
+            "figures": result.get("figures") or {},
+            "problems": len(result.get("problems") or []),
+            "finished_at": result.get("finished_at"),
+        }
+    return {
+        "columns": sorted({vendor for _, vendor in latest}),
+        "scenarios": [{"scenario": name, "cells": rows[name]} for name in sorted(rows)],
+    }
+
+
+def comparison_markdown(results: list[dict[str, Any]]) -> str:
+    """The newest result of each (scenario, vendor and runtime), as a Markdown table."""
+    latest = latest_results(results)
     vendors = sorted({vendor for _, vendor in latest})
     rows: dict[str, dict[str, str]] = defaultdict(dict)
     for (scenario, vendor), result in latest.items():

@@ -45,6 +45,7 @@ class ScenarioResult:
     reason: str | None = None  # why unsupported / error
     duration_s: float = 0.0
     finished_at: str = ""
+    versions: dict[str, str] = field(default_factory=dict)  # database servers and the like: name -> version
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,6 +10,7 @@ from harness.vendors.base import LaunchSpec
 if TYPE_CHECKING:
     from harness.services.database import DatabaseRef, DatabaseServer
     from harness.topology.model import DatabaseKind
+    from harness.topology.network import BridgeAddress
 
 # Written into a node's log before each start, so that the current run's lines can be told apart.
 START_MARKER = "---- amq-harness: starting node"
@@ -78,6 +79,9 @@ class Runtime(Protocol):
 
     def listen_address(self, client_port: int) -> tuple[str, int]:
         """Where a node reached at ``host:client_port`` listens, as written in its own configuration."""
+
+    def bridge_address(self, node: str) -> BridgeAddress:
+        """Where a node's inter-broker connector listens and where the other brokers reach it."""
 
     def node_dir(self, node: str) -> Path: ...
 

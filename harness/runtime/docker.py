@@ -48,7 +48,11 @@ from harness.runtime.docker_labels import (
 from harness.runtime.engine import connect, engine_address
 from harness.runtime.ports import PortAllocator
 from harness.runtime.run import register_directory, register_docker_run
+from harness.topology.network import BridgeAddress
 from harness.vendors.base import LaunchSpec
+
+# ActiveMQ's OpenWire port, where each container's inter-broker connector listens.
+CONTAINER_BRIDGE_PORT = 61616
 
 log = logging.getLogger("harness.runtime")
 
@@ -296,6 +300,10 @@ class DockerRuntime:
 
     def listen_address(self, client_port: int) -> tuple[str, int]:
         return "0.0.0.0", CONTAINER_STOMP_PORT
+
+    def bridge_address(self, node: str) -> BridgeAddress:
+        # Bridges run between containers: peers reach a node by its network alias, nothing is published.
+        return BridgeAddress("0.0.0.0", CONTAINER_BRIDGE_PORT, node, CONTAINER_BRIDGE_PORT)
 
     def node_dir(self, node: str) -> Path:
         path = self.workdir / node

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from harness.runtime.base import START_MARKER, NodeError
 from harness.runtime.ports import PortAllocator
 from harness.runtime.run import register_directory, register_process
+from harness.topology.network import BridgeAddress
 from harness.vendors.base import LaunchSpec
 
 if TYPE_CHECKING:
@@ -190,6 +191,10 @@ class LocalRuntime:
 
     def listen_address(self, client_port: int) -> tuple[str, int]:
         return self.host, client_port
+
+    def bridge_address(self, node: str) -> BridgeAddress:
+        port = self.ports.allocate()
+        return BridgeAddress(self.host, port, self.host, port)
 
     def node_dir(self, node: str) -> Path:
         path = self.workdir / node

@@ -1,5 +1,5 @@
 """Services a cluster depends on: database servers (PostgreSQL, MariaDB) and ZooKeeper ensembles started
-as local processes, and the link proxies between each broker and its database."""
+as local processes (the links between brokers and their services are Toxiproxy proxies: harness.toxiproxy)."""
 
 from harness.services.database import (
     DATABASE_KINDS,
@@ -11,7 +11,6 @@ from harness.services.database import (
     PostgresServer,
     start_server,
 )
-from harness.services.link import LinkProxy
 from harness.services.pool import DatabasePool
 from harness.services.zookeeper import ZooKeeperEnsemble, ZooKeeperUnavailable
 
@@ -22,7 +21,6 @@ __all__ = [
     "DatabaseRef",
     "DatabaseServer",
     "DatabaseUnavailable",
-    "LinkProxy",
     "MariaDBServer",
     "PostgresServer",
     "ZooKeeperEnsemble",

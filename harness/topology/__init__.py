@@ -1,4 +1,5 @@
-"""Topology: a declarative description of a cluster (groups, nodes, stores, broker settings) and its presets.
+"""Topology: a declarative description of a cluster (groups, nodes, stores, broker settings, network
+connectors) and its presets.
 
 The renderer turns one node of a topology into the activemq.xml that both vendors read.
 """
@@ -18,6 +19,8 @@ from harness.topology.model import (
     Topology,
     User,
 )
+from harness.topology.network import NetworkConnector
+from harness.topology.network_presets import combined, fan_out, network
 from harness.topology.presets import jdbc, replicated, shared_file
 
 __all__ = [
@@ -29,12 +32,16 @@ __all__ = [
     "JdbcStore",
     "LockSettings",
     "MasterSlaveGroup",
+    "NetworkConnector",
     "RedeliveryLimit",
     "ReplicatedStore",
     "SimpleAuthentication",
     "Topology",
     "User",
+    "combined",
+    "fan_out",
     "jdbc",
+    "network",
     "replicated",
     "shared_file",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from harness.topology.network import NetworkConnector
+
 StoreKind = Literal["shared-file", "jdbc", "replicated"]
 DatabaseKind = Literal["postgresql", "mariadb"]
 JdbcLockerKind = Literal["database", "lease"]
@@ -203,6 +205,11 @@ class DestinationPolicy:
     dead_letter: DeadLetterQueues | None = None
     prioritized_messages: bool | None = None
     expire_messages_period_ms: int | None = None
+    # Networks of brokers: <conditionalNetworkBridgeFilterFactory replayWhenNoConsumers="true"/> lets a
+    # message forwarded to a broker whose consumers left go back over the bridge (queues only).
+    replay_when_no_consumers: bool | None = None
+    # The destination's duplicate audit (ActiveMQ: on); seed 004 turns it off next to replay.
+    enable_audit: bool | None = None
 
     def __post_init__(self) -> None:
         if self.queue is not None and self.topic is not None:
@@ -267,6 +274,10 @@ def _describe_policy(policy: DestinationPolicy) -> dict[str, Any]:
         described["prioritizedMessages"] = policy.prioritized_messages
     if policy.expire_messages_period_ms is not None:
         described["expireMessagesPeriod"] = policy.expire_messages_period_ms
+    if policy.replay_when_no_consumers is not None:
+        described["replayWhenNoConsumers"] = policy.replay_when_no_consumers
+    if policy.enable_audit is not None:
+        described["enableAudit"] = policy.enable_audit
     return described
 
 
@@ -296,8 +307,17 @@ class MasterSlaveGroup:
 
 @dataclass(frozen=True)
 class Topology:
+    """Groups of nodes, the network connectors that bridge nodes (networks of brokers), and whether
+    clients reach the nodes through link proxies.
+
+    A node that stands alone in a network is a group of one. ``client_links``: clients reach every
+    node through a link proxy, so that a scenario can cut the clients off a node
+    (faults.isolate_clients) while the brokers still see their store and each other."""
+
     name: str
     groups: tuple[MasterSlaveGroup, ...]
+    connectors: tuple[NetworkConnector, ...] = ()
+    client_links: bool = False
 
     def __post_init__(self) -> None:
         names = [n for g in self.groups for n in g.nodes]
@@ -306,6 +326,20 @@ class Topology:
             raise ValueError(f"topology {self.name}: node names used twice: {', '.join(duplicated)}")
         if not names:
             raise ValueError(f"topology {self.name}: has no nodes")
+        for connector in self.connectors:
+            unknown = [n for n in (connector.node, *connector.targets) if n not in names]
+            if unknown:
+                raise ValueError(
+                    f"topology {self.name}: a network connector names unknown nodes: {', '.join(unknown)} "
+                    f"(nodes: {', '.join(names)})"
+                )
+
+    @property
+    def is_network(self) -> bool:
+        return bool(self.connectors)
+
+    def connectors_of(self, node: str) -> tuple[NetworkConnector, ...]:
+        return tuple(c for c in self.connectors if c.node == node)
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -333,4 +367,9 @@ class Topology:
             if not g.broker.is_default:
                 described["broker"] = g.broker.describe()
             groups.append(described)
-        return {"name": self.name, "groups": groups}
+        topology: dict[str, Any] = {"name": self.name, "groups": groups}
+        if self.connectors:
+            topology["networkConnectors"] = [c.describe() for c in self.connectors]
+        if self.client_links:
+            topology["client_links"] = True
+        return topology

@@ -29,6 +29,7 @@ def shared_file(
     lock_keepalive_ms: int | None = 1000,
     name: str | None = None,
     broker: BrokerSettings | None = None,
+    client_links: bool = False,
 ) -> Topology:
     """Shared file system master/slave: ``nodes`` brokers on one kahaDB directory (seed 000).
 
@@ -36,7 +37,7 @@ def shared_file(
     ActiveMQ fail over in about a second and step down when its lock is stolen. Pass None to leave
     a setting at the vendor's own default (ActiveMQ: 10000 ms poll, keep-alive off). ``broker``
     adds connector limits, plugins and destination policies (see BrokerSettings); every node of
-    the group gets the same ones.
+    the group gets the same ones. ``client_links`` puts a link proxy between the clients and each node.
     """
     if nodes < 1:
         raise ValueError(f"shared_file: nodes must be at least 1, got {nodes}")
@@ -47,7 +48,7 @@ def shared_file(
         lock=lock,
         broker=broker or BrokerSettings(),
     )
-    return Topology(name=name or f"shared_file({nodes})", groups=(group,))
+    return Topology(name=name or f"shared_file({nodes})", groups=(group,), client_links=client_links)
 
 
 def jdbc(
@@ -61,6 +62,7 @@ def jdbc(
     io_handler: IOExceptionHandler | None = None,
     name: str | None = None,
     broker: BrokerSettings | None = None,
+    client_links: bool = False,
 ) -> Topology:
     """JDBC master/slave: ``nodes`` brokers on one database (seed 001, ``useDatabaseLock=true``).
 
@@ -85,7 +87,7 @@ def jdbc(
         broker=broker or BrokerSettings(),
         jdbc=store,
     )
-    return Topology(name=name or f"jdbc({nodes}, {db}, {locker})", groups=(group,))
+    return Topology(name=name or f"jdbc({nodes}, {db}, {locker})", groups=(group,), client_links=client_links)
 
 
 def replicated(

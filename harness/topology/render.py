@@ -17,6 +17,7 @@ from harness.topology.model import (
     ReplicatedStore,
     SimpleAuthentication,
 )
+from harness.topology.network import NetworkConnector
 
 _BEANS_OPEN = """<beans xmlns="http://www.springframework.org/schema/beans"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -39,6 +40,19 @@ class DataSource:
     url: str
     user: str
     password: str
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """A networked node's inter-broker side: its OpenWire listener and its connectors, their uris resolved.
+
+    ``discovery_uri`` is advertised on the listener when the node takes part in multicast discovery.
+    """
+
+    listen_host: str
+    listen_port: int
+    connectors: tuple[tuple[str, NetworkConnector], ...] = ()
+    discovery_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class NodeConfig:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     jdbc: JdbcStore | None = None
     data_source: DataSource | None = None
+    network: NodeNetwork | None = None
     replicated: ReplicatedStore | None = None
     replication: ReplicationNode | None = None
 
@@ -120,15 +135,54 @@ def render_activemq_xml(node: NodeConfig) -> str:
         store, beans = _replicated_leveldb(node.store_dir, node.replicated, node.replication), ""
     else:
         store, beans = _kahadb(node), ""
+    bridge_listener = ""
+    if node.network is not None:
+        net = node.network
+        bridge_listener = (
+            "\n      <transportConnector"
+            + _attrs(name="openwire", uri=f"tcp://{net.listen_host}:{net.listen_port}", discoveryUri=net.discovery_uri)
+            + "/>"
+        )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 {_BEANS_OPEN}
-  <broker xmlns="http://activemq.apache.org/schema/core"{broker}>{_destination_policy(settings.policies)}{store}{_plugins(settings)}
+  <broker xmlns="http://activemq.apache.org/schema/core"{broker}>{_destination_policy(settings.policies)}{_network_connectors(node.network)}{store}{_plugins(settings)}
     <transportConnectors>
-      <transportConnector{connector}/>
+      <transportConnector{connector}/>{bridge_listener}
     </transportConnectors>
   </broker>{beans}
 </beans>
 """
+
+
+def _network_connectors(network: NodeNetwork | None) -> str:
+    if network is None or not network.connectors:
+        return ""
+    return (
+        "\n    <networkConnectors>"
+        + "".join(_network_connector(uri, c) for uri, c in network.connectors)
+        + "\n    </networkConnectors>"
+    )
+
+
+def _network_connector(uri: str, connector: NetworkConnector) -> str:
+    head = f"\n      <networkConnector{_attrs(uri=uri, **connector.attributes())}"
+    lists = "".join(
+        _destination_list(element, names)
+        for element, names in (
+            ("excludedDestinations", connector.excluded),
+            ("dynamicallyIncludedDestinations", connector.dynamically_included),
+            ("staticallyIncludedDestinations", connector.statically_included),
+        )
+        if names
+    )
+    if not lists:
+        return head + "/>"
+    return f"{head}>{lists}\n      </networkConnector>"
+
+
+def _destination_list(element: str, names: tuple[str, ...]) -> str:
+    queues = "".join(f"\n          <queue{_attrs(physicalName=name)}/>" for name in names)
+    return f"\n        <{element}>{queues}\n        </{element}>"
 
 
 def _kahadb(node: NodeConfig) -> str:
@@ -231,9 +285,13 @@ def _policy_entry(policy: DestinationPolicy) -> str:
         topic=policy.topic,
         prioritizedMessages=policy.prioritized_messages,
         expireMessagesPeriod=policy.expire_messages_period_ms,
+        enableAudit=policy.enable_audit,
     )
+    children = _bridge_filter(policy)
     dead_letter = policy.dead_letter
     if dead_letter is None:
+        if children:
+            return f"\n          <policyEntry{attrs}>{children}\n          </policyEntry>"
         return f"\n          <policyEntry{attrs}/>"
     common = _attrs(processExpired=dead_letter.process_expired, processNonPersistent=dead_letter.process_non_persistent)
     if dead_letter.queue_prefix is None:
@@ -245,8 +303,18 @@ def _policy_entry(policy: DestinationPolicy) -> str:
           <policyEntry{attrs}>
             <deadLetterStrategy>
               {strategy}
-            </deadLetterStrategy>
+            </deadLetterStrategy>{children}
           </policyEntry>"""
+
+
+def _bridge_filter(policy: DestinationPolicy) -> str:
+    if policy.replay_when_no_consumers is None:
+        return ""
+    factory = _attrs(replayWhenNoConsumers=policy.replay_when_no_consumers)
+    return f"""
+            <networkBridgeFilterFactory>
+              <conditionalNetworkBridgeFilterFactory{factory}/>
+            </networkBridgeFilterFactory>"""
 
 
 def _plugins(settings: BrokerSettings) -> str:

@@ -11,7 +11,7 @@ from harness.topology.model import Topology
 from harness.vendors.base import LaunchSpec
 
 # jdbc: PostgreSQL (psycopg) and MariaDB/MySQL (PyMySQL), database-locker and lease-database-locker.
-SUPPORTED_STORES = ("shared-file", "jdbc")
+SUPPORTED_STORES = ("shared-file", "jdbc", "replicated")
 
 
 class PyBroker:
@@ -33,6 +33,8 @@ class PyBroker:
         for group in topology.groups:
             if group.store not in SUPPORTED_STORES:
                 return f"pybroker {self.version()} has no {group.store} store yet"
+        if topology.is_network:
+            return f"pybroker {self.version()} has no networkConnectors (networks of brokers) yet"
         return None
 
     def prepare(self, node_dir: Path, activemq_xml: str) -> LaunchSpec:

@@ -7,23 +7,41 @@ fresh consumer drains the queue, so that anything still stored is counted as rec
 
 For seed 004's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
 and consumers can subscribe as exclusive consumers (``exclusive``: activemq.exclusive).
+
+A backlog gives a broker bug something to lose: ``produce`` queues receipted messages with no consumer,
+``processing_delay_s`` makes consumers slower than producers, ``reopen_consumers`` closes every
+consumer's subscription on a live broker (its unacked messages go back to the queue) and subscribes
+again, and ``add_consumers`` brings consumers in while a group or an exclusive queue is held. Each
+consumer records when its subscription begins and ends (``subscribed`` / ``unsubscribed``), which the
+ordering-feature checkers need.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers import Scope, Verdict, check_all
+from harness.checkers import (
+    Checker,
+    Scope,
+    Verdict,
+    check_total_queue,
+    network_checkers,
+    run_checkers,
+    standard_checkers,
+)
+from harness.checkers.network import DEFAULT_STUCK_BOUND_MS
 from harness.client import (
     AckFailed,
     ConnectionLost,
     Delivery,
+    ErrorFrame,
     FailoverConnection,
     ReceiptTimeout,
     SendFailed,
@@ -32,12 +50,16 @@ from harness.client import (
 )
 from harness.cluster import Cluster, ClusterError
 from harness.faults.base import Nemesis
-from harness.history import ACK, RECEIVE, SEND, History, MessageKey
+from harness.history import ACK, RECEIVE, SEND, SUBSCRIBED, UNSUBSCRIBED, History, MessageKey
 from harness.workload.messages import decode_key, encode_body
 
 log = logging.getLogger("harness.workload")
 
 Progress = Callable[[str], None]
+
+# How many producers or consumers, and where: a count (all on the cluster's first group, over its
+# failover URI) or, for networks of brokers, {broker or group: count}, e.g. {"amq1": 2, "amq3": 1}.
+Placement = int | Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,9 @@ class WorkloadOptions:
     groups: int = 0
     # Consumers subscribe with activemq.exclusive:true: one of them owns the queue, the others wait.
     exclusive: bool = False
+    # How long a consumer works on each delivery before acking it: > 0 makes consumers slower than
+    # producers, so receipted messages pile up on the broker (a backlog) instead of being consumed at once.
+    processing_delay_s: float = 0.0
 
 
 class _Worker(threading.Thread):
@@ -65,10 +90,13 @@ class _Worker(threading.Thread):
 
 
 class Producer(_Worker):
-    def __init__(self, process: int, workload: Workload) -> None:
+    """``at``: the group (or a node of it) whose failover URI the producer uses; None: the first group."""
+
+    def __init__(self, process: int, workload: Workload, at: str | None = None) -> None:
         super().__init__(f"producer-{process}")
         self.process = process
         self.workload = workload
+        self.at = at
         self.key_prefix = f"p{process}"
         self.next_seq = 0
 
@@ -76,7 +104,7 @@ class Producer(_Worker):
         wl = self.workload
         opts = wl.options
         try:
-            with wl.connect(self.name) as conn:
+            with wl.connect(self.name, self.at) as conn:
                 interval = 1.0 / opts.rate_per_producer if opts.rate_per_producer > 0 else 0.0
                 while not self.stopping.is_set():
                     started = time.monotonic()
@@ -112,18 +140,105 @@ class Producer(_Worker):
 
 
 class Consumer(_Worker):
-    """A client-individual subscriber that records every delivery and acks it with a receipt."""
+    """A client-individual subscriber that records every delivery and acks it with a receipt.
 
-    def __init__(self, process: int, workload: Workload, drain: bool = False) -> None:
+    With a processing delay, deliveries are recorded as they arrive and worked on (a sleep, then the
+    ACK) by a second thread, in order: what arrived and was not acked yet is what a real slow consumer
+    holds. When its subscription closes or its connection is lost, that work is dropped unacked, and
+    the broker must deliver it again.
+    """
+
+    def __init__(
+        self,
+        process: int,
+        workload: Workload,
+        drain: bool = False,
+        after_restart: bool = False,
+        processing_delay_s: float | None = None,
+        at: str | None = None,
+    ) -> None:
         super().__init__(f"{'drain' if drain else 'consumer'}-{process}")
         self.process = process
         self.workload = workload
         self.drain = drain
+        self.at = at  # the group (or a node of it) it consumes from; None: the first group
+        self.after_restart = after_restart
+        self.processing_delay_s = (
+            workload.options.processing_delay_s if processing_delay_s is None else processing_delay_s
+        )
         self.last_delivery = time.monotonic()
         self.deliveries = 0
         self.conn: FailoverConnection
+        self.subscribed = threading.Event()
+        # Held while a delivery is recorded and while the subscription is remade, so that a delivery of
+        # a closed subscription is never recorded nor acked on the new one.
+        self._busy = threading.Lock()
+        # Held by the worker while it works on and acks one delivery.
+        self._acking = threading.Lock()
+        self._work: queue.Queue[tuple[Delivery, MessageKey, str | None]] = queue.Queue()
+        self._subscription: str | None = None
+
+    def _record_session(self, f: str, cause: str) -> None:
+        wl = self.workload
+        value = {"destination": wl.options.destination, "exclusive": wl.options.exclusive, "cause": cause}
+        # Where the consumer is (networks of brokers count demand per broker); the drain is not demand.
+        node = wl.node_of(self.conn.current_endpoint) if hasattr(self, "conn") else None
+        meta = {"drain": True} if self.drain else {}
+        wl.history.record(self.process, "ok", f, value, node=node, **meta)
+
+    # The failover client's listener callbacks (on its dispatch thread, in order with deliveries).
+    def transport_interrupted(self, endpoint: str, error: BaseException | None) -> None:
+        self._record_session(UNSUBSCRIBED, "interrupted")
+        self._drop_work()  # the dead connection's messages: the broker delivers them again
+
+    def transport_resumed(self, endpoint: str) -> None:
+        self._record_session(SUBSCRIBED, "resumed")
+
+    def on_error(self, frame: ErrorFrame) -> None:
+        return None  # the operation the ERROR answers raises and is recorded there
+
+    def _drop_work(self) -> None:
+        while True:
+            try:
+                self._work.get_nowait()
+            except queue.Empty:
+                return
+
+    def subscribe(self, cause: str = "subscribe") -> None:
+        """Subscribe (the consumer's connection must be open) and record that the subscription began."""
+        wl = self.workload
+        headers = {"activemq.exclusive": "true"} if wl.options.exclusive else None
+        self._record_session(SUBSCRIBED, cause)
+        subscription = self.conn.subscribe(
+            wl.options.destination, self.on_delivery, ack="client-individual", headers=headers
+        )
+        self._subscription = subscription.id
+
+    def reopen(self) -> None:
+        """Close the subscription on the live broker (unacked messages go back) and subscribe again."""
+        with self._busy, self._acking:
+            # Recorded before UNSUBSCRIBE goes out: nothing the broker does after it can precede it.
+            self._record_session(UNSUBSCRIBED, "close")
+            self._drop_work()
+            subscription, self._subscription = self._subscription, None
+            if subscription is not None:
+                self.conn.unsubscribe(subscription)
+            self.subscribe("subscribe")
 
     def on_delivery(self, delivery: Delivery) -> None:
+        with self._busy:
+            if delivery.subscription != self._subscription:
+                return  # a message of a closed subscription: the client drops it, the broker keeps it
+            key = self._record(delivery)
+        if key is None:
+            return
+        node = self.workload.node_of(delivery.endpoint)
+        if self.processing_delay_s > 0:
+            self._work.put((delivery, key, node))
+        else:
+            self._ack(delivery, key, node)
+
+    def _record(self, delivery: Delivery) -> MessageKey | None:
         wl = self.workload
         self.last_delivery = time.monotonic()
         key = decode_key(delivery.body)
@@ -142,12 +257,15 @@ class Consumer(_Worker):
             meta["group"] = group
         if self.drain:
             meta["drain"] = True
-        node = wl.node_of(delivery.endpoint)
-        wl.history.record(self.process, "ok", RECEIVE, value, node=node, **meta)
+        if self.after_restart:
+            meta["after_restart"] = True
+        wl.history.record(self.process, "ok", RECEIVE, value, node=wl.node_of(delivery.endpoint), **meta)
         self.deliveries += 1
         wl.count("received")
-        if key is None:
-            return
+        return key
+
+    def _ack(self, delivery: Delivery, key: MessageKey, node: str | None) -> None:
+        wl = self.workload
         wl.history.record(self.process, "invoke", ACK, key)
         try:
             self.conn.ack(delivery, receipt=True, timeout=wl.options.ack_timeout_s)
@@ -158,22 +276,56 @@ class Consumer(_Worker):
         except (ReceiptTimeout, ConnectionLost) as exc:
             wl.history.record(self.process, "info", ACK, key, error=f"{type(exc).__name__}: {exc}")
 
+    def start_work(self) -> threading.Thread | None:
+        """Start the worker that acks deliveries after the processing delay (none without a delay)."""
+        if self.processing_delay_s <= 0:
+            return None
+        worker = threading.Thread(target=self._work_through, name=f"{self.name}-work", daemon=True)
+        worker.start()
+        return worker
+
+    def _work_through(self) -> None:
+        """The slow consumer's worker: each delivery takes ``processing_delay_s``, then its ACK."""
+        while not self.stopping.is_set():
+            try:
+                delivery, key, node = self._work.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            with self._acking:
+                if delivery.subscription != self._subscription or self.stopping.wait(self.processing_delay_s):
+                    continue
+                self._ack(delivery, key, node)
+                self.last_delivery = time.monotonic()
+
     def run(self) -> None:
         wl = self.workload
+        worker: threading.Thread | None = None
         try:
-            with wl.connect(self.name) as conn:
+            with wl.connect(self.name, self.at) as conn:
                 self.conn = conn
-                headers = {"activemq.exclusive": "true"} if wl.options.exclusive else None
-                conn.subscribe(wl.options.destination, self.on_delivery, ack="client-individual", headers=headers)
+                conn.add_listener(self)
+                worker = self.start_work()
+                with self._busy:
+                    self.subscribe("subscribe")
+                self.subscribed.set()
                 self.stopping.wait()
+                with self._busy, self._acking:
+                    self._record_session(UNSUBSCRIBED, "close")
+                    self._subscription = None
         except BaseException as exc:
             self.error = exc
             log.error("%s stopped: %s", self.name, exc)
+        finally:
+            self.stopping.set()
+            if worker is not None:
+                worker.join(timeout=5)
 
     def wait_idle(self, idle_s: float, timeout: float) -> None:
-        """Wait until no delivery has arrived for ``idle_s`` seconds (or ``timeout`` passes)."""
+        """Wait until nothing has arrived or been acked for ``idle_s`` seconds (or ``timeout`` passes)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and time.monotonic() - self.last_delivery < idle_s:
+        while time.monotonic() < deadline and (
+            time.monotonic() - self.last_delivery < idle_s or not self._work.empty()
+        ):
             time.sleep(0.1)
 
 
@@ -198,10 +350,13 @@ class Workload:
         self._counts_lock = threading.Lock()
         self._endpoints = cluster.endpoint_names()
         self._process_ids = iter(range(1_000_000))
+        self._consumers: list[Consumer] = []  # of the running block, those added during it included
 
     # -- plumbing used by the workers ------------------------------------------------------------
-    def connect(self, client_id: str) -> FailoverConnection:
-        uri = self.cluster.failover_uri(**self.options.failover_options)
+    def connect(self, client_id: str, at: str | None = None) -> FailoverConnection:
+        """A failover connection to the group ``at`` names (a group or one of its nodes; None: the first)."""
+        group = self.cluster.topology.group_of(at).name if at in self.cluster.topology.nodes else at
+        uri = self.cluster.failover_uri(group, **self.options.failover_options)
         conn = FailoverConnection(uri, client_id=client_id, heartbeats=(self.options.heartbeat_ms,) * 2)
         conn.connect()
         return conn
@@ -222,13 +377,36 @@ class Workload:
             self._counts[what] = self._counts.get(what, 0) + 1
 
     # -- the run ---------------------------------------------------------------------------------
+    @staticmethod
+    def _places(placement: Placement) -> list[str | None]:
+        if isinstance(placement, int):
+            return [None] * placement
+        return [at for at, count in placement.items() for _ in range(count)]
+
+    def _check_places(self, placement: Placement) -> None:
+        if isinstance(placement, int):
+            return
+        known = {*self.cluster.topology.nodes, *(g.name for g in self.cluster.topology.groups)}
+        unknown = sorted(set(placement) - known)
+        if unknown:
+            raise ValueError(
+                f"workload: no broker or group named {', '.join(unknown)} in {self.cluster.topology.name} "
+                f"(brokers: {', '.join(self.cluster.topology.nodes)})"
+            )
+
     @contextmanager
-    def running(self, producers: int = 2, consumers: int = 1, **overrides: Any) -> Iterator[Workload]:
-        """Run producers and consumers for the duration of the block, probing the cluster meanwhile."""
+    def running(self, producers: Placement = 2, consumers: Placement = 1, **overrides: Any) -> Iterator[Workload]:
+        """Run producers and consumers for the duration of the block, probing the cluster meanwhile.
+
+        Give counts, or pin them to brokers of a network: ``producers={"amq1": 2}, consumers={"amq3": 1}``.
+        """
         if overrides:
             self.options = WorkloadOptions(**{**self.options.__dict__, **overrides})
-        consumer_workers = [Consumer(next(self._process_ids), self) for _ in range(consumers)]
-        producer_workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
+        self._check_places(producers)
+        self._check_places(consumers)
+        consumer_workers = [Consumer(next(self._process_ids), self, at=at) for at in self._places(consumers)]
+        producer_workers = [Producer(next(self._process_ids), self, at=at) for at in self._places(producers)]
+        self._consumers = consumer_workers
         with self.cluster.probing(self.history):
             for worker in [*consumer_workers, *producer_workers]:
                 worker.start()
@@ -244,16 +422,85 @@ class Workload:
                     worker.stopping.set()
                 for worker in producer_workers:
                     worker.join(timeout=self.options.send_timeout_s + 5)
+                consumer_workers = list(self._consumers)
                 for worker in consumer_workers:
                     worker.wait_idle(self.options.drain_idle_s, timeout=30)
                     worker.stopping.set()
                 for worker in consumer_workers:
                     worker.join(timeout=10)
+                self._consumers = []
                 stop_reporting.set()
                 reporter.join(timeout=2)
         errors = [f"{w.name}: {w.error}" for w in [*producer_workers, *consumer_workers] if w.error]
         if errors:
             log.warning("workers stopped with errors: %s", "; ".join(errors))
+
+    def add_consumers(self, count: int = 1, processing_delay_s: float | None = None, timeout: float = 30.0) -> None:
+        """Start more consumers inside a ``running`` block (they join a group or exclusive queue already
+        held); returns once each has subscribed."""
+        if not self._consumers:
+            raise RuntimeError("add_consumers() joins a running workload: call it inside workload.running(...)")
+        added = [Consumer(next(self._process_ids), self, processing_delay_s=processing_delay_s) for _ in range(count)]
+        self._consumers.extend(added)
+        for worker in added:
+            worker.start()
+        for worker in added:
+            if not worker.subscribed.wait(timeout):
+                raise TimeoutError(f"{worker.name} did not subscribe within {timeout:.0f} s: {worker.error}")
+
+    def move_consumers(
+        self, source: str, target: str, processing_delay_s: float | None = None, timeout: float = 30.0
+    ) -> int:
+        """Inside ``running()``: the consumers on ``source`` leave it and as many subscribe on ``target``
+        (clients moving to another broker of a network), working ``processing_delay_s`` per message
+        there (None: the workload's). Returns once they have subscribed, with how many moved."""
+        self._check_places({source: 1, target: 1})
+        leaving = [c for c in self._consumers if c.at == source]
+        if not leaving:
+            placed = ", ".join(str(c.at) for c in self._consumers) or "none"
+            raise ValueError(f"workload: no running consumer on {source} to move (consumers at: {placed})")
+        for worker in leaving:
+            worker.stopping.set()
+        for worker in leaving:
+            worker.join(timeout=10)
+        arriving = [
+            Consumer(next(self._process_ids), self, processing_delay_s=processing_delay_s, at=target) for _ in leaving
+        ]
+        self._consumers = [c for c in self._consumers if c not in leaving] + arriving
+        for worker in arriving:
+            worker.start()
+        for worker in arriving:
+            if not worker.subscribed.wait(timeout):
+                raise TimeoutError(
+                    f"{worker.name} did not subscribe on {target} within {timeout:.0f} s: {worker.error}"
+                )
+        self.progress(f"moved {len(leaving)} consumers from {source} to {target}")
+        return len(leaving)
+
+    def reopen_consumers(self) -> None:
+        """Every running consumer closes its subscription on the live broker and subscribes again.
+
+        What each had been delivered and not acked goes back to the queue: the broker must deliver it
+        again, ahead of newer messages when that consumer is the queue's only one.
+        """
+        for worker in self._consumers:
+            if worker.subscribed.is_set() and worker.is_alive():
+                worker.reopen()
+
+    def wait_for_backlog(self, queued: int, timeout: float = 60.0) -> None:
+        """Block until at least ``queued`` receipted messages have not been delivered yet."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._counts_lock:
+                backlog = self._counts.get("sent", 0) - self._counts.get("received", 0)
+            if backlog >= queued:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the backlog reached {backlog}, not {queued}, within {timeout:.0f} s: consumers keep up; "
+                    "slow them with processing_delay_s or produce() first"
+                )
+            time.sleep(0.02)
 
     def wait_for_traffic(self, receipts: int = 20, timeout: float = 60.0) -> None:
         """Block until ``receipts`` more sends have been receipted: the cluster is serving under load."""
@@ -281,11 +528,12 @@ class Workload:
                 sent, received = self._counts.get("sent", 0), self._counts.get("received", 0)
             self.progress(f"[{time.monotonic() - started:5.1f} s] sent {sent} receipted, received {received}")
 
-    def produce(self, count: int, producers: int = 1, **overrides: Any) -> None:
+    def produce(self, count: int, producers: Placement = 1, **overrides: Any) -> None:
         """Send ``count`` messages per producer with no consumer running (they stay queued)."""
         if overrides:
             self.options = WorkloadOptions(**{**self.options.__dict__, **overrides})
-        workers = [Producer(next(self._process_ids), self) for _ in range(producers)]
+        self._check_places(producers)
+        workers = [Producer(next(self._process_ids), self, at=at) for at in self._places(producers)]
         for worker in workers:
             worker.start()
         deadline = time.monotonic() + 60 + count * self.options.send_timeout_s
@@ -299,18 +547,36 @@ class Workload:
                 worker.stopping.set()
                 worker.join(timeout=self.options.send_timeout_s + 5)
 
-    def drain(self, timeout: float = 60.0) -> int:
-        """Consume everything left on the queue with a fresh consumer; return how many arrived."""
-        drainer = Consumer(next(self._process_ids), self, drain=True)
-        drainer.start()
-        time.sleep(0.2)
-        drainer.wait_idle(self.options.drain_idle_s, timeout=timeout)
-        drainer.stopping.set()
-        drainer.join(timeout=10)
-        if drainer.error:
-            raise RuntimeError(f"draining {self.options.destination} failed: {drainer.error}")
-        self.progress(f"drained {drainer.deliveries} messages left on {self.options.destination}")
-        return drainer.deliveries
+    def drain(self, timeout: float = 60.0, after_restart: bool = False) -> int:
+        """Consume everything left on the queue with fresh consumers; return how many arrived.
+
+        In a network of brokers one drainer per group runs at once, so that messages stuck on any
+        broker are found where they are (the drain receive's node says where).
+        """
+        topology = self.cluster.topology
+        places: list[str | None] = [g.name for g in topology.groups] if topology.is_network else [None]
+        drainers = [
+            Consumer(
+                next(self._process_ids), self, drain=True, after_restart=after_restart, processing_delay_s=0, at=at
+            )
+            for at in places
+        ]
+        for drainer in drainers:
+            drainer.start()
+        for drainer in drainers:
+            drainer.subscribed.wait(timeout=30)
+        for drainer in drainers:
+            drainer.wait_idle(self.options.drain_idle_s, timeout=timeout)
+        for drainer in drainers:
+            drainer.stopping.set()
+        for drainer in drainers:
+            drainer.join(timeout=10)
+        errors = [f"{d.name}: {d.error}" for d in drainers if d.error]
+        if errors:
+            raise RuntimeError(f"draining {self.options.destination} failed: {'; '.join(errors)}")
+        drained = sum(d.deliveries for d in drainers)
+        self.progress(f"drained {drained} messages left on {self.options.destination}")
+        return drained
 
     def check(
         self,
@@ -319,11 +585,24 @@ class Workload:
         failover_bound_ms: float | None = None,
         master_timeout: float = 60.0,
         ordering_scope: Scope = "consumer",
+        acks_durable: bool = True,
+        checkers: Mapping[str, Checker | None] | None = None,
+        stuck_bound_ms: float = DEFAULT_STUCK_BOUND_MS,
+        min_share: float | None = None,
     ) -> Verdict:
         """Heal every fault, wait for a master, drain, and run every checker over the history.
 
         ``ordering_scope`` "consumer" checks each consumer's view of each producer; "group" checks each
         (producer, message group) across all consumers, for competing consumers with message groups.
+        ``acks_durable=False`` declares that a receipted ACK may be forgotten (reported, not failed).
+        ``checkers`` adds named checkers to the standard ones (a None value leaves one out).
+        In a network of brokers the network checkers run too: ``stuck_bound_ms`` is how long a message
+        may wait while a consumer is connected somewhere, ``min_share`` the least share of deliveries
+        each consumer must get (None: no bound); ordering becomes the bridge-ordering figure, since
+        ActiveMQ promises no order across a bridge.
+
+        When receipted messages are still missing after the drain, every node is restarted and the
+        queue drained once more: what appears then is stranded, the rest is lost.
         """
         heal_errors = self.nemesis.heal_all()
         if heal_errors:
@@ -332,16 +611,32 @@ class Workload:
         # for the checkers, not a reason to give up before draining.
         self.cluster.wait_for_any_master(timeout=master_timeout)
         self.drain()
+        missing = check_total_queue(self.history.ops()).lost
+        if missing:
+            self.progress(f"{missing} receipted messages missing after the drain: restarting every node to drain again")
+            self.cluster.restart_all(timeout=master_timeout)
+            self.drain(after_restart=True)
         groups = {g.name: list(g.nodes) for g in self.cluster.topology.groups}
-        self.verdict = check_all(
-            self.history.ops(),
-            exactly_once=exactly_once,
-            groups=groups,
-            bound_ms=failover_bound_ms,
-            ordering_scope=ordering_scope,
+        chosen: dict[str, Checker | None] = {
+            **standard_checkers(
+                exactly_once=exactly_once,
+                acks_durable=acks_durable,
+                groups=groups,
+                bound_ms=failover_bound_ms,
+                ordering_scope=ordering_scope,
+            ),
+            **(self._network_checkers(stuck_bound_ms, min_share) if self.cluster.topology.is_network else {}),
+            **(checkers or {}),
+        }
+        self.verdict = run_checkers(
+            self.history.ops(), {name: checker for name, checker in chosen.items() if checker is not None}
         )
         self.progress(self.verdict.summary())
         return self.verdict
+
+    @staticmethod
+    def _network_checkers(stuck_bound_ms: float, min_share: float | None) -> dict[str, Checker | None]:
+        return {"ordering": None, **network_checkers(stuck_bound_ms=stuck_bound_ms, min_share=min_share)}
 
 
 class _ClusterGone:

@@ -14,8 +14,9 @@ import pytest
 
 from harness.faults import LockHolder, Nemesis
 from harness.history import History
-from harness.services import DATABASE_KINDS, DatabasePool, LinkProxy
+from harness.services import DATABASE_KINDS, DatabasePool
 from harness.services.database import connection_answers
+from harness.toxiproxy.links import BuiltinToxiproxy, LinkProxies
 
 pytestmark = pytest.mark.integration
 
@@ -26,25 +27,33 @@ def pool() -> Iterator[DatabasePool]:
         yield databases
 
 
+@pytest.fixture(scope="module")
+def links() -> Iterator[LinkProxies]:
+    with BuiltinToxiproxy() as server:
+        proxies = LinkProxies(server.url)
+        yield proxies
+        proxies.close()
+
+
 @pytest.mark.parametrize("kind", DATABASE_KINDS)
-def test_sessions_of_one_link_are_killed_and_the_others_live_on(pool: DatabasePool, kind: str) -> None:
+def test_sessions_of_one_link_are_killed_and_the_others_live_on(
+    pool: DatabasePool, links: LinkProxies, kind: str
+) -> None:
     server, database = pool.create_database(kind)  # type: ignore[arg-type]
-    with (
-        LinkProxy((database.host, database.port), name="amq1") as first,
-        LinkProxy((database.host, database.port), name="amq2") as second,
-    ):
-        victims = [replace(database, port=first.port).connect() for _ in range(2)]
-        survivor = replace(database, port=second.port).connect()
-        try:
-            assert all(connection_answers(c) for c in [*victims, survivor])
-            killed = server.kill_sessions(database, first.upstream_ports())
-            assert killed == 2, f"expected the 2 sessions through amq1's link to be killed, killed {killed}"
-            assert not any(connection_answers(c) for c in victims), "a killed session still answers"
-            assert connection_answers(survivor), "a session through another link was killed too"
-        finally:
-            for conn in [*victims, survivor]:
-                with contextlib.suppress(Exception):
-                    conn.close()
+    first = links.create(f"amq1.{kind}", (database.host, database.port))
+    second = links.create(f"amq2.{kind}", (database.host, database.port))
+    victims = [replace(database, port=first.listen_port).connect() for _ in range(2)]
+    survivor = replace(database, port=second.listen_port).connect()
+    try:
+        assert all(connection_answers(c) for c in [*victims, survivor])
+        killed = server.kill_sessions(database, first.upstream_ports())
+        assert killed == 2, f"expected the 2 sessions through amq1's link to be killed, killed {killed}"
+        assert not any(connection_answers(c) for c in victims), "a killed session still answers"
+        assert connection_answers(survivor), "a session through another link was killed too"
+    finally:
+        for conn in [*victims, survivor]:
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 @pytest.mark.parametrize("kind", DATABASE_KINDS)

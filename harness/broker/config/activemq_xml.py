@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from harness.broker.config.replicated_leveldb import (
+    ReplicatedConfigError,
+    ReplicatedStoreConfig,
+    parse_replicated_leveldb,
+)
 from harness.broker.core.auth import SimpleAuthentication, User
 from harness.broker.core.policy import (
     DeadLetterKind,
@@ -163,7 +168,8 @@ class IOExceptionHandlerConfig:
 class BrokerConfig:
     broker_name: str
     connectors: tuple[ConnectorConfig, ...]
-    store: StoreConfig | JdbcStoreConfig | None  # None when persistent="false": memory only, no lock
+    # None when persistent="false": memory only, no lock
+    store: StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig | None
     data_directory: Path | None = None
     use_jmx: bool = False
     scheduler_support: bool = False
@@ -349,7 +355,7 @@ class _Parser:
         if use_jmx:
             self.ignored.append("useJmx (pybroker has no JMX)")
 
-        store: StoreConfig | JdbcStoreConfig | None = None
+        store: StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig | None = None
         io_handler: IOExceptionHandlerConfig | None = None
         connectors: tuple[ConnectorConfig, ...] = ()
         policies = PolicyMap()
@@ -411,7 +417,7 @@ class _Parser:
             io_exception_handler=io_handler,
         )
 
-    def persistence_adapter(self, element: ET.Element) -> StoreConfig | JdbcStoreConfig:
+    def persistence_adapter(self, element: ET.Element) -> StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig:
         self.check_attributes(element, frozenset())
         children = list(element)
         if len(children) != 1:
@@ -424,7 +430,16 @@ class _Parser:
             return self.kahadb(adapter)
         if _local(adapter.tag) == "jdbcPersistenceAdapter":
             return self.jdbc(adapter)
-        raise self.unsupported(adapter, "persistenceAdapter", "supported: <kahaDB>, <jdbcPersistenceAdapter>")
+        if _local(adapter.tag) == "replicatedLevelDB":
+            if list(adapter):
+                raise self.error("<replicatedLevelDB> takes no child elements")
+            try:
+                return parse_replicated_leveldb(dict(adapter.attrib), self.ignored)
+            except ReplicatedConfigError as exc:
+                raise self.error(str(exc)) from None
+        raise self.unsupported(
+            adapter, "persistenceAdapter", "supported: <kahaDB>, <jdbcPersistenceAdapter>, <replicatedLevelDB>"
+        )
 
     def jdbc(self, element: ET.Element) -> JdbcStoreConfig:
         self.check_attributes(element, _JDBC_ATTRIBUTES)

@@ -25,14 +25,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
 
-from harness.broker.core.destinations import Queue, SubscriptionQueue, Topic
+from harness.broker.core.destinations import AckMode, Client, Queue, Subscription, SubscriptionQueue, Topic
 from harness.broker.core.policy import PolicyMap, RedeliverySettings
 from harness.broker.core.properties import resolver
 from harness.broker.core.selector import Selector
 from harness.broker.core.selector import parse as parse_selector
-from harness.broker.core.subscription import AckMode, Client, Subscription
 from harness.broker.message import (
     DEFAULT_PRIORITY,
     QUEUE_PREFIX,
@@ -45,7 +43,17 @@ from harness.broker.message import (
     is_queue,
     is_temporary,
 )
-from harness.broker.store.journal import AddOp, DurableSubscriptionRecord, Op, RemoveOp, SubscribeOp, UnsubscribeOp
+from harness.broker.store.contract import (
+    UNLIMITED,
+    AddOp,
+    DurableSubscriptionRecord,
+    Op,
+    RemoveOp,
+    Store,
+    StoreLimits,
+    SubscribeOp,
+    UnsubscribeOp,
+)
 
 __all__ = ["AckMode", "Broker", "BrokerError", "BrokerSettings", "Client", "Subscription", "Transaction"]
 
@@ -54,22 +62,6 @@ log = logging.getLogger("pybroker")
 
 class BrokerError(Exception):
     """A client request the broker refuses; the connection reports it in an ERROR frame."""
-
-
-class Store(Protocol):
-    def append(self, ops: Iterable[Op]) -> asyncio.Future[None]: ...
-
-
-@dataclass(frozen=True)
-class StoreLimits:
-    """What a store can hold, checked before a message or subscription is accepted (never after)."""
-
-    max_queue_name_length: int | None = None  # without the /queue/ prefix; None: no limit
-    durable_subscriptions: bool = True
-    store_name: str = "the store"  # names the store in refusals
-
-
-UNLIMITED = StoreLimits()
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
 from pathlib import Path
+
+from harness.broker.store.files import fsync_dir
 
 EPOCH_FILE = "epoch"
 CLAIMS_DIR = "epoch.d"
@@ -27,14 +28,6 @@ _CLAIMS_KEPT = 16
 
 class EpochConflict(Exception):
     """Another node claimed the term this node tried to claim."""
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class EpochStore:
@@ -114,51 +107,3 @@ class EpochStore:
             if claimed < term - _CLAIMS_KEPT:
                 with contextlib.suppress(OSError):
                     (self.claims / f"{claimed:010d}").unlink()
-
-
-class Fence:
-    """The fence check of one master term.
-
-    ``check()`` re-reads the epoch and returns False once it differs from the term (or cannot be
-    read). The first failure calls ``on_deposed`` with the reason; the result then stays False.
-    """
-
-    def __init__(self, term: int, read_epoch: Callable[[], int], on_deposed: Callable[[str], None]) -> None:
-        self.term = term
-        self._read = read_epoch
-        self._on_deposed = on_deposed
-        self.reason: str | None = None
-
-    @property
-    def deposed(self) -> bool:
-        return self.reason is not None
-
-    def check(self) -> bool:
-        if self.reason is not None:
-            return False
-        problem = self.problem()
-        if problem is not None:
-            return self.depose(problem)
-        return True
-
-    def problem(self) -> str | None:
-        """Why this node may no longer be master, or None. Subclasses check other evidence."""
-        try:
-            current = self._read()
-        except (OSError, ValueError) as exc:
-            return f"cannot read the fencing epoch: {exc}"
-        if current != self.term:
-            return f"fencing epoch moved to {current}, this master holds epoch {self.term}"
-        return None
-
-    def depose(self, reason: str) -> bool:
-        """Mark the term as over (from a failed check or any other lost guarantee); returns False."""
-        if self.reason is None:
-            self.reason = reason
-            self._on_deposed(reason)
-        return False
-
-
-def always_valid() -> Fence:
-    """A fence for a non-persistent broker, which has no store to share and so no rival."""
-    return Fence(0, lambda: 0, lambda reason: None)

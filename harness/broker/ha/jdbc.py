@@ -25,11 +25,11 @@ from enum import StrEnum
 from typing import TypeVar
 
 from harness.broker.config.activemq_xml import IOExceptionHandlerConfig, JdbcStoreConfig
+from harness.broker.fence import Fence
 from harness.broker.ha.db_lockers import DatabaseLocker, LeaseLocker, Locker, LockRowMissing, lease_renew_period_ms
-from harness.broker.ha.fencing import Fence
 from harness.broker.server import BrokerServer, StartupError
+from harness.broker.store.contract import Fenced
 from harness.broker.store.database import Database, DriverDatabase, close_quietly
-from harness.broker.store.group_commit import Fenced
 from harness.broker.store.jdbc_schema import SchemaError, ensure_schema
 from harness.broker.store.jdbc_statements import Statements
 from harness.broker.store.jdbc_store import JDBC_STORE_LIMITS, ForeignRows, JdbcStore, open_term

@@ -13,15 +13,9 @@ import concurrent.futures
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from harness.broker.store.contract import Fenced
+
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """Writing failed; nothing in the failed batch may be confirmed."""
-
-
-class Fenced(Exception):
-    """This node is no longer master: nothing may be confirmed."""
 
 
 class GroupCommit(Generic[T]):

@@ -24,22 +24,22 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.broker.core.broker import StoreLimits
 from harness.broker.message import QUEUE_PREFIX, TOPIC_PREFIX, Message
-from harness.broker.store.database import Connection, Cursor, Database, close_quietly
-from harness.broker.store.group_commit import Fenced, GroupCommit, StoreError
-from harness.broker.store.jdbc_epoch import EpochMismatch, check_epoch, claim_next_epoch
-from harness.broker.store.jdbc_statements import Statements
-from harness.broker.store.journal import (
+from harness.broker.store.contract import (
     AddOp,
-    CorruptRecord,
+    Fenced,
     Op,
     RemoveOp,
+    StoreError,
+    StoreLimits,
     SubscribeOp,
     UnsubscribeOp,
-    decode_ops,
-    encode_ops,
 )
+from harness.broker.store.database import Connection, Cursor, Database, close_quietly
+from harness.broker.store.group_commit import GroupCommit
+from harness.broker.store.jdbc_epoch import EpochMismatch, check_epoch, claim_next_epoch
+from harness.broker.store.jdbc_statements import Statements
+from harness.broker.store.records import CorruptRecord, decode_ops, encode_ops
 
 MSG_MAGIC = b"PYBMSG1\n"
 CONTAINER_LENGTH = 250  # ACTIVEMQ_MSGS.CONTAINER is a VARCHAR(250)

@@ -15,8 +15,9 @@ from harness.images.build import ImageBuilder
 from harness.images.recipes import plan_images
 from harness.runtime.docker import DockerRuntime
 from harness.runtime.engine import EngineUnavailable, connect
-from harness.services import DATABASE_KINDS, LinkProxy
+from harness.services import DATABASE_KINDS
 from harness.services.database import connection_answers
+from harness.toxiproxy.links import BuiltinToxiproxy, LinkProxies
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +45,12 @@ def runtime(tmp_path: Path, base_image: str) -> Iterator[DockerRuntime]:
 @pytest.mark.parametrize("kind", DATABASE_KINDS)
 def test_database_container_serves_through_links_and_survives_an_outage(runtime: DockerRuntime, kind: str) -> None:
     server, database = runtime.databases().create_database(kind)  # type: ignore[arg-type]
-    with (
-        LinkProxy(lambda: (server.host, server.port), name="amq1") as first,
-        LinkProxy(lambda: (server.host, server.port), name="amq2") as second,
-    ):
-        victim = replace(database, host="127.0.0.1", port=first.port).connect()
-        survivor = replace(database, host="127.0.0.1", port=second.port).connect()
+    with BuiltinToxiproxy() as proxy_server:
+        links = LinkProxies(proxy_server.url)
+        first = links.create("amq1", (server.host, server.port))
+        second = links.create("amq2", (server.host, server.port))
+        victim = replace(database, host="127.0.0.1", port=first.listen_port).connect()
+        survivor = replace(database, host="127.0.0.1", port=second.listen_port).connect()
         try:
             with victim.cursor() as cur:
                 cur.execute("CREATE TABLE kept (n INT)")
@@ -64,7 +65,8 @@ def test_database_container_serves_through_links_and_survives_an_outage(runtime:
         server.stop_immediately()
         assert not server.running
         server.start()
-        again = replace(database, host="127.0.0.1", port=second.port)
+        second.repoint((server.host, server.port))  # the restarted container may have another address
+        again = replace(database, host="127.0.0.1", port=second.listen_port)
         assert again.query("SELECT n FROM kept") == [(7,)]
 
 

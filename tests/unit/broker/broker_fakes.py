@@ -9,7 +9,7 @@ from typing import Any
 from harness.broker.core.broker import Broker, BrokerSettings, Subscription
 from harness.broker.message import Message
 from harness.broker.stomp.frames import V1_2, Frame, FrameParser
-from harness.broker.store.journal import Op
+from harness.broker.store.contract import Op
 
 
 class FakeStore:

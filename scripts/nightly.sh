@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The nightly matrix: every suite on both vendors (pybroker and ActiveMQ Classic), as local processes and
+# in Docker containers, JDBC scenarios on both PostgreSQL and MariaDB; then one merged HTML report, the
+# comparison (Markdown and JSON), what changed verdict since the previous night, and allure results.
+# .github/workflows/nightly.yml runs the same jobs in parallel, one per runner, and this script's report
+# step on what they produced.
+#
+#   bash scripts/nightly.sh                  every job, one after another on this machine, then the report
+#   bash scripts/nightly.sh jobs             the job names (the workflow's matrix lists the same)
+#   bash scripts/nightly.sh run JOB          one job: reports/nightly/JOB/{results,allure}
+#   bash scripts/nightly.sh report [DIR...]  the report of results directories (default: every job's here)
+#
+# NIGHTLY_DIR (default reports/nightly) is where everything goes; NIGHTLY_PREVIOUS, a results directory of
+# an earlier night (e.g. last night's reports/nightly/merged), adds changes.md and changes.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+OUT=${NIGHTLY_DIR:-reports/nightly}
+JOBS=(ha-local ha-jdbc-postgresql-local ha-jdbc-mariadb-local other-suites-local
+  ha-docker ha-jdbc-postgresql-docker ha-jdbc-mariadb-docker other-suites-docker)
+
+# The pytest arguments of one job (in ARGS): the shared-file and other HA scenarios, the JDBC ones per
+# database (so each database's servers start on one runner), and every suite besides suites/ha.
+job_args() {
+  local job=$1 runtime=${1##*-}
+  case "${job%-*}" in
+    ha) ARGS=(suites/ha -k "not jdbc") ;;
+    ha-jdbc-postgresql) ARGS=(suites/ha -k jdbc --database postgresql) ;;
+    ha-jdbc-mariadb) ARGS=(suites/ha -k jdbc --database mariadb) ;;
+    other-suites) ARGS=(suites --ignore=suites/ha) ;;
+    *) echo "nightly: unknown job '$job' (jobs: ${JOBS[*]})" >&2; return 2 ;;
+  esac
+  ARGS+=(--runtime "$runtime" --vendor pybroker --vendor activemq)
+}
+
+run_job() {
+  local job=$1 status=0
+  job_args "$job"
+  echo "== nightly job $job: pytest ${ARGS[*]}"
+  "$PY" -m pytest "${ARGS[@]}" --results-dir "$OUT/$job/results" --alluredir "$OUT/$job/allure" \
+    --no-html-report -q -p no:cacheprovider --durations=10 || status=$?
+  # 5: the job selected no scenario (a suite without JDBC scenarios, say): nothing to report, no failure.
+  [ "$status" -eq 5 ] && { echo "nightly: job $job ran no scenario"; status=0; }
+  return "$status"
+}
+
+report() {
+  local dirs=("$@")
+  if [ ${#dirs[@]} -eq 0 ]; then
+    for job in "${JOBS[@]}"; do
+      [ -f "$OUT/$job/results/results.jsonl" ] && dirs+=("$OUT/$job/results")
+    done
+  fi
+  if [ ${#dirs[@]} -eq 0 ]; then
+    echo "nightly: no results to report (run a job first: bash scripts/nightly.sh run ha-local)" >&2
+    return 2
+  fi
+  local started=$SECONDS
+  "$PY" -m harness.cli report merge "${dirs[@]}" -o "$OUT/merged"
+  local screenshot=()
+  command -v chromium >/dev/null 2>&1 && screenshot=(--screenshot "$OUT/index.png")
+  "$PY" -m harness.cli report html "$OUT/merged" -o "$OUT/index.html" --title "amq-harness nightly" "${screenshot[@]}"
+  "$PY" -m harness.cli report compare "$OUT/merged" -o "$OUT/comparison.md"
+  "$PY" -m harness.cli report compare "$OUT/merged" --format json -o "$OUT/comparison.json"
+  if [ -n "${NIGHTLY_PREVIOUS:-}" ] && [ -e "$NIGHTLY_PREVIOUS" ]; then
+    "$PY" -m harness.cli report changes "$NIGHTLY_PREVIOUS" "$OUT/merged" -o "$OUT/changes.md"
+    "$PY" -m harness.cli report changes "$NIGHTLY_PREVIOUS" "$OUT/merged" --format json -o "$OUT/changes.json"
+  fi
+  # Every job's allure results in one directory, with the run's environment and categories.
+  local allure_dirs=()
+  for dir in "$OUT"/*/allure; do [ -d "$dir" ] && allure_dirs+=("$dir"); done
+  if [ ${#allure_dirs[@]} -gt 0 ]; then
+    mkdir -p "$OUT/allure-results"
+    for dir in "${allure_dirs[@]}"; do cp -r "$dir"/. "$OUT/allure-results/"; done
+    "$PY" -m harness.cli report allure-metadata "$OUT/merged" -o "$OUT/allure-results"
+  fi
+  echo "nightly: report step took $((SECONDS - started)) s"
+}
+
+case "${1:-all}" in
+  jobs) printf '%s\n' "${JOBS[@]}" ;;
+  run) [ $# -eq 2 ] || { echo "usage: $0 run JOB" >&2; exit 2; }; run_job "$2" ;;
+  report) shift; report "$@" ;;
+  all)
+    bash scripts/setup.sh
+    "$PY" -m harness.cli images build
+    overall=0
+    for job in "${JOBS[@]}"; do run_job "$job" || overall=$?; done
+    report
+    exit "$overall"
+    ;;
+  *) echo "usage: $0 [jobs | run JOB | report [RESULTS_DIR...]]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,66 @@
+"""Seed 004's ordering tools with a backlog on a live broker: consumers slower than producers, so
+hundreds of receipted messages wait on the queue while consumers leave, come back and join. What a
+consumer had and did not ack goes back ahead of newer messages; a group stays with its live owner;
+an exclusive queue stays with its live owner."""
+
+import pytest
+
+from harness.topology import shared_file
+
+pytestmark = pytest.mark.topology(shared_file(nodes=1))
+
+BACKLOG = 300
+SLOW = 0.004  # s of work per delivery: about 250 a second per consumer, below what two producers send
+
+
+def test_a_reopened_consumer_gets_what_it_returned_before_newer_messages(workload):
+    """The queue's only consumer closes its subscription three times mid-stream with a backlog behind
+    it: every unacked message it had comes back, before any message it was never given."""
+    workload.produce(BACKLOG)
+    with workload.running(producers=2, consumers=1, processing_delay_s=SLOW):
+        for _ in range(3):
+            workload.wait_for_traffic(receipts=100)
+            workload.reopen_consumers()
+    result = workload.check()
+    order = result["redelivery-order"]
+    assert order.sessions_checked >= 2, f"no reopened session had returned messages: {result.summary()}"
+    assert result.lost == 0 and result.stranded == 0, result.summary()
+    assert result.late_redeliveries == 0, result.summary()
+    assert result.redelivered_after_ack == 0, result.summary()
+    assert result.valid, result.summary()
+
+
+def test_groups_stay_with_their_live_owner_when_consumers_join(workload):
+    """One consumer takes every group of a backlog; two more join while it holds them. The groups move
+    only when their owner closes its subscription, and each group stays in its producers' order."""
+    workload.produce(BACKLOG)
+    with workload.running(producers=2, consumers=1, groups=6, processing_delay_s=SLOW):
+        workload.wait_for_traffic(receipts=100)
+        workload.add_consumers(2)
+        workload.wait_for_traffic(receipts=200)
+        workload.reopen_consumers()
+        workload.wait_for_traffic(receipts=200)
+    result = workload.check(ordering_scope="group")
+    ownership = result["group-ownership"]
+    assert ownership.holdings > 6, f"the groups were never handed over: {ownership.summary()}"
+    assert result.group_moves == 0, result.summary()
+    assert result.lost == 0 and result.stranded == 0, result.summary()
+    assert result.valid, result.summary()
+
+
+def test_an_exclusive_queue_stays_with_its_live_owner(workload):
+    """An exclusive consumer works through a backlog; a second exclusive consumer joins and must get
+    nothing until the owner closes; then it takes over, and the first waits its turn."""
+    workload.produce(BACKLOG)
+    with workload.running(producers=2, consumers=1, exclusive=True, processing_delay_s=SLOW):
+        workload.wait_for_traffic(receipts=100)
+        workload.add_consumers(1)
+        workload.wait_for_traffic(receipts=200)
+        workload.reopen_consumers()
+        workload.wait_for_traffic(receipts=200)
+    result = workload.check()
+    exclusivity = result["exclusivity"]
+    assert exclusivity.holdings >= 2, f"no takeover happened: {exclusivity.summary()}"
+    assert result.exclusive_overlaps == 0, result.summary()
+    assert result.lost == 0 and result.stranded == 0, result.summary()
+    assert result.valid, result.summary()
