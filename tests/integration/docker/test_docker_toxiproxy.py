@@ -11,26 +11,9 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from harness.images.build import ImageBuilder
-from harness.images.recipes import plan_images
-from harness.runtime.engine import EngineUnavailable, connect
 from harness.toxiproxy.links import LinkProxies, toxiproxy_for_run
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def base_image() -> str:
-    try:
-        client = connect()
-    except EngineUnavailable as exc:
-        pytest.skip(f"no Docker engine: {exc}")
-    base = plan_images([])[0]
-    try:
-        ImageBuilder(client, progress=lambda line: None).ensure([base])
-    finally:
-        client.close()
-    return base.tag
 
 
 @pytest.fixture
