@@ -6,13 +6,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from broker_fakes import FakeStore, FakeTransport, ManualClock
-
 from harness.broker.core.auth import SimpleAuthentication
 from harness.broker.core.broker import Broker, BrokerSettings
 from harness.broker.fence import Fence
 from harness.broker.stomp.frames import V1_0, V1_2, Frame, FrameParser, encode_frame
 from harness.broker.stomp.protocol import ConnectionContext, StompConnection
+
+from .broker_fakes import FakeStore, FakeTransport, ManualClock
 
 
 class Env:

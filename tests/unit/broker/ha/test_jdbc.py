@@ -8,7 +8,6 @@ import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
-from fake_db import FakeDatabase
 
 from harness.broker.config.activemq_xml import (
     BrokerConfig,
@@ -28,6 +27,8 @@ from harness.broker.ha.jdbc import (
 )
 from harness.broker.server import BrokerServer
 from harness.broker.store.database import DataSource, Dialect, JdbcUrl
+
+from ..fake_db import FakeDatabase
 
 SOURCE = DataSource("ds", JdbcUrl(Dialect.POSTGRESQL, "postgresql", "127.0.0.1", 5432, "activemq"), "u", "p")
 

@@ -4,24 +4,17 @@ noLocal, and temporary destinations."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from broker_fakes import CoreEnv, FakeClient
 
 from harness.broker.core.broker import AckMode, BrokerError, durable_key
 from harness.broker.core.selector import parse
 from harness.broker.message import Message
 from harness.broker.store.contract import AddOp, DurableSubscriptionRecord, RemoveOp, SubscribeOp, UnsubscribeOp
 
+from ..broker_fakes import CoreEnv, FakeClient
+
 KEY = durable_key("c1", "s1")
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 @pytest.fixture

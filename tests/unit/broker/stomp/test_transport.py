@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from stomp_fakes import Client, Env
 
 from harness.broker.stomp.frames import V1_0, V1_1, V1_2, Frame
 from harness.broker.store.contract import Fenced
 
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
+from ..stomp_fakes import Client, Env
 
 
 @pytest.fixture
@@ -95,36 +86,24 @@ def test_malformed_frame_is_an_error(env: Env) -> None:
     assert client.transport.closed
 
 
-def test_receipt_for_persistent_send_waits_for_the_journal() -> None:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        env = Env(loop, auto_resolve=False)
-        client = env.connect()
-        client.send(Frame("SEND", {"destination": "/queue/a", "persistent": "true", "receipt": "p1"}, b"x"))
-        client.send(Frame("SEND", {"destination": "/queue/a", "receipt": "n1"}, b"y"))  # non-persistent
-        assert client.commands() == ["CONNECTED"]  # n1 must not overtake p1
-        env.store.resolve()
-        env.settle()
-        assert [f.headers.get("receipt-id") for f in client.frames()[1:]] == ["p1", "n1"]
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+def test_receipt_for_persistent_send_waits_for_the_journal(loop: asyncio.AbstractEventLoop) -> None:
+    env = Env(loop, auto_resolve=False)
+    client = env.connect()
+    client.send(Frame("SEND", {"destination": "/queue/a", "persistent": "true", "receipt": "p1"}, b"x"))
+    client.send(Frame("SEND", {"destination": "/queue/a", "receipt": "n1"}, b"y"))  # non-persistent
+    assert client.commands() == ["CONNECTED"]  # n1 must not overtake p1
+    env.store.resolve()
+    env.settle()
+    assert [f.headers.get("receipt-id") for f in client.frames()[1:]] == ["p1", "n1"]
 
 
-def test_no_receipt_when_the_journal_reports_fencing() -> None:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        env = Env(loop, auto_resolve=False)
-        client = env.connect()
-        client.send(Frame("SEND", {"destination": "/queue/a", "persistent": "true", "receipt": "p1"}, b"x"))
-        env.store.resolve(Fenced("deposed"))
-        env.settle()
-        assert client.commands() == ["CONNECTED"]
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+def test_no_receipt_when_the_journal_reports_fencing(loop: asyncio.AbstractEventLoop) -> None:
+    env = Env(loop, auto_resolve=False)
+    client = env.connect()
+    client.send(Frame("SEND", {"destination": "/queue/a", "persistent": "true", "receipt": "p1"}, b"x"))
+    env.store.resolve(Fenced("deposed"))
+    env.settle()
+    assert client.commands() == ["CONNECTED"]
 
 
 def test_fenced_master_sends_no_receipt(env: Env) -> None:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from broker_fakes import FakeClient, FakeStore
 
 from harness.broker.core.broker import AckMode, Broker, BrokerError, Transaction
 from harness.broker.message import DLQ, Message
 from harness.broker.store.contract import AddOp, RemoveOp, StoreLimits
 
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
+from ..broker_fakes import FakeClient, FakeStore
 
 
 class Env:

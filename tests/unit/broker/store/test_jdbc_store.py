@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 import pytest
-from fake_db import FakeConnection, FakeDatabase, FakeDbError
 
 from harness.broker.message import DLQ, Message
 from harness.broker.store.contract import (
@@ -35,6 +34,8 @@ from harness.broker.store.jdbc_store import (
     open_term,
     split_message_id,
 )
+
+from ..fake_db import FakeConnection, FakeDatabase, FakeDbError
 
 LOG = logging.getLogger("test")
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 
 import pytest
-from stomp_fakes import Client, Env
 
 from harness.broker.core.auth import SimpleAuthentication, User
 from harness.broker.core.broker import BrokerSettings
@@ -24,14 +22,7 @@ from harness.broker.stomp.frames import V1_0, V1_1, V1_2, Frame
 from harness.broker.stomp.transport import MAX_CONNECTIONS_MESSAGE
 from harness.broker.store.contract import AddOp, SubscribeOp
 
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
+from ..stomp_fakes import Client, Env
 
 
 @pytest.fixture

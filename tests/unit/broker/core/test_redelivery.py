@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-
-import pytest
-from broker_fakes import CoreEnv, FakeClient
 
 from harness.broker.core.broker import AckMode, BrokerSettings, Transaction
 from harness.broker.core.policy import (
@@ -22,12 +18,7 @@ from harness.broker.core.policy import (
 )
 from harness.broker.store.contract import AddOp, RemoveOp
 
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
+from ..broker_fakes import CoreEnv, FakeClient
 
 
 def queue_pattern(pattern: str) -> DestinationPattern:

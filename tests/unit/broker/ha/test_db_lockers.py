@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from fake_db import FakeClock, FakeDatabase, FakeDbError
 
 from harness.broker.ha.db_lockers import (
     DatabaseLocker,
@@ -13,6 +12,8 @@ from harness.broker.ha.db_lockers import (
     lease_safety_margin_ms,
 )
 from harness.broker.store.jdbc_statements import Statements
+
+from ..fake_db import FakeClock, FakeDatabase, FakeDbError
 
 
 def database_locker(db: FakeDatabase, interval: int = 1000) -> DatabaseLocker:
