@@ -39,8 +39,8 @@ R = TypeVar("R")
 class Verdict:
     """The results of named checkers on one history; valid iff every checker is valid.
 
-    Figures read as attributes (``verdict.lost``, ``verdict.split_brain``), so that a scenario reads
-    ``assert result.lost == 0`` whatever checker contributed the figure.
+    Figures read as attributes (``verdict.lost``, ``verdict.split_brain``) whatever checker contributed
+    them; a scenario states what it expects with ``verdict.require(lost=0, split_brain=False)``.
     """
 
     results: Mapping[str, CheckResult]
@@ -81,6 +81,29 @@ class Verdict:
         if name in figures:
             return figures[name]
         raise AttributeError(f"the verdict has no figure {name!r}; figures: {', '.join(figures)}")
+
+    def require(self, *, valid: bool | None = True, **expected: Any) -> None:
+        """The one assertion of a scenario: each named figure has its expected value and the verdict's
+        validity is ``valid`` (None: not looked at), or an AssertionError names every figure that
+        differs, followed by the summary.
+
+        ``result.require(lost=0, reordered=0, split_brain=False)`` reads as what the scenario promises.
+        """
+        figures = self.figures()
+        unknown = sorted(set(expected) - set(figures))
+        if unknown:
+            raise TypeError(f"require: the verdict has no figure {', '.join(unknown)}; figures: {', '.join(figures)}")
+        wrong = [
+            f"{name} = {figures[name]!r} (expected {want!r})"
+            for name, want in expected.items()
+            if figures[name] != want
+        ]
+        if valid is not None and self.valid != valid:
+            wrong.append(
+                f"the verdict is {self.summary().splitlines()[0]} (expected {'VALID' if valid else 'INVALID'})"
+            )
+        if wrong:
+            raise AssertionError("; ".join(wrong) + "\n" + self.summary())
 
     @property
     def problems(self) -> list[str]:

@@ -30,9 +30,7 @@ def test_master_cut_from_its_clients_but_not_from_its_store(cluster, workload, f
             assert cluster.master().name == master.name, "a broker cut from its clients only must stay master"
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)
 
 
 @pytest.mark.parametrize("topology", GROUPS)
@@ -48,6 +46,4 @@ def test_clients_frames_to_the_master_vanish_one_way(cluster, workload, faults):
             assert cluster.master().name == master.name
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=20_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)

@@ -23,9 +23,7 @@ def test_database_outage_with_stop_start_handler(cluster, workload, faults):
         cluster.wait_for_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=30_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)
 
 
 @pytest.mark.known_finding(
@@ -59,6 +57,4 @@ def test_database_outage_with_default_handler(cluster, workload, faults):
         assert came_back, f"no master 30 s after the database returned (roles {cluster.roles()}): it stays down"
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=30_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)

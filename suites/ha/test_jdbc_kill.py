@@ -28,7 +28,4 @@ def test_jdbc_master_killed_under_load(cluster, workload, faults):
                 cluster.wait_for_master(timeout=30, exclude=(master.name,))
             cluster.wait_standby(master)
     result = workload.check(failover_bound_ms=10_000)
-    assert result.lost == 0, result.summary()
-    assert result.reordered == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, reordered=0, split_brain=False)

@@ -26,9 +26,7 @@ def test_master_cut_from_database_with_lease(cluster, workload, faults):
         time.sleep(3)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)
 
 
 @pytest.mark.known_finding(
@@ -48,9 +46,7 @@ def test_master_cut_from_database_with_database_locker_default_keepalive(cluster
         cluster.wait_for_any_master(timeout=30)
         time.sleep(2)
     result = workload.check(failover_bound_ms=15_000)
-    assert not result.split_brain, result.summary()
-    assert result.lost == 0, result.summary()
-    assert result.valid, result.summary()
+    result.require(split_brain=False, lost=0)
 
 
 @pytest.mark.known_finding(
@@ -70,7 +66,4 @@ def test_slow_link_to_database(cluster, workload, faults):
         cluster.wait_for_any_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
-    assert result.lost == 0, result.summary()
-    assert result.reordered == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, reordered=0, split_brain=False)

@@ -35,9 +35,7 @@ def test_master_blackholed_from_database_with_lease(cluster, workload, faults):
         cluster.wait_for_any_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)
 
 
 @pytest.mark.parametrize("topology", [pytest.param(jdbc(nodes=2, db=db), id=db) for db in DATABASES])
@@ -53,6 +51,4 @@ def test_master_blackholed_from_database_with_database_locker(cluster, workload,
         cluster.wait_for_any_master(timeout=60)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=30_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)

@@ -21,9 +21,7 @@ def test_master_sessions_killed_with_lease(cluster, workload, faults):
         cluster.wait_for_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)
 
 
 @pytest.mark.known_finding(
@@ -44,6 +42,4 @@ def test_master_sessions_killed_with_database_locker_default_keepalive(cluster, 
         cluster.wait_for_any_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
-    assert not result.split_brain, result.summary()
-    assert result.lost == 0, result.summary()
-    assert result.valid, result.summary()
+    result.require(split_brain=False, lost=0)

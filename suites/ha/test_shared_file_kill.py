@@ -25,10 +25,7 @@ def test_master_killed_round_robin_under_load(cluster, workload, faults, rng):
                 cluster.wait_for_master(timeout=30, exclude=(master.name,))
             cluster.wait_standby(master)
     result = workload.check(failover_bound_ms=5_000)
-    assert result.lost == 0, result.summary()
-    assert result.reordered == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, reordered=0, split_brain=False)
 
 
 @pytest.mark.topology(shared_file(nodes=2))
@@ -44,9 +41,7 @@ def test_dead_master_restarts_as_slave(cluster, workload, faults):
         assert cluster.master().name == new.name
         time.sleep(1)
     result = workload.check(failover_bound_ms=5_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)
 
 
 @pytest.mark.topology(shared_file(nodes=2))
@@ -60,6 +55,4 @@ def test_master_restarted_gracefully(cluster, workload, faults):
         cluster.wait_standby(master)
         time.sleep(1)
     result = workload.check(failover_bound_ms=5_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)

@@ -22,9 +22,7 @@ def test_outside_process_holding_the_lock_stops_every_master(cluster, workload, 
         cluster.wait_for_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=20_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)
 
 
 PAUSE_THEN_STEAL = [
@@ -53,9 +51,7 @@ def test_paused_master_lock_stolen_by_slave(cluster, workload, faults):
         time.sleep(4)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=20_000)
-    assert not result.split_brain, result.summary()
-    assert result.lost == 0, result.summary()
-    assert result.valid, result.summary()
+    result.require(split_brain=False, lost=0)
 
 
 @pytest.mark.topology(shared_file(nodes=2, lock_keepalive_ms=1000))
@@ -73,6 +69,4 @@ def test_paused_master_lock_taken_by_outside_process(cluster, workload, faults):
         cluster.wait_for_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=20_000)
-    assert result.lost == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, split_brain=False)

@@ -20,7 +20,7 @@ def test_stolen_lock_with_keepalive_never_gives_two_masters(cluster, workload, f
         cluster.wait_for_master(timeout=30)
         time.sleep(1)
     result = workload.check(failover_bound_ms=15_000)
-    assert not result.split_brain, result.summary()
+    result.require(split_brain=False, valid=None)
 
 
 @pytest.mark.known_finding(
@@ -40,8 +40,7 @@ def test_stolen_lock_with_keepalive_loses_nothing_receipted(cluster, workload, f
         cluster.wait_for_master(timeout=30)
         time.sleep(1)
     result = workload.check(failover_bound_ms=15_000)
-    assert result.lost == 0, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0)
 
 
 @pytest.mark.known_finding(
@@ -58,5 +57,4 @@ def test_stolen_lock_with_vendor_default_keepalive(cluster, workload, faults):
         faults.steal_lock(how="delete")
         time.sleep(4)
     result = workload.check(failover_bound_ms=15_000)
-    assert not result.split_brain, result.summary()
-    assert result.lost == 0, result.summary()
+    result.require(split_brain=False, lost=0, valid=None)

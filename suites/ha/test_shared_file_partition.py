@@ -23,7 +23,4 @@ def test_partitioned_master_keeps_the_lock_and_serves_after_healing(cluster, wor
         assert cluster.wait_for_master(timeout=30).name == master.name
         time.sleep(2)
     result = workload.check(failover_bound_ms=15_000)
-    assert result.lost == 0, result.summary()
-    assert result.reordered == 0, result.summary()
-    assert not result.split_brain, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, reordered=0, split_brain=False)

@@ -24,10 +24,7 @@ def test_a_reopened_consumer_gets_what_it_returned_before_newer_messages(workloa
     result = workload.check()
     order = result["redelivery-order"]
     assert order.sessions_checked >= 2, f"no reopened session had returned messages: {result.summary()}"
-    assert result.lost == 0 and result.stranded == 0, result.summary()
-    assert result.late_redeliveries == 0, result.summary()
-    assert result.redelivered_after_ack == 0, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, stranded=0, late_redeliveries=0, redelivered_after_ack=0)
 
 
 def test_groups_stay_with_their_live_owner_when_consumers_join(workload):
@@ -43,9 +40,7 @@ def test_groups_stay_with_their_live_owner_when_consumers_join(workload):
     result = workload.check(ordering_scope="group")
     ownership = result["group-ownership"]
     assert ownership.holdings > 6, f"the groups were never handed over: {ownership.summary()}"
-    assert result.group_moves == 0, result.summary()
-    assert result.lost == 0 and result.stranded == 0, result.summary()
-    assert result.valid, result.summary()
+    result.require(group_moves=0, lost=0, stranded=0)
 
 
 def test_an_exclusive_queue_stays_with_its_live_owner(workload):
@@ -61,6 +56,4 @@ def test_an_exclusive_queue_stays_with_its_live_owner(workload):
     result = workload.check()
     exclusivity = result["exclusivity"]
     assert exclusivity.holdings >= 2, f"no takeover happened: {exclusivity.summary()}"
-    assert result.exclusive_overlaps == 0, result.summary()
-    assert result.lost == 0 and result.stranded == 0, result.summary()
-    assert result.valid, result.summary()
+    result.require(exclusive_overlaps=0, lost=0, stranded=0)

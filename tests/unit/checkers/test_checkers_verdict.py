@@ -182,3 +182,33 @@ def test_two_checkers_claiming_one_figure_is_an_error() -> None:
     verdict = check_all(healthy(1).ops, {**standard_checkers(), "clash": lambda ops: _Clash(True, [])})
     with pytest.raises(ValueError, match="figure 'lost' is reported by both 'total-queue' and 'clash'"):
         verdict.figures()
+
+
+def test_require_passes_when_every_figure_and_the_validity_are_as_expected() -> None:
+    check_all(healthy(4).history()).require(lost=0, reordered=0, split_brain=False)
+
+
+def test_require_names_each_figure_that_differs_then_the_summary() -> None:
+    b = healthy(3)
+    b.send("p1#3", node="node1")  # receipted, never received
+    verdict = check_all(b.history())
+    with pytest.raises(AssertionError) as failed:
+        verdict.require(lost=0, split_brain=False)
+    message = str(failed.value)
+    first, rest = message.split("\n", 1)
+    assert first.startswith("lost = 1 (expected 0); the verdict is INVALID (total-queue")
+    assert "split_brain" not in first
+    assert rest == verdict.summary()
+
+
+def test_require_with_valid_false_expects_a_failing_verdict() -> None:
+    b = healthy(2)
+    b.send("p1#2", node="node1")
+    check_all(b.history()).require(lost=1, valid=False)
+    with pytest.raises(AssertionError, match=r"^the verdict is VALID \(expected INVALID\)"):
+        check_all(healthy(2).history()).require(valid=False)
+
+
+def test_require_of_a_figure_no_checker_reports_is_a_mistake_in_the_scenario() -> None:
+    with pytest.raises(TypeError, match="require: the verdict has no figure lots"):
+        check_all(healthy(2).history()).require(lots=0)
