@@ -48,7 +48,7 @@ from harness.client import (
     SendTimeout,
     StaleDelivery,
 )
-from harness.cluster import Cluster
+from harness.cluster import Cluster, ClusterError
 from harness.faults.base import Nemesis
 from harness.history import ACK, RECEIVE, SEND, SUBSCRIBED, UNSUBSCRIBED, History, MessageKey
 from harness.workload.messages import decode_key, encode_body
@@ -535,11 +535,13 @@ class Workload:
         with self._counts_lock:
             target = self._counts.get("sent", 0) + receipts
         deadline = time.monotonic() + timeout
+        gone = _ClusterGone(self)
         while True:
             with self._counts_lock:
                 sent = self._counts.get("sent", 0)
             if sent >= target:
                 return
+            gone.raise_if_gone()
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"only {sent - target + receipts} of {receipts} sends receipted within {timeout:.0f} s "
@@ -563,11 +565,15 @@ class Workload:
         for worker in workers:
             worker.start()
         deadline = time.monotonic() + 60 + count * self.options.send_timeout_s
-        while any(w.next_seq < count and w.is_alive() for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        for worker in workers:
-            worker.stopping.set()
-            worker.join(timeout=self.options.send_timeout_s + 5)
+        gone = _ClusterGone(self)
+        try:
+            while any(w.next_seq < count and w.is_alive() for w in workers) and time.monotonic() < deadline:
+                gone.raise_if_gone()
+                time.sleep(0.01)
+        finally:
+            for worker in workers:
+                worker.stopping.set()
+                worker.join(timeout=self.options.send_timeout_s + 5)
 
     def drain(self, timeout: float = 60.0, after_restart: bool = False) -> int:
         """Consume everything left on the queue with fresh consumers; return how many arrived.
@@ -659,3 +665,34 @@ class Workload:
     @staticmethod
     def _network_checkers(stuck_bound_ms: float, min_share: float | None) -> dict[str, Checker | None]:
         return {"ordering": None, **network_checkers(stuck_bound_ms=stuck_bound_ms, min_share=min_share)}
+
+
+class _ClusterGone:
+    """Stops a wait that could never end: every node has exited and no open fault keeps them down
+    (a broker that died on a full disk, say). Each send would otherwise wait out its own timeout."""
+
+    GRACE_S = 5.0
+
+    def __init__(self, workload: Workload) -> None:
+        self.workload = workload
+        self.since: float | None = None
+        self._next_look = 0.0
+
+    def raise_if_gone(self) -> None:
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + 0.5
+        nodes = self.workload.cluster.nodes
+        faulted = any(not fault.healed for fault in self.workload.nemesis.injected)
+        if faulted or not nodes or any(node.alive for node in nodes.values()):
+            self.since = None
+            return
+        if self.since is None:
+            self.since = now
+        elif now - self.since > self.GRACE_S:
+            last = {name: (node.logs(tail=1).strip() or "no log")[:200] for name, node in nodes.items()}
+            raise ClusterError(
+                "every node of the cluster exited during the workload: "
+                + "; ".join(f"{name}: {line}" for name, line in last.items())
+            )
