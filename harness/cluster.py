@@ -93,6 +93,7 @@ class Cluster:
         self.named_links: dict[str, ProxiedLink] = {}  # links a topology made with link_proxy(), by name
         self.bridge_addresses: dict[str, BridgeAddress] = {}
         self.zookeepers: dict[str, ZooKeeperEnsemble] = {}
+        self.zookeeper_links: dict[str, list[ProxiedLink]] = {}  # each replicated node's links to ZooKeeper
         self._databases = databases
         self._link_proxies = link_proxies
         self._own_link_server: BuiltinToxiproxy | None = None
@@ -174,8 +175,14 @@ class Cluster:
             bind_host, bind_port, hostname = self.runtime.host, self.runtime.allocate_port(), self.runtime.host
         else:  # a container: ActiveMQ's default bind port, reached by its name on the cluster's network
             bind_host, bind_port, hostname = "0.0.0.0", REPLICATION_PORT, node
+        # Each broker reaches every ZooKeeper node through a link of its own, so that one broker can be
+        # cut from ZooKeeper while it still reaches its peers and clients.
+        links = self.zookeeper_links[node] = [
+            self.link_proxy(f"{node}->{zk.name}", (zk.address.host, zk.address.client_port))
+            for zk in self.zookeepers[group.name].nodes
+        ]
         return ReplicationNode(
-            zk_address=self.zookeepers[group.name].connect_string,
+            zk_address=",".join(link.listen for link in links),
             bind_host=bind_host,
             bind_port=bind_port,
             hostname=hostname,

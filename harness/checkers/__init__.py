@@ -23,6 +23,7 @@ from harness.checkers.network import (
 )
 from harness.checkers.ordering import BackwardStep, Gap, OrderingResult, Scope, check_ordering
 from harness.checkers.ownership import OwnershipResult, check_exclusivity, check_group_ownership
+from harness.checkers.quorum import QuorumResult, check_no_master_without_quorum, quorum_checker
 from harness.checkers.redelivery_order import RedeliveryOrderResult, check_redelivery_order
 from harness.checkers.split_brain import SplitBrainInterval, SplitBrainResult, check_split_brain
 from harness.checkers.total_queue import TotalQueueResult, check_total_queue
@@ -39,6 +40,7 @@ __all__ = [
     "HistoryLike",
     "OrderingResult",
     "OwnershipResult",
+    "QuorumResult",
     "RedeliveryOrderResult",
     "Scope",
     "SplitBrainInterval",
@@ -52,6 +54,7 @@ __all__ = [
     "check_failover_time",
     "check_group_ownership",
     "check_load_spread",
+    "check_no_master_without_quorum",
     "check_ordering",
     "check_redelivered_after_ack",
     "check_redelivery_order",
@@ -59,6 +62,7 @@ __all__ = [
     "check_stuck",
     "check_total_queue",
     "network_checkers",
+    "quorum_checker",
     "run_checkers",
     "standard_checkers",
 ]

@@ -42,6 +42,16 @@ def is_after_restart(op: Op) -> bool:
     return bool(op.meta.get("after_restart"))
 
 
+MessageIdentity = tuple[MessageKey, str | None]
+"""One broker message: its workload key and the broker's message-id (None when the broker sent none).
+A producer's resend after a lost receipt can store a second copy of a key: another message."""
+
+
+def message_identity(delivery: Op) -> MessageIdentity:
+    message_id = delivery.meta.get("message_id")
+    return (delivery.key, str(message_id) if message_id else None)
+
+
 def origin_ns(ops: Sequence[Op]) -> int:
     """The time all reported times are relative to: the earliest recorded op."""
     return min((op.time_ns for op in ops), default=0)

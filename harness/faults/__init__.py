@@ -1,6 +1,7 @@
 """Faults (nemeses): kill -9, pause, graceful restart, lock-file stealing and holding, network partition,
-database outage, database sessions killed, and link faults through Toxiproxy (cut, slowed, blackholed,
-throttled, reset, sliced, limited) on any proxied link.
+database outage, database sessions killed, link faults through Toxiproxy (cut, slowed, blackholed,
+throttled, reset, sliced, limited) on any proxied link, ZooKeeper nodes killed or paused, a broker cut
+from ZooKeeper.
 
 Each fault is recorded in the history and heals itself on exit; the Nemesis heals leftovers.
 ``Faults`` (api.py) is the vocabulary scenarios and library users speak to inject them on a cluster.
@@ -13,6 +14,7 @@ from harness.faults.links import Bandwidth, Blackhole, LimitData, LinkCut, LinkT
 from harness.faults.lockfile import LockHolder, LockSteal
 from harness.faults.network import FaultUnsupported, Partition
 from harness.faults.process import Kill, Pause, Restart
+from harness.faults.zookeeper import ZooKeeperCut, ZooKeeperKill, ZooKeeperPause
 
 __all__ = [
     "Bandwidth",
@@ -35,4 +37,7 @@ __all__ = [
     "SessionKill",
     "Slicer",
     "SlowLink",
+    "ZooKeeperCut",
+    "ZooKeeperKill",
+    "ZooKeeperPause",
 ]

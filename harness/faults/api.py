@@ -15,6 +15,7 @@ from harness.faults.link_api import LinkFaults
 from harness.faults.lockfile import LockHolder, LockSteal
 from harness.faults.network import Partition
 from harness.faults.process import Kill, Pause, Restart
+from harness.faults.zookeeper import ZooKeeperCut, ZooKeeperKill, ZooKeeperPause
 from harness.runtime.base import Node
 
 
@@ -80,3 +81,31 @@ class Faults(LinkFaults):
         fault = self._inject(SessionKill(node.name, server, database, self.cluster.link(node.name)))
         fault.heal()  # instantaneous: nothing to undo, and the node's later confirmations count
         return fault
+
+    # -- replicated groups -----------------------------------------------------------------------
+    def _zookeeper_nodes(self, group: str | None, count: int, leader_first: bool) -> list[str]:
+        ensemble = self.cluster.zookeeper(group)
+        if not 1 <= count <= ensemble.size:
+            raise ValueError(f"zookeeper fault: count must be between 1 and {ensemble.size}, got {count}")
+        modes = ensemble.modes()
+        # The leader first when asked (the harder case: a new leader must be elected), else followers.
+        ordered = sorted(modes, key=lambda name: (modes[name] == "leader") != leader_first)
+        return ordered[:count]
+
+    def kill_zookeeper(self, count: int = 1, group: str | None = None, leader: bool = True) -> Fault:
+        """kill -9 of ``count`` ZooKeeper nodes of the group's ensemble (its leader among them unless
+        ``leader=False``); a majority leaves the ensemble without a quorum. Healing starts them again."""
+        ensemble = self.cluster.zookeeper(group)
+        return self._inject(ZooKeeperKill(ensemble, self._zookeeper_nodes(group, count, leader)))
+
+    def pause_zookeeper(self, count: int = 1, group: str | None = None, leader: bool = True) -> Fault:
+        """SIGSTOP of ``count`` ZooKeeper nodes; healing resumes them."""
+        ensemble = self.cluster.zookeeper(group)
+        return self._inject(ZooKeeperPause(ensemble, self._zookeeper_nodes(group, count, leader)))
+
+    def cut_zookeeper(self, node: Node) -> Fault:
+        """Cut one broker from every ZooKeeper node (its peers and clients still reach it)."""
+        links = self.cluster.zookeeper_links.get(node.name)
+        if not links:
+            raise ValueError(f"cut_zookeeper: node {node.name} is not in a replicated group")
+        return self._inject(ZooKeeperCut(node.name, links))

@@ -47,13 +47,29 @@ _CONNECT_TIMEOUT_S = 30.0
 class ReplicatedFence(Fence):
     """The fence of one master term: valid while this node is still the elected master of the term, its
     ZooKeeper session is not lost (nor in doubt for longer than the session timeout) and a quorum of
-    slaves is in sync."""
+    slaves is in sync.
+
+    ``alive()`` is called by a ticker every 100 ms; a process that was frozen (SIGSTOP, a long stall)
+    for longer than the session timeout may have been replaced meanwhile, so the first thing it does
+    when it wakes up, answering a client included, finds the fence deposed.
+    """
 
     def __init__(self, term: int, node: ReplicatedMasterSlave, on_deposed: asyncio.Event) -> None:
         super().__init__(term, lambda: term, lambda reason: on_deposed.set())
         self.node = node
+        self.alive_at = time.monotonic()
+
+    def alive(self) -> None:
+        """The ticker's beat; a beat that comes after a stall longer than the session timeout deposes."""
+        if self.problem() is None:
+            self.alive_at = time.monotonic()
+        else:
+            self.check()
 
     def problem(self) -> str | None:
+        stalled = time.monotonic() - self.alive_at
+        if stalled > self.node.data.silence_s:
+            return f"this process was stalled for {stalled:.1f} s (longer than zkSessionTimeout)"
         group = self.node.group
         if group is None:
             return "no ZooKeeper session"
@@ -323,7 +339,7 @@ class ReplicatedMasterSlave:
                     local.messages,
                     fence,
                     deposed,
-                    watchers=[self._keep_alive(store, fence, quorum_changed)],
+                    watchers=[self._keep_alive(store, fence, quorum_changed), self._tick(fence)],
                     subscriptions=local.subscriptions,
                     deposal_line=lambda reason: f"{self.name}, giving up being a master for term {term}: {reason}",
                 )
@@ -337,11 +353,14 @@ class ReplicatedMasterSlave:
             await self._refresh_local()
             self.log.info("Master term %d ended; holding position %s", term, self.local.position if self.local else "?")
 
-    async def _wait_for_quorum(self, store: ReplicatedMasterStore, fence: Fence, changed: asyncio.Event) -> bool:
+    async def _wait_for_quorum(
+        self, store: ReplicatedMasterStore, fence: ReplicatedFence, changed: asyncio.Event
+    ) -> bool:
         """Block until ``replicas/2`` slaves are in sync (True), or give the term up (False)."""
         deadline = time.monotonic() + max(5.0, 2 * self.config.zk_session_timeout_ms / 1000.0)
         announced = False
         while not store.has_quorum:
+            fence.alive()
             if self.server.stopping or not fence.check():
                 return False
             if time.monotonic() > deadline:
@@ -362,6 +381,12 @@ class ReplicatedMasterSlave:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), 0.1)
         return True
+
+    @staticmethod
+    async def _tick(fence: ReplicatedFence) -> None:
+        while not fence.deposed:
+            fence.alive()
+            await asyncio.sleep(_POLL_S)
 
     async def _keep_alive(self, store: ReplicatedMasterStore, fence: Fence, changed: asyncio.Event) -> None:
         """Depose this master when its quorum or its ZooKeeper standing is gone."""
