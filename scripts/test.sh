@@ -20,7 +20,7 @@ echo "== unit and integration tests"; "$PY" -m pytest tests -q
 # Every suite runs even when an earlier one fails, so that the report shows all results.
 suites_status=0
 # The network scenarios CI runs: one per topology (static, combined, fan-out, multicast).
-NETWORK_CI="remote_consumer or fan_out_feeds"
+NETWORK_CI="remote_consumer or fan_out_feeds or multicast_network"
 # JDBC scenarios run on PostgreSQL here and MariaDB gets kill -9 (both lockers); the nightly job (plain
 # `pytest suites/ha --vendor pybroker --vendor activemq`) runs every scenario on both databases.
 echo "== suites/ha (JDBC on PostgreSQL), suites/conformance and suites/ordering on pybroker and activemq"
