@@ -9,6 +9,7 @@
 #   bash scripts/nightly.sh jobs             the job names (the workflow's matrix lists the same)
 #   bash scripts/nightly.sh run JOB          one job: reports/nightly/JOB/{results,allure}
 #   bash scripts/nightly.sh report [DIR...]  the report of results directories (default: every job's here)
+#   bash scripts/nightly.sh sweep FIRST LAST the false-positive sweep with seeds FIRST..LAST (jobs sweep1/2)
 #
 # NIGHTLY_DIR (default reports/nightly) is where everything goes; NIGHTLY_PREVIOUS, a results directory of
 # an earlier night (e.g. last night's reports/nightly/merged), adds changes.md and changes.json.
@@ -17,7 +18,11 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 OUT=${NIGHTLY_DIR:-reports/nightly}
 JOBS=(ha-local ha-jdbc-postgresql-local ha-jdbc-mariadb-local other-suites-local
-  ha-docker ha-jdbc-postgresql-docker ha-jdbc-mariadb-docker other-suites-docker)
+  ha-docker ha-jdbc-postgresql-docker ha-jdbc-mariadb-docker other-suites-docker sweep1-local sweep2-local)
+# The false-positive sweep: suites/ha and suites/ordering on pybroker, once per seed (1-20, in two jobs of
+# ten so that each fits a runner's time). pybroker keeps every promise these scenarios check, so any red
+# result is a checker or a scenario that cries wolf.
+SWEEP_HALF=10
 
 # The pytest arguments of one job (in ARGS): the shared-file and other HA scenarios, the JDBC ones per
 # database (so each database's servers start on one runner), and every suite besides suites/ha.
@@ -28,13 +33,41 @@ job_args() {
     ha-jdbc-postgresql) ARGS=(suites/ha -k jdbc --database postgresql) ;;
     ha-jdbc-mariadb) ARGS=(suites/ha -k jdbc --database mariadb) ;;
     other-suites) ARGS=(suites --ignore=suites/ha) ;;
+    sweep1 | sweep2) ARGS=(suites/ha suites/ordering) ;;
     *) echo "nightly: unknown job '$job' (jobs: ${JOBS[*]})" >&2; return 2 ;;
   esac
-  ARGS+=(--runtime "$runtime" --vendor pybroker --vendor activemq)
+  ARGS+=(--runtime "$runtime")
+  if [[ "${job%-*}" == sweep* ]]; then ARGS+=(--vendor pybroker); else ARGS+=(--vendor pybroker --vendor activemq); fi
+}
+
+# A sweep job: the same scenarios once per seed FIRST..LAST, every result in the job's results directory.
+sweep() {
+  local first=$1 last=$2 job=${3:-sweep-local} status=0 seed
+  job_args sweep1-local
+  for seed in $(seq "$first" "$last"); do
+    echo "== nightly sweep, seed $seed ($first..$last): pytest ${ARGS[*]} --seed $seed"
+    "$PY" -m pytest "${ARGS[@]}" --seed "$seed" --results-dir "$OUT/$job/results" \
+      --no-html-report -q -p no:cacheprovider || status=$?
+  done
+  "$PY" - "$OUT/$job/results/results.jsonl" <<'SUMMARY'
+import json, sys
+from collections import Counter
+results = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]
+verdicts = Counter(r["verdict"] for r in results)
+print(f"sweep: {len(results)} scenario runs on pybroker: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
+for r in results:
+    if r["verdict"] in ("fail", "error"):
+        print(f"  {r['verdict']}: {r['scenario']} seed {r['seed']}: {(r['problems'] or [r.get('reason')])[0]}")
+SUMMARY
+  return "$status"
 }
 
 run_job() {
   local job=$1 status=0
+  case "${job%-*}" in
+    sweep1) sweep 1 "$SWEEP_HALF" "$job"; return ;;
+    sweep2) sweep $((SWEEP_HALF + 1)) $((2 * SWEEP_HALF)) "$job"; return ;;
+  esac
   job_args "$job"
   echo "== nightly job $job: pytest ${ARGS[*]}"
   "$PY" -m pytest "${ARGS[@]}" --results-dir "$OUT/$job/results" --alluredir "$OUT/$job/allure" \
@@ -81,6 +114,7 @@ case "${1:-all}" in
   jobs) printf '%s\n' "${JOBS[@]}" ;;
   run) [ $# -eq 2 ] || { echo "usage: $0 run JOB" >&2; exit 2; }; run_job "$2" ;;
   report) shift; report "$@" ;;
+  sweep) [ $# -eq 3 ] || { echo "usage: $0 sweep FIRST_SEED LAST_SEED" >&2; exit 2; }; sweep "$2" "$3" ;;
   all)
     bash scripts/setup.sh
     "$PY" -m harness.cli images build
@@ -89,5 +123,5 @@ case "${1:-all}" in
     report
     exit "$overall"
     ;;
-  *) echo "usage: $0 [jobs | run JOB | report [RESULTS_DIR...]]" >&2; exit 2 ;;
+  *) echo "usage: $0 [jobs | run JOB | report [RESULTS_DIR...] | sweep [SEEDS]]" >&2; exit 2 ;;
 esac

@@ -42,6 +42,16 @@ def is_after_restart(op: Op) -> bool:
     return bool(op.meta.get("after_restart"))
 
 
+MessageIdentity = tuple[MessageKey, str | None]
+"""One broker message: its workload key and the broker's message-id (None when the broker sent none).
+A producer's resend after a lost receipt can store a second copy of a key: another message."""
+
+
+def message_identity(delivery: Op) -> MessageIdentity:
+    message_id = delivery.meta.get("message_id")
+    return (delivery.key, str(message_id) if message_id else None)
+
+
 def origin_ns(ops: Sequence[Op]) -> int:
     """The time all reported times are relative to: the earliest recorded op."""
     return min((op.time_ns for op in ops), default=0)
@@ -59,6 +69,16 @@ def span_ms(start_ns: int, end_ns: int) -> float:
 
 def fmt_ms(value: float) -> str:
     return f"{value:.1f} ms"
+
+
+def fmt_duration(ms: float) -> str:
+    """A duration as a person writes it: 21.8 ms, 1.42 s, 2 min 5 s."""
+    if ms < 1000:
+        return f"{ms:.1f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(ms / 1000, 60)
+    return f"{minutes:.0f} min {seconds:.0f} s"
 
 
 @dataclass(frozen=True)

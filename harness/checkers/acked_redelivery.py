@@ -19,19 +19,18 @@ from typing import Any
 from harness.checkers._common import (
     MAX_DETAILS,
     HistoryLike,
+    MessageIdentity,
     as_ops,
     format_keys,
     is_client,
     is_delivery,
     is_drain,
     jsonable,
+    message_identity,
     origin_ns,
     where,
 )
 from harness.history import ACK, MessageKey, Op, completions
-
-# (workload key, broker message-id or None)
-MessageIdentity = tuple[MessageKey, str | None]
 
 
 @dataclass(frozen=True)
@@ -71,11 +70,6 @@ class AckedRedeliveryResult:
         return data
 
 
-def _identity(delivery: Op) -> MessageIdentity:
-    message_id = delivery.meta.get("message_id")
-    return (delivery.key, str(message_id) if message_id else None)
-
-
 def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = True) -> AckedRedeliveryResult:
     """Find deliveries of a message after a receipted ACK of it (valid iff none, or acks are non-durable)."""
     ops: Sequence[Op] = as_ops(history)
@@ -92,7 +86,7 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     for op in ops:
         if is_delivery(op):
             latest[(op.process, op.key)] = op
-            identity = _identity(op)
+            identity = message_identity(op)
             found = acked.get(identity) or (acked.get((op.key, None)) if identity[1] is not None else None)
             if found is None:
                 continue
@@ -129,7 +123,7 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
             if op.type != "ok" or delivery is None:
                 continue
             acks_receipted += 1
-            acked.setdefault(_identity(delivery), (op, delivery))
+            acked.setdefault(message_identity(delivery), (op, delivery))
 
     messages = {(r.key, r.message_id) for r in redeliveries}
     if redeliveries:

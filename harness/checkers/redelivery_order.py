@@ -4,13 +4,16 @@ When a consumer's session ends (it closed on a live broker, or lost its connecti
 delivered and did not get a receipted ACK for go back to the queue. Both vendors put them back in their
 place, ahead of messages not yet delivered. So, for a session that was the queue's only consumer (no
 other session on the destination overlaps it), every message returned before the session began and
-delivered in it must arrive before the session's first delivery of a message nobody was delivered
-before. A returned message that arrives after such a first delivery went to the tail of the queue.
+delivered in it must arrive before the session's first delivery of a new message: one nobody was
+delivered before and that the broker does not mark redelivered (a client may have dropped a message
+unrecorded, its subscription closing or its link dead). A returned message that arrives after such a
+first delivery went to the tail of the queue.
 
 Only-consumer sessions are checked because with competing consumers a returned message may go to
 another consumer while this one takes newer messages; a session that began before the message was
 returned is not checked because its broker may have dispatched newer messages into its prefetch
-before the message came back.
+before the message came back. Messages are told apart by broker message-id, so that a producer's
+resend of a message the old master never stored is a new message, not a returned one.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from typing import Any
 from harness.checkers._common import (
     MAX_DETAILS,
     HistoryLike,
+    MessageIdentity,
     as_ops,
     fmt_ms,
     format_keys,
     is_client,
     is_delivery,
     jsonable,
+    message_identity,
     origin_ns,
     rel_ms,
     where,
@@ -70,18 +75,24 @@ class RedeliveryOrderResult:
         return data
 
 
-def _returned_before(ops: Sequence[Op], session: Session, acked_at: dict[MessageKey, list[int]]) -> set[MessageKey]:
-    """Messages delivered before ``session`` began whose last delivery then had no receipted ACK."""
-    last_delivery: dict[MessageKey, Op] = {}
+def _returned_before(
+    ops: Sequence[Op], session: Session, acked_at: dict[MessageKey, list[int]]
+) -> set[MessageIdentity]:
+    """Messages delivered before ``session`` began whose last delivery then had no receipted ACK.
+
+    By broker message, not by key: a copy the broker never stored (its send had no receipt yet) that
+    a producer then sent again is a new message, not a returned one.
+    """
+    last_delivery: dict[MessageIdentity, Op] = {}
     for op in ops:
         if op.time_ns >= session.start_ns:
             break
         if is_delivery(op) and op.meta.get("destination") == session.destination:
-            last_delivery[op.key] = op
+            last_delivery[message_identity(op)] = op
     return {
-        key
-        for key, op in last_delivery.items()
-        if not any(op.time_ns <= t < session.start_ns for t in acked_at.get(key, ()))
+        identity
+        for identity, op in last_delivery.items()
+        if not any(op.time_ns <= t < session.start_ns for t in acked_at.get(op.key, ()))
     }
 
 
@@ -103,10 +114,10 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
         if is_client(completion) and completion.f == ACK and completion.type == "ok":
             acked_at.setdefault(completion.key, []).append(completion.time_ns)
 
-    first_delivery_ns: dict[MessageKey, int] = {}
+    first_delivery_ns: dict[MessageIdentity, int] = {}
     for op in ops:
         if is_delivery(op):
-            first_delivery_ns.setdefault(op.key, op.time_ns)
+            first_delivery_ns.setdefault(message_identity(op), op.time_ns)
 
     checked = returned_total = 0
     late: list[LateRedelivery] = []
@@ -125,9 +136,10 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
         first_new: Op | None = None
         session_late: list[LateRedelivery] = []
         for op in session.deliveries:
-            if op.key in returned:
+            identity = message_identity(op)
+            if identity in returned:
                 returned_total += 1
-                returned.discard(op.key)
+                returned.discard(identity)
                 if first_new is not None:
                     session_late.append(
                         LateRedelivery(
@@ -139,7 +151,9 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
                             overtaken_ms=rel_ms(first_new.time_ns, origin),
                         )
                     )
-            elif first_new is None and first_delivery_ns.get(op.key) == op.time_ns:
+            elif first_new is None and first_delivery_ns.get(identity) == op.time_ns and not op.meta.get("redelivered"):
+                # Marked redelivered, a message is not new even if the history never saw it delivered:
+                # it reached a client that dropped it unrecorded (a subscription closing, a dead link).
                 first_new = op
         if session_late and first_new is not None and len(problems) < MAX_DETAILS:
             problems.append(

@@ -310,7 +310,8 @@ class Topology:
     """Groups of nodes, the network connectors that bridge nodes (networks of brokers), and whether
     clients reach the nodes through link proxies.
 
-    A node that stands alone in a network is a group of one. ``client_links``: clients reach every
+    A node that stands alone in a network is a group of one; with ``bridge_links`` each bridge runs
+    through a link proxy named "<from>-><to>" (e.g. "amq4->amq1"). ``client_links``: clients reach every
     node through a link proxy, so that a scenario can cut the clients off a node
     (faults.isolate_clients) while the brokers still see their store and each other."""
 
@@ -318,6 +319,8 @@ class Topology:
     groups: tuple[MasterSlaveGroup, ...]
     connectors: tuple[NetworkConnector, ...] = ()
     client_links: bool = False
+    # Every bridge goes through a link proxy named "<from>-><to>", for bridge faults (faults.cut_link ...).
+    bridge_links: bool = False
 
     def __post_init__(self) -> None:
         names = [n for g in self.groups for n in g.nodes]
@@ -326,6 +329,10 @@ class Topology:
             raise ValueError(f"topology {self.name}: node names used twice: {', '.join(duplicated)}")
         if not names:
             raise ValueError(f"topology {self.name}: has no nodes")
+        if self.bridge_links and not self.connectors:
+            raise ValueError(f"topology {self.name}: bridge_links needs network connectors (a network topology)")
+        if self.bridge_links and any(c.discovery == "multicast" for c in self.connectors):
+            raise ValueError(f"topology {self.name}: multicast discovery finds brokers by itself: no bridge links")
         for connector in self.connectors:
             unknown = [n for n in (connector.node, *connector.targets) if n not in names]
             if unknown:
@@ -372,4 +379,6 @@ class Topology:
             topology["networkConnectors"] = [c.describe() for c in self.connectors]
         if self.client_links:
             topology["client_links"] = True
+        if self.bridge_links:
+            topology["bridge_links"] = True
         return topology

@@ -50,6 +50,7 @@ def network(
     replay_when_no_consumers: bool | None = None,
     audit: bool | None = None,
     shape: NetworkShape = "mesh",
+    bridge_links: bool = False,
     name: str | None = None,
     broker: BrokerSettings | None = None,
 ) -> Topology:
@@ -62,7 +63,8 @@ def network(
     message gets from one end to the other. multicast: every broker advertises itself and bridges to
     whatever it discovers (seed 003). ``ttl`` is networkTTL; ``replay_when_no_consumers`` and
     ``audit`` set the queues' conditionalNetworkBridgeFilterFactory and enableAudit (seed 004).
-    None leaves the vendor's default.
+    None leaves the vendor's default. ``bridge_links`` runs each bridge through a link proxy named
+    "<from>-><to>" for bridge faults (static discovery only).
     """
     if brokers < 2:
         raise ValueError(f"network: a network needs at least 2 brokers, got {brokers}")
@@ -88,7 +90,7 @@ def network(
             if targets:
                 connectors.append(NetworkConnector(node=node, targets=targets, **options))  # type: ignore[arg-type]
     label = name or f"network({brokers}, {discovery}{', line' if shape == 'line' else ''})"
-    return Topology(name=label, groups=groups, connectors=tuple(connectors))
+    return Topology(name=label, groups=groups, connectors=tuple(connectors), bridge_links=bridge_links)
 
 
 def combined(
@@ -98,6 +100,7 @@ def combined(
     db: Literal["postgresql", "mariadb"] = "postgresql",
     replay_when_no_consumers: bool | None = None,
     audit: bool | None = None,
+    bridge_links: bool = False,
     name: str | None = None,
 ) -> Topology:
     """Master/slave pairs bridged into a network, wired exactly as seed 000 wires its combined mode.
@@ -129,7 +132,12 @@ def combined(
             connectors.append(NetworkConnector(node=node, targets=group.nodes, discovery="masterslave", duplex=False))
             for later in groups[k + 1 :]:
                 connectors.append(NetworkConnector(node=node, targets=later.nodes, name=later.name, duplex=True))
-    return Topology(name=name or f"combined({pairs}, {store})", groups=tuple(groups), connectors=tuple(connectors))
+    return Topology(
+        name=name or f"combined({pairs}, {store})",
+        groups=tuple(groups),
+        connectors=tuple(connectors),
+        bridge_links=bridge_links,
+    )
 
 
 def fan_out(
@@ -137,6 +145,7 @@ def fan_out(
     producer_pair: bool = True,
     *,
     ttl: int | None = None,
+    bridge_links: bool = False,
     name: str | None = None,
 ) -> Topology:
     """One producer-facing broker fanning out to consumer-facing brokers, as seed 002 wires it.
@@ -144,7 +153,8 @@ def fan_out(
     The producer side is ``producer`` (amq1, plus amq2 as its slave with ``producer_pair``); each
     consumer-facing broker (amq3, amq4, ...; amq2, amq3, ... without a pair) carries one duplex
     connector to the producer side: ``masterslave:(amq1,amq2)`` (failover to whichever is master, the
-    seed's advice) or ``static:(amq1)``.
+    seed's advice) or ``static:(amq1)``. ``bridge_links``: each bridge through a link proxy
+    ("amq4->amq1", "amq4->amq2", ...) for bridge faults.
     """
     if consumer_brokers < 1:
         raise ValueError(f"fan_out: needs at least 1 consumer broker, got {consumer_brokers}")
@@ -161,4 +171,4 @@ def fan_out(
         for n in consumers
     )
     label = name or f"fan_out({consumer_brokers}{', producer pair' if producer_pair else ''})"
-    return Topology(name=label, groups=groups, connectors=connectors)
+    return Topology(name=label, groups=groups, connectors=connectors, bridge_links=bridge_links)

@@ -64,6 +64,6 @@ def test_slow_link_to_database(cluster, workload, faults):
         with faults.slow_link(cluster.master(), latency_ms=200):
             time.sleep(5)
         cluster.wait_for_any_master(timeout=30)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # full speed again once the link is healed
     result = workload.check(failover_bound_ms=15_000)
     result.require(lost=0, reordered=0, split_brain=False)

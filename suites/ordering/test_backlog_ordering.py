@@ -9,15 +9,13 @@ from harness.topology import shared_file
 
 pytestmark = pytest.mark.topology(shared_file(nodes=1))
 
-BACKLOG = 300
-SLOW = 0.004  # s of work per delivery: about 250 a second per consumer, below what two producers send
+BACKLOG = 200  # receipted before any consumer runs; then consumers fall behind the producers
 
 
 def test_a_reopened_consumer_gets_what_it_returned_before_newer_messages(workload):
     """The queue's only consumer closes its subscription three times mid-stream with a backlog behind
     it: every unacked message it had comes back, before any message it was never given."""
-    workload.produce(BACKLOG)
-    with workload.running(producers=2, consumers=1, processing_delay_s=SLOW):
+    with workload.backlogged(BACKLOG):
         for _ in range(3):
             workload.wait_for_traffic(receipts=100)
             workload.reopen_consumers()
@@ -30,8 +28,7 @@ def test_a_reopened_consumer_gets_what_it_returned_before_newer_messages(workloa
 def test_groups_stay_with_their_live_owner_when_consumers_join(workload):
     """One consumer takes every group of a backlog; two more join while it holds them. The groups move
     only when their owner closes its subscription, and each group stays in its producers' order."""
-    workload.produce(BACKLOG)
-    with workload.running(producers=2, consumers=1, groups=6, processing_delay_s=SLOW):
+    with workload.backlogged(BACKLOG, groups=6):
         workload.wait_for_traffic(receipts=100)
         workload.add_consumers(2)
         workload.wait_for_traffic(receipts=200)
@@ -46,8 +43,7 @@ def test_groups_stay_with_their_live_owner_when_consumers_join(workload):
 def test_an_exclusive_queue_stays_with_its_live_owner(workload):
     """An exclusive consumer works through a backlog; a second exclusive consumer joins and must get
     nothing until the owner closes; then it takes over, and the first waits its turn."""
-    workload.produce(BACKLOG)
-    with workload.running(producers=2, consumers=1, exclusive=True, processing_delay_s=SLOW):
+    with workload.backlogged(BACKLOG, exclusive=True):
         workload.wait_for_traffic(receipts=100)
         workload.add_consumers(1)
         workload.wait_for_traffic(receipts=200)
