@@ -19,7 +19,8 @@ echo "== container images for --runtime docker (built offline from Debian packag
 echo "== unit and integration tests"; "$PY" -m pytest tests -q
 # Every suite runs even when an earlier one fails, so that the report shows all results.
 suites_status=0
-# The network scenarios CI runs: one per topology (static, combined, fan-out, multicast).
+# The network scenarios CI runs: one per topology (static, fan-out, multicast; the combined topology's
+# is suites/ha/test_network_combined.py, run with suites/ha). The rest run nightly.
 NETWORK_CI="remote_consumer or fan_out_feeds or multicast_network"
 # The replicated (ZooKeeper) scenarios CI leaves to the nightly job: a slave killed then paused, the master
 # paused past the session, a full restart, one ZooKeeper node lost. CI runs the master kill per sync mode,
