@@ -19,7 +19,8 @@ echo "== container images for --runtime docker (built offline from Debian packag
 echo "== unit and integration tests"; "$PY" -m pytest tests -q
 # Every suite runs even when an earlier one fails, so that the report shows all results.
 suites_status=0
-# The network scenarios CI runs: one per topology (static, combined, fan-out, multicast).
+# The network scenarios CI runs: one per topology (static, fan-out, multicast; the combined topology's
+# is suites/ha/test_network_combined.py, run with suites/ha). The rest run nightly.
 NETWORK_CI="remote_consumer or fan_out_feeds or multicast_network"
 # JDBC scenarios run on PostgreSQL here and MariaDB gets kill -9 (both lockers); the nightly job (plain
 # `pytest suites/ha --vendor pybroker --vendor activemq`) runs every scenario on both databases.
