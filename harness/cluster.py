@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from harness.errors import UnknownName
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
@@ -340,7 +341,14 @@ class Cluster:
         for group in self.topology.groups:
             if group.name == name:
                 return group
-        raise ClusterError(f"no group {name!r} in topology {self.topology.name}")
+        raise UnknownName("group", name, (g.name for g in self.topology.groups))
+
+    def node(self, node: Node | str) -> Node:
+        """A node of this cluster, by name or as a Node; an unknown name is a ScenarioError listing the known ones."""
+        name = node if isinstance(node, str) else getattr(node, "name", node)
+        if not isinstance(name, str) or name not in self.nodes:
+            raise UnknownName("node", name, self.nodes)
+        return self.nodes[name]
 
     def database(self, group: str | None = None) -> tuple[DatabaseServer, DatabaseRef]:
         """The server and database of a JDBC group."""
