@@ -22,6 +22,7 @@ import pytest
 from waiting import eventually
 
 from harness.runtime.processes import OwnedProcess, owned_tree
+from harness.runtime.run_record import all_records
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +76,14 @@ class Started:
         self.processes = [p for p in trees if p is not None]
         self.directories = [Path(info["workdir"])] + [Path(db["root"]) for db in info["databases"] if db["root"]]
 
+    def add(self, recorded: list[OwnedProcess]) -> None:
+        known = {p.pid for p in self.processes}
+        for owned in recorded:
+            for pid in owned_tree(owned):
+                process = OwnedProcess.of(pid, "")
+                if process is not None and pid not in known:
+                    self.processes.append(process)
+
     def remaining(self) -> list[str]:
         left = [f"process {p.pid}" for p in self.processes if p.is_running()]
         left += [f"directory {d}" for d in self.directories if d.exists()]
@@ -120,7 +129,12 @@ class ScenarioRun:
                 pytest.fail(f"the scenario {case} never served (exit {self.proc.returncode}):\n{output}")
             time.sleep(0.2)
         time.sleep(0.2)
-        return Started(json.loads(path.read_text()))
+        started = Started(json.loads(path.read_text()))
+        # And whatever else the run registered (a toxiproxy server, say): it must go too.
+        for record in all_records(self.tmp_path / "state"):
+            if record.owner is not None and record.owner.pid == started.info["worker"]:
+                started.add(record.processes)
+        return started
 
     def kill(self) -> None:
         if self.proc.poll() is None:

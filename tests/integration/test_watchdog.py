@@ -29,9 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # it with a directory, prints the pids, then waits to be killed (or ends normally with "exit").
 RUN = """
 import os, subprocess, sys, time
+from harness.runtime.ports import PortAllocator
 from harness.runtime.run import current_run, register_process
 leader = subprocess.Popen(["sh", "-c", "setsid sleep 300 & sleep 300"], start_new_session=True)
 register_process(leader.pid, "sleeper", directory=sys.argv[1])
+PortAllocator().allocate()
 time.sleep(0.3)
 print(leader.pid, current_run().record.path, current_run().record.watchdog.pid, flush=True)
 if sys.argv[2] == "exit":
@@ -100,6 +102,7 @@ def test_a_run_that_ends_normally_keeps_its_directories_for_people_to_read(tmp_p
     proc, leader, record, _, workdir = start_run(tmp_path, "exit")
     proc.wait()
     assert eventually(lambda: not record.exists())
+    assert not list((state / "ports").glob("[0-9]*")), "the run's port claims should go with it"
     assert workdir.exists(), "a normal end must not remove the node logs the run left"
     # Its teardown (none here) missed the sleeper: the watchdog kills it all the same, and says so.
     assert eventually(lambda: not Path(f"/proc/{leader}").exists())
