@@ -5,7 +5,7 @@ delivery individually, with a receipt. Each send and ack is an invoke followed b
 (outcome unknown); each delivery is a lone ok receive. After the run the faults are healed and a
 fresh consumer drains the queue, so that anything still stored is counted as received.
 
-For seed 004's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
+For ActiveMQ's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
 and consumers can subscribe as exclusive consumers (``exclusive``: activemq.exclusive).
 
 A backlog gives a broker bug something to lose: ``produce`` queues receipted messages with no consumer,
