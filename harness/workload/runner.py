@@ -423,7 +423,7 @@ class Workload:
         known = {*self.cluster.topology.nodes, *(g.name for g in self.cluster.topology.groups)}
         for at, count in placement.items():
             if at not in known:
-                raise UnknownName(f"broker or group for {option}", at, known)
+                raise UnknownName(f"broker or group for {option}", at, known, plural="brokers and groups")
             require_non_negative(where, **{f"{option}[{at!r}]": count})
 
     @contextmanager
