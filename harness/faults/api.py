@@ -6,6 +6,8 @@ the fault heals on ``with`` exit, on ``heal()``, or when the Nemesis heals what 
 
 from __future__ import annotations
 
+import time
+
 from harness.cluster import Cluster
 from harness.errors import InvalidOption, require_non_negative
 from harness.faults.base import Fault, Nemesis
@@ -31,6 +33,13 @@ class Faults(LinkFaults):
 
     def _inject(self, fault: Fault) -> Fault:
         return self.nemesis.inject(fault)
+
+    @staticmethod
+    def hold_for(seconds: float) -> None:
+        """Let the run go on with the faults as they are for ``seconds``: a fault's duration, or the time
+        its effect takes to show (a lease running out, a keep-alive check noticing a stolen lock).
+        Traffic and role probes go on meanwhile."""
+        time.sleep(seconds)
 
     def kill(self, node: Node | str, restart_on_heal: bool = True) -> Fault:
         """kill -9; healing restarts the node."""
