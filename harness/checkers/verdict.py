@@ -99,9 +99,7 @@ class Verdict:
             if figures[name] != want
         ]
         if valid is not None and self.valid != valid:
-            wrong.append(
-                f"the verdict is {self._validity()} (expected {'VALID' if valid else 'INVALID'})"
-            )
+            wrong.append(f"the verdict is {self._validity()} (expected {'VALID' if valid else 'INVALID'})")
         if wrong:
             raise AssertionError("; ".join(wrong) + "\n" + self.summary())
 

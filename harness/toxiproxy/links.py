@@ -32,6 +32,7 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 from toxiproxy.proxy import Proxy
 
+from harness.runtime.run import register_process
 from harness.toxiproxy.toxics import TOXIC_ATTRIBUTES
 
 if TYPE_CHECKING:
@@ -244,6 +245,7 @@ class BuiltinToxiproxy:
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": _source_root()},
         )
+        register_process(self.process.pid, "toxiproxy server")  # reaped by the watchdog if the run dies
         assert self.process.stdout is not None
         deadline = time.monotonic() + start_timeout_s
         line = b""

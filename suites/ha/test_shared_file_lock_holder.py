@@ -18,7 +18,7 @@ def test_outside_process_holding_the_lock_stops_every_master(cluster, workload, 
             serving = [node.name for node in cluster.masters()]
             assert not serving, f"{serving} still serve(s) while an outside process holds the store's lock"
         cluster.wait_for_master(timeout=30)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # a master serves again, under load
     result = workload.check(failover_bound_ms=20_000)
     result.require(lost=0, split_brain=False)
 
@@ -65,6 +65,6 @@ def test_paused_master_lock_taken_by_outside_process(cluster, workload, faults):
         holder.heal()
         assert not serving, f"{serving} still serve(s) while an outside process holds the store's lock"
         cluster.wait_for_master(timeout=30)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # a master serves again, under load
     result = workload.check(failover_bound_ms=20_000)
     result.require(lost=0, split_brain=False)

@@ -26,11 +26,11 @@ from harness.broker.ha.jdbc import (
     outage_policy,
 )
 from harness.broker.server import BrokerServer
-from harness.broker.store.database import DataSource, Dialect, JdbcUrl
+from harness.broker.store.database import Dialect, JdbcDataSource, JdbcUrl
 
 from ..fake_db import FakeDatabase
 
-SOURCE = DataSource("ds", JdbcUrl(Dialect.POSTGRESQL, "postgresql", "127.0.0.1", 5432, "activemq"), "u", "p")
+SOURCE = JdbcDataSource("ds", JdbcUrl(Dialect.POSTGRESQL, "postgresql", "127.0.0.1", 5432, "activemq"), "u", "p")
 
 
 def store_config(locker: str = "database-locker", interval: int = 50, keep_alive: int = 40) -> JdbcStoreConfig:
