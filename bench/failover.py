@@ -1,7 +1,8 @@
 """Failover time after kill -9 of the master, per vendor, store and lock setting, measured in one run.
 
 Each configuration is a 2-node master/slave cluster (shared file, or JDBC on PostgreSQL or MariaDB
-with the database or the lease locker) with one producer sending persistent,
+with the database or the lease locker), or a 3-node replicated group on a 3-node ZooKeeper ensemble,
+with one producer sending persistent,
 receipted messages through the failover client. A trial kills the master with SIGKILL and measures,
 from the kill, the first receipted send invoked after it (the failover-time checker's definition),
 then restarts the dead node as a slave. Prints p50, p95 and max per configuration and the ratios
@@ -12,6 +13,8 @@ of each configuration's p50 and p95 to pybroker's.
     python bench/failover.py --trials 5 --jdbc      # adds both vendors x PostgreSQL/MariaDB x both lockers
     python bench/failover.py --config pybroker/postgresql-lease@3000 --config activemq/postgresql-lease@3000
     python bench/failover.py --trials 5 --runtime docker   # the same in containers (databases too)
+    python bench/failover.py --trials 10 --replicated  # adds pybroker/replicated-quorum_mem and _disk
+    python bench/failover.py --config pybroker/replicated-quorum_mem@2000   # @ zkSessionTimeout in ms
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from harness.faults import Kill, Nemesis
 from harness.history import History
 from harness.runtime.choice import RUNTIMES, databases_per_run, make_runtime, vendor_on
 from harness.services import DatabasePool
-from harness.topology import jdbc, shared_file
+from harness.topology import jdbc, replicated, shared_file
 from harness.topology.model import Topology
 from harness.workload import Workload, WorkloadOptions
 
@@ -45,11 +48,19 @@ class BenchConfig:
     acquire_sleep_ms: int | None  # None: the vendor's default (ActiveMQ: 10000 ms)
     database: str | None = None  # JDBC: postgresql | mariadb
     locker: str = "database"  # JDBC: database | lease (the lease lasts acquire_sleep_ms)
+    sync: str | None = None  # replicated: quorum_mem | quorum_disk (acquire_sleep_ms: zkSessionTimeout)
 
     @classmethod
     def parse(cls, text: str) -> BenchConfig:
         head, _, interval = text.partition("@")
         vendor, _, store = head.partition("/")
+        if store.startswith("replicated-"):
+            sync = store.removeprefix("replicated-")
+            if sync not in ("quorum_mem", "quorum_disk"):
+                raise ValueError(f"--config {text}: replicated-quorum_mem or replicated-quorum_disk")
+            timeout_ms = 2000 if interval in ("", "default") else int(interval)
+            label = f"{vendor} (replicated, 3 nodes, {sync}, zkSessionTimeout {timeout_ms} ms)"
+            return cls(label, vendor, timeout_ms, sync=sync)
         database, locker = None, "database"
         if store:
             database, _, locker = store.partition("-")
@@ -66,6 +77,8 @@ class BenchConfig:
         return cls(f"{vendor} ({where}, {setting} {ms} ms)", vendor, ms, database, locker)
 
     def topology(self) -> Topology:
+        if self.sync is not None:
+            return replicated(3, 3, self.sync, zk_session_timeout_ms=self.acquire_sleep_ms or 2000)  # type: ignore[arg-type]
         if self.database is None:
             return shared_file(nodes=2, lock_acquire_sleep_ms=self.acquire_sleep_ms, lock_keepalive_ms=None)
         return jdbc(
@@ -83,6 +96,8 @@ JDBC_CONFIGS = [
     for locker in ("database", "lease")
     for vendor in ("pybroker", "activemq")
 ]
+# ActiveMQ 5.17 has no replicated store: only pybroker is measured.
+REPLICATED_CONFIGS = ["pybroker/replicated-quorum_mem", "pybroker/replicated-quorum_disk"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -143,12 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jdbc", action="store_true", help="add JDBC rows: both vendors x PostgreSQL/MariaDB x database/lease locker"
     )
+    parser.add_argument(
+        "--replicated", action="store_true", help="add replicated rows: pybroker x quorum_mem/quorum_disk on ZooKeeper"
+    )
     args = parser.parse_args(argv)
     if args.trials < 1:
         parser.error("--trials must be at least 1")
     logging.basicConfig(level=logging.WARNING)
     try:
-        configs = [BenchConfig.parse(c) for c in (args.config or DEFAULT_CONFIGS) + (JDBC_CONFIGS if args.jdbc else [])]
+        extra = (JDBC_CONFIGS if args.jdbc else []) + (REPLICATED_CONFIGS if args.replicated else [])
+        configs = [BenchConfig.parse(c) for c in (args.config or DEFAULT_CONFIGS) + extra]
     except ValueError as exc:
         parser.error(str(exc))
     if args.runtime == "docker":
@@ -164,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         f"\nkill -9 failover time, ms (first receipted send after the kill), {args.trials} trials each, "
         f"runtime {args.runtime}"
     )
-    print(f"{'configuration':72} {'p50':>8} {'p95':>8} {'max':>8} {'mean':>8}  p50 ratio  p95 ratio (to first)")
+    print(
+        f"{'configuration':72} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'mean':>8}  p50 ratio  p95 ratio (to first)"
+    )
     for label, values in results.items():
-        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        p50, p95, p99 = percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99)
         ratio50 = p50 / percentile(base, 0.5)
         ratio95 = p95 / percentile(base, 0.95)
         print(
-            f"{label:72} {p50:8.1f} {p95:8.1f} {max(values):8.1f} {statistics.mean(values):8.1f}"
+            f"{label:72} {p50:8.1f} {p95:8.1f} {p99:8.1f} {max(values):8.1f} {statistics.mean(values):8.1f}"
             f"  {ratio50:9.2f}  {ratio95:9.2f}"
         )
     print(f"ratios are to {base_label}")

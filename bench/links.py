@@ -8,7 +8,9 @@ Two measurements, each taken on both paths (direct, then through the proxy, then
   total, each waiting for its RECEIPT; printed per path: the rate reached and the receipt latency p50
   and p99, then proxied/direct ratios (the target: under 10% throughput cost at 2k msg/s);
 * flat out: the same producers and ``--consumers`` consumers as fast as they can (bench/throughput.py's
-  round), printed as receipted sends per second and end-to-end deliveries per second.
+  round), printed as receipted sends per second and end-to-end deliveries per second;
+* the proxy alone: ``--echoes`` round trips of 1 KB to a TCP echo server in this process, one at a
+  time, direct and through a proxy: the latency one proxy hop adds, without a broker's own variation.
 
 The proxy runs as its own process, as in a scenario (``python -m harness.toxiproxy``); producers and
 consumers each run in a process of their own; everything shares this machine's cores.
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -100,6 +104,42 @@ def paced_round(endpoint: Endpoint, producers: int, rate: float, seconds: float)
     return sent / longest, latencies
 
 
+def echo_round_trips(listen: tuple[str, int], count: int) -> list[float]:
+    """``count`` 1 KB round trips, one at a time, to the echo server at ``listen``; milliseconds each."""
+    with socket.create_connection(listen, timeout=30) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.sendall(PAYLOAD)
+            received = 0
+            while received < len(PAYLOAD):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise RuntimeError("the echo server closed the connection")
+                received += len(chunk)
+            times.append((time.perf_counter() - started) * 1000.0)
+        return times
+
+
+def start_echo_server() -> tuple[str, int]:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    def accept() -> None:
+        while True:
+            conn, _ = server.accept()
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return "127.0.0.1", int(server.getsockname()[1])
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
@@ -113,6 +153,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each paced round")
     parser.add_argument("--messages", type=int, default=1500, help="messages per producer in a flat-out round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--echoes", type=int, default=2000, help="1 KB round trips per path to a TCP echo server")
     args = parser.parse_args()
 
     with (
@@ -128,6 +169,16 @@ def main() -> None:
         run_round(direct, args.producers, args.consumers, 100)  # warm up the broker and the proxy
         run_round(proxied, args.producers, args.consumers, 100)
 
+        echo = start_echo_server()
+        echo_link = proxies.create("bench.echo", echo)
+        echoes: dict[str, list[float]] = {"direct": [], "proxied": []}
+        for _ in range(args.rounds):
+            echoes["direct"] += echo_round_trips(echo, args.echoes)
+            echoes["proxied"] += echo_round_trips((echo_link.listen_host, echo_link.listen_port), args.echoes)
+        for name, times in echoes.items():
+            print(f"echo 1 KB {name:8s}: p50 {percentile(times, 0.5):6.3f} ms, p99 {percentile(times, 0.99):6.3f} ms")
+        proxies.remove(echo_link.name)
+
         paced: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in paths}
         flat: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
         for number in range(1, args.rounds + 1):
@@ -141,6 +192,7 @@ def main() -> None:
                     flush=True,
                 )
             for name, endpoint in paths.items():
+                drain(direct)
                 send_s, end_s, _ = run_round(endpoint, args.producers, args.consumers, args.messages)
                 total = args.producers * args.messages
                 flat[name].append((total / send_s, total / end_s))
@@ -168,6 +220,12 @@ def main() -> None:
             f"{figures['deliveries']:7.0f} deliveries/s"
         )
     d, p = summary["direct"], summary["proxied"]
+    e_d, e_p = echoes["direct"], echoes["proxied"]
+    print(
+        f"  proxy alone, 1 KB echo round trip: p50 {percentile(e_d, 0.5):.3f} -> {percentile(e_p, 0.5):.3f} ms "
+        f"(+{percentile(e_p, 0.5) - percentile(e_d, 0.5):.3f}), p99 {percentile(e_d, 0.99):.3f} -> "
+        f"{percentile(e_p, 0.99):.3f} ms"
+    )
     print(
         f"  proxied/direct: paced rate {p['paced'] / d['paced']:.3f} "
         f"(cost {100 * (1 - p['paced'] / d['paced']):.1f}%), "

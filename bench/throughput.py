@@ -12,8 +12,13 @@ Every client runs in a process of its own (so that one Python interpreter's lock
 vendors at the same rate), but clients and broker share this machine's cores: the figures compare
 the vendors under the same clients, they are not absolute capacity.
 
+With ``--replicated``, pybroker is also measured as a 3-node replicated group on a 3-node ZooKeeper
+ensemble, once per sync mode (quorum_mem, quorum_disk), each row beside the one-node shared-file row
+and with its ratio to it (all on this machine: the three brokers and ZooKeeper share its cores).
+
     python bench/throughput.py
     python bench/throughput.py --producers 4 --consumers 4 --messages 2000 --queued 100000
+    python bench/throughput.py --replicated --queued 0
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from harness.client.plain import PlainStompConnection
 from harness.cluster import Cluster
 from harness.runtime import LocalRuntime
 from harness.runtime.base import Node
-from harness.topology import shared_file
+from harness.topology import replicated, shared_file
 from harness.vendors import get_vendor
 
 QUEUE = "/queue/bench.throughput"
@@ -238,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consumers", type=int, default=4, help="concurrent consumers (default 4)")
     parser.add_argument("--messages", type=int, default=2000, help="messages per producer (default 2000)")
     parser.add_argument("--queued", type=int, default=100_000, help="messages queued for the memory figure")
+    parser.add_argument(
+        "--replicated", action="store_true", help="add pybroker rows for the replicated store, one per sync mode"
+    )
     args = parser.parse_args(argv)
     if min(args.producers, args.consumers, args.messages) < 1 or args.queued < 0:
         parser.error("--producers, --consumers and --messages must be at least 1, --queued at least 0")
@@ -258,16 +266,24 @@ def main(argv: list[str] | None = None) -> int:
                     before = rss_kib(node)
                     seconds = fill(node, args.queued)
                     memory = (before, rss_kib(node), seconds)
+        for sync in ("quorum_mem", "quorum_disk") if args.replicated else ():
+            topology = replicated(3, 3, sync, name=f"bench-replicated-{sync}")
+            with Cluster(topology, get_vendor("pybroker"), LocalRuntime(Path(tmp) / sync)) as cluster:
+                print(f"pybroker replicated {sync}: {args.producers} producers x {args.messages}", file=sys.stderr)
+                label = f"pybroker replicated {sync}"
+                results[label] = measure_throughput(
+                    label, cluster.master(), args.producers, args.consumers, args.messages
+                )
 
     print(
         f"\npersistent {len(PAYLOAD)}-byte messages with receipts: {args.producers} producers x {args.messages} "
         f"messages, {args.consumers} consumers (client-individual acks)"
     )
-    print(f"{'vendor':10} {'sends/s':>9} {'consumed/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'max ms':>8}")
+    print(f"{'vendor':30} {'sends/s':>9} {'consumed/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'max ms':>8}")
     for vendor, result in results.items():
         latencies = result.latencies_ms
         print(
-            f"{vendor:10} {result.send_rate:9.0f} {result.end_to_end_rate:11.0f} {result.percentile(0.5):8.2f} "
+            f"{vendor:30} {result.send_rate:9.0f} {result.end_to_end_rate:11.0f} {result.percentile(0.5):8.2f} "
             f"{result.percentile(0.99):8.2f} {statistics.mean(latencies):8.2f} {max(latencies):8.2f}"
         )
     py, amq = results["pybroker"], results["activemq"]
@@ -277,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{ratio(py.percentile(0.5), amq.percentile(0.5))}, "
         f"p99 latency {ratio(py.percentile(0.99), amq.percentile(0.99))}"
     )
+    for label, result in results.items():
+        if label.startswith("pybroker replicated"):
+            print(
+                f"{label} / pybroker shared file (one node): sends/s {ratio(result.send_rate, py.send_rate)}, "
+                f"consumed/s {ratio(result.end_to_end_rate, py.end_to_end_rate)}, "
+                f"p50 latency {ratio(result.percentile(0.5), py.percentile(0.5))}"
+            )
     if memory is not None:
         before, after, seconds = memory
         per_message = (after - before) * 1024 / args.queued

@@ -18,12 +18,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from harness.errors import UnknownName
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
 from harness.services import DatabaseRef, DatabaseServer, ZooKeeperEnsemble
 from harness.topology.model import MasterSlaveGroup, Topology
-from harness.topology.network import BridgeAddress, connector_uri, multicast_uri
+from harness.topology.network import BridgeAddress, NetworkConnector, connector_uri, multicast_uri
 from harness.topology.render import DataSource, NodeConfig, NodeNetwork, ReplicationNode, render_activemq_xml
 from harness.toxiproxy.links import BuiltinToxiproxy, LinkProxies, ProxiedLink
 from harness.vendors.base import Vendor
@@ -145,6 +146,26 @@ class Cluster:
         for node in self.group(name).nodes:
             self.links[node].repoint((server.host, server.port))
 
+    def _bridge_targets(self, connector: NetworkConnector) -> dict[str, BridgeAddress]:
+        """Where the connector's node reaches each target: directly, or through the link proxy
+        "<node>-><target>" when the topology proxies its bridges."""
+        if not self.topology.bridge_links:
+            return self.bridge_addresses
+        if self.runtime.name != "local":
+            raise ClusterError(
+                f"topology {self.topology.name}: bridge links run on the local runtime only (a container's "
+                "inter-broker port is not reachable from the harness's link proxies)"
+            )
+        targets: dict[str, BridgeAddress] = {}
+        for target in connector.targets:
+            name = f"{connector.node}->{target}"
+            address = self.bridge_addresses[target]
+            link = self.named_links.get(name) or self.link_proxy(name, (address.peer_host, address.peer_port))
+            targets[target] = BridgeAddress(
+                address.listen_host, address.listen_port, link.listen_host, link.listen_port
+            )
+        return targets
+
     def _network(self, node: str, multicast_group: str) -> NodeNetwork | None:
         """The node's inter-broker listener and connectors, their targets resolved to addresses."""
         if not self.topology.is_network:
@@ -155,7 +176,7 @@ class Cluster:
         return NodeNetwork(
             listen_host=address.listen_host,
             listen_port=address.listen_port,
-            connectors=tuple((connector_uri(c, self.bridge_addresses, multicast_group), c) for c in connectors),
+            connectors=tuple((connector_uri(c, self._bridge_targets(c), multicast_group), c) for c in connectors),
             discovery_uri=multicast_uri(multicast_group) if multicast else None,
         )
 
@@ -320,7 +341,14 @@ class Cluster:
         for group in self.topology.groups:
             if group.name == name:
                 return group
-        raise ClusterError(f"no group {name!r} in topology {self.topology.name}")
+        raise UnknownName("group", name, (g.name for g in self.topology.groups))
+
+    def node(self, node: Node | str) -> Node:
+        """A node of this cluster, by name or as a Node; an unknown name is a ScenarioError listing the known ones."""
+        name = node if isinstance(node, str) else getattr(node, "name", node)
+        if not isinstance(name, str) or name not in self.nodes:
+            raise UnknownName("node", name, self.nodes)
+        return self.nodes[name]
 
     def database(self, group: str | None = None) -> tuple[DatabaseServer, DatabaseRef]:
         """The server and database of a JDBC group."""

@@ -24,8 +24,9 @@ JVM_CRASH_SIGNS = (
     "Could not reserve enough space",
     "hs_err_pid",
 )
-BIND_FAILURE_SIGNS = ("Address already in use", "EADDRINUSE", "BindException")
-DISK_FULL_SIGNS = ("No space left on device", "ENOSPC", "Disk quota exceeded")
+# Compared in lower case: Java, Python and asyncio spell these differently.
+BIND_FAILURE_SIGNS = ("address already in use", "eaddrinuse", "bindexception")
+DISK_FULL_SIGNS = ("no space left on device", "enospc", "disk quota exceeded")
 # Below this many free bytes a file system counts as full: brokers need room for a journal file.
 FULL_BELOW_BYTES = 1 << 20
 
@@ -145,15 +146,15 @@ def environment_fault(exc: BaseException, surroundings: Surroundings = Surroundi
             return f"the database server could not start: {_first_line(text)[:300]}"
         if kind in ("NodeError", "ClusterError"):
             full = full_file_system(surroundings.directories)
-            if full or any(sign in text for sign in DISK_FULL_SIGNS):
+            if full or any(sign in text.lower() for sign in DISK_FULL_SIGNS):
                 return f"{_first_line(text)}: {full or 'no space left on device'}"
-            if any(sign in text for sign in BIND_FAILURE_SIGNS) or "did not accept STOMP" in text:
+            if any(sign in text.lower() for sign in BIND_FAILURE_SIGNS) or "did not accept STOMP" in text:
                 taken = _taken_port(surroundings)
                 if taken or "did not accept STOMP" not in text:
                     return taken or f"{_first_line(text)}: its port was already in use"
             sign = next((s for s in JVM_CRASH_SIGNS if s in text), None)
             if sign and "exited during start-up" in text:
                 return f"{_first_line(text)}: Java crashed on start ({sign})"
-    if any(sign in str(exc) for sign in DISK_FULL_SIGNS):
+    if any(sign in str(exc).lower() for sign in DISK_FULL_SIGNS):
         return full_file_system(surroundings.directories) or f"no space left on device ({_first_line(str(exc))})"
     return full_file_system(surroundings.directories)

@@ -19,8 +19,14 @@ echo "== container images for --runtime docker (built offline from Debian packag
 echo "== unit and integration tests"; "$PY" -m pytest tests -q
 # Every suite runs even when an earlier one fails, so that the report shows all results.
 suites_status=0
-# The network scenarios CI runs: one per topology (static, combined, fan-out, multicast).
-NETWORK_CI="remote_consumer or fan_out_feeds"
+# The network scenarios CI runs: one per topology (static, fan-out, multicast; the combined topology's
+# is suites/ha/test_network_combined.py, run with suites/ha). The rest run nightly.
+NETWORK_CI="remote_consumer or fan_out_feeds or multicast_network"
+# The replicated (ZooKeeper) scenarios CI leaves to the nightly job: a slave killed then paused, the master
+# paused past the session, a full restart, one ZooKeeper node lost. CI runs the master kill per sync mode,
+# no master without a quorum of brokers or of ZooKeeper nodes, and the master cut from ZooKeeper (pybroker;
+# ActiveMQ 5.17 reports them unsupported).
+REPLICATED_NIGHTLY="replicated_slave_killed or replicated_master_paused or replicated_full_restart or replicated_one_zookeeper"
 # JDBC scenarios run on PostgreSQL here and MariaDB gets kill -9 (both lockers); the nightly job (plain
 # `pytest suites/ha --vendor pybroker --vendor activemq`) runs every scenario on both databases.
 echo "== suites/ha (JDBC on PostgreSQL), suites/conformance and suites/ordering on pybroker and activemq"
@@ -28,6 +34,7 @@ echo "== suites/ha (JDBC on PostgreSQL), suites/conformance and suites/ordering 
 "$PY" -m pytest suites/ha suites/conformance suites/ordering --vendor pybroker --vendor activemq \
   --ignore=suites/ha/test_client_isolation.py --ignore=suites/ha/test_jdbc_link_blackhole.py \
   --ignore=suites/ha/test_link_toxics.py --ignore=suites/ha/test_backlog_failover_extended.py \
+  -k "not ($REPLICATED_NIGHTLY)" \
   --database postgresql --results-dir reports/results --no-html-report -q --durations=5 || suites_status=$?
 echo "== suites/ha link faults through Toxiproxy: clients cut off the master, database link blackholed, link reset"
 "$PY" -m pytest suites/ha/test_client_isolation.py suites/ha/test_jdbc_link_blackhole.py suites/ha/test_link_toxics.py \

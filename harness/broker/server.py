@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from harness.broker.config.activemq_xml import BrokerConfig, ConnectorConfig, JdbcStoreConfig, StoreConfig
 from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
-from harness.broker.core.broker import Broker, BrokerSettings
+from harness.broker.core.broker import Broker, CoreSettings
 from harness.broker.fence import Fence, always_valid
 from harness.broker.message import Message
 from harness.broker.stomp.protocol import ConnectionContext, StompConnection
@@ -58,7 +58,7 @@ class BrokerServer:
         self._listeners: list[asyncio.Server] = []
         self.role = "starting"
         self.term = 0
-        self.settings = BrokerSettings(
+        self.settings = CoreSettings(
             policies=config.policies, redelivery=config.redelivery, scheduler_support=config.scheduler_support
         )
 

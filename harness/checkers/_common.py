@@ -71,6 +71,16 @@ def fmt_ms(value: float) -> str:
     return f"{value:.1f} ms"
 
 
+def fmt_duration(ms: float) -> str:
+    """A duration as a person writes it: 21.8 ms, 1.42 s, 2 min 5 s."""
+    if ms < 1000:
+        return f"{ms:.1f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(ms / 1000, 60)
+    return f"{minutes:.0f} min {seconds:.0f} s"
+
+
 @dataclass(frozen=True)
 class SendRecord:
     """Everything the history says about one message's send."""

@@ -36,6 +36,7 @@ from typing import Any
 from harness.checkers._common import (
     HistoryLike,
     as_ops,
+    fmt_duration,
     fmt_ms,
     is_client,
     is_delivery,
@@ -79,13 +80,16 @@ class FailoverResult:
     problems: list[str]
 
     def summary(self) -> str:
+        """Durations as durations: the window of the longest outage is given as offsets from the first
+        operation, never as a range that reads like a duration."""
         verdict = "valid" if self.valid else "INVALID"
-        times = ", ".join("none" if t is None else fmt_ms(t) for t in self.failover_ms) or "no faults"
-        bound = f" (bound {fmt_ms(self.bound_ms)})" if self.bound_ms is not None else ""
-        return (
-            f"failover {verdict}{bound}: failover per fault: {times}; longest window without a "
-            f"successful operation {fmt_ms(self.max_unavailable_ms)}"
-        )
+        times = ", ".join("never" if t is None else fmt_duration(t) for t in self.failover_ms) or "no faults"
+        bound = f" (bound {fmt_duration(self.bound_ms)})" if self.bound_ms is not None else ""
+        outage = f"longest outage {fmt_duration(self.max_unavailable_ms)}"
+        if self.max_unavailable_window is not None:
+            start, end = self.max_unavailable_window
+            outage += f", from {fmt_duration(start)} to {fmt_duration(end)} after the first operation"
+        return f"failover {verdict}{bound}: per fault {times}; {outage}"
 
     def figures(self) -> dict[str, Any]:
         return {"failover_ms": list(self.failover_ms), "max_unavailable_ms": self.max_unavailable_ms}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from harness.checkers._common import HistoryLike, as_ops, fmt_ms, jsonable
+from harness.checkers._common import HistoryLike, as_ops, jsonable
 from harness.history import Op
 
 
@@ -99,9 +99,7 @@ class Verdict:
             if figures[name] != want
         ]
         if valid is not None and self.valid != valid:
-            wrong.append(
-                f"the verdict is {self.summary().splitlines()[0]} (expected {'VALID' if valid else 'INVALID'})"
-            )
+            wrong.append(f"the verdict is {self._validity()} (expected {'VALID' if valid else 'INVALID'})")
         if wrong:
             raise AssertionError("; ".join(wrong) + "\n" + self.summary())
 
@@ -110,22 +108,38 @@ class Verdict:
         """Every checker's problems, each prefixed with the checker's name."""
         return [f"[{name}] {p}" for name, result in self.results.items() for p in result.problems]
 
-    def summary(self) -> str:
-        head = "VALID" if self.valid else "INVALID"
+    def _validity(self) -> str:
         failing = [name for name, result in self.results.items() if not result.valid]
-        if failing:
-            head += f" ({', '.join(failing)} failed)"
+        return "VALID" if self.valid else f"INVALID ({', '.join(failing)} failed)"
+
+    def summary(self) -> str:
+        """What a person would write: the verdict and what became of the messages, one line per checker
+        (durations as durations), then the problems."""
+        head = self._validity()
+        figures = self.figures()
+        if "attempted" in figures:
+            head += (
+                f": {figures['attempted']} sends attempted, {figures.get('acknowledged', 0)} receipted, "
+                f"{figures.get('received', 0)} received; {figures.get('lost', 0)} lost, "
+                f"{figures.get('duplicated', 0)} duplicated, {figures.get('unexpected', 0)} unexpected"
+            )
         lines = [head]
         lines.extend(f"  {result.summary()}" for result in self.results.values())
         problems = self.problems
         if problems:
             lines.append(f"problems ({len(problems)}):")
             lines.extend(f"  - {p}" for p in problems)
-        window = getattr(self.results.get("failover"), "max_unavailable_window", None)
-        if window is not None:
-            start, end = window
-            lines.append(f"longest unavailability: {fmt_ms(start)} .. {fmt_ms(end)}")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        # pytest prints the repr of what an assertion compared: one line, not every checker's fields.
+        figures = self.figures()
+        shown = [
+            f"{k}={figures[k]!r}"
+            for k in ("attempted", "lost", "duplicated", "reordered", "split_brain")
+            if k in figures
+        ]
+        return f"Verdict(valid={self.valid}, {', '.join(shown)})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: validity, the figures and every checker's full result."""

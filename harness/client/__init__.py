@@ -19,13 +19,14 @@ from harness.client.errors import (
 )
 from harness.client.failover import FailoverConnection
 from harness.client.listener import FailoverListener
-from harness.client.records import Delivery, ErrorFrame, SendResult, Subscription
+from harness.client.records import ClientSubscription, Delivery, ErrorFrame, SendResult
 from harness.client.uri import Endpoint, FailoverOptions, FailoverUri, parse_failover_uri
 
 __all__ = [
     "AckFailed",
     "BrokerError",
     "ClientError",
+    "ClientSubscription",
     "ConnectFailed",
     "ConnectionLost",
     "Delivery",
@@ -41,7 +42,6 @@ __all__ = [
     "SendResult",
     "SendTimeout",
     "StaleDelivery",
-    "Subscription",
     "TransportFailure",
     "parse_failover_uri",
 ]

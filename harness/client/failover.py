@@ -43,7 +43,7 @@ from harness.client.errors import (
 )
 from harness.client.link import BrokerLink, LinkSettings, StompVersion
 from harness.client.listener import FailoverListener
-from harness.client.records import Delivery, ErrorFrame, SendResult, Subscription
+from harness.client.records import ClientSubscription, Delivery, ErrorFrame, SendResult
 from harness.client.uri import Endpoint, FailoverOptions, FailoverUri, parse_failover_uri
 
 log = logging.getLogger("harness.client")
@@ -75,7 +75,7 @@ class _Pending:
 
 @dataclass(eq=False)
 class _SubscriptionState:
-    subscription: Subscription
+    subscription: ClientSubscription
     handler: Handler
     # The link the SUBSCRIBE was last written to.
     generation: int | None = None
@@ -163,7 +163,7 @@ class FailoverConnection:
         return self._state
 
     @property
-    def subscriptions(self) -> list[Subscription]:
+    def subscriptions(self) -> list[ClientSubscription]:
         with self._cond:
             return [s.subscription for s in self._subs.values()]
 
@@ -245,7 +245,7 @@ class FailoverConnection:
         id: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
-    ) -> Subscription:
+    ) -> ClientSubscription:
         """Subscribe; ``handler`` runs on the dispatch thread for every MESSAGE.
 
         When connected, waits for the broker's RECEIPT (up to ``timeout``, default the connect
@@ -260,7 +260,7 @@ class FailoverConnection:
             sub_id = id if id is not None else f"sub-{next(self._sub_numbers)}"
             if sub_id in self._subs:
                 raise ClientError(f"{self.client_id}: subscription id {sub_id!r} is already in use")
-            subscription = Subscription(sub_id, destination, ack, dict(extra))
+            subscription = ClientSubscription(sub_id, destination, ack, dict(extra))
             frame_headers = {**extra, "destination": destination, "id": sub_id, "ack": ack}
             state = _SubscriptionState(subscription, handler, None, frame_headers)
             self._subs[sub_id] = state

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
-class Subscription:
+class ClientSubscription:
     """An active subscription, remade with the same id, destination, ack mode and headers on failover."""
 
     id: str

@@ -6,7 +6,10 @@ the fault heals on ``with`` exit, on ``heal()``, or when the Nemesis heals what 
 
 from __future__ import annotations
 
+import time
+
 from harness.cluster import Cluster
+from harness.errors import InvalidOption, require_non_negative
 from harness.faults.base import Fault, Nemesis
 from harness.faults.database import DatabaseOutage, SessionKill
 from harness.faults.link_api import LinkFaults
@@ -31,23 +34,30 @@ class Faults(LinkFaults):
     def _inject(self, fault: Fault) -> Fault:
         return self.nemesis.inject(fault)
 
-    def kill(self, node: Node, restart_on_heal: bool = True) -> Fault:
+    @staticmethod
+    def hold_for(seconds: float) -> None:
+        """Let the run go on with the faults as they are for ``seconds``: a fault's duration, or the time
+        its effect takes to show (a lease running out, a keep-alive check noticing a stolen lock).
+        Traffic and role probes go on meanwhile."""
+        time.sleep(seconds)
+
+    def kill(self, node: Node | str, restart_on_heal: bool = True) -> Fault:
         """kill -9; healing restarts the node."""
-        return self._inject(Kill(node, restart_on_heal=restart_on_heal))
+        return self._inject(Kill(self.cluster.node(node), restart_on_heal=restart_on_heal))
 
-    def pause(self, node: Node) -> Fault:
-        return self._inject(Pause(node))
+    def pause(self, node: Node | str) -> Fault:
+        return self._inject(Pause(self.cluster.node(node)))
 
-    def restart(self, node: Node) -> Fault:
-        return self._inject(Restart(node))
+    def restart(self, node: Node | str) -> Fault:
+        return self._inject(Restart(self.cluster.node(node)))
 
-    def partition(self, node: Node) -> Fault:
+    def partition(self, node: Node | str) -> Fault:
         """Cut the node off from the cluster's network (docker runtime); healing reconnects it."""
-        return self._inject(Partition(node))
+        return self._inject(Partition(self.cluster.node(node)))
 
     def steal_lock(self, group: str | None = None, how: str = "delete") -> Fault:
         if how not in ("delete", "replace"):
-            raise ValueError(f"steal_lock: how must be 'delete' or 'replace', not {how!r}")
+            raise InvalidOption("faults.steal_lock", "how", "'delete' or 'replace'", how)
         return self._inject(LockSteal(self.cluster.group(group).name, self.cluster.lock_path(group), how))  # type: ignore[arg-type]
 
     def hold_lock(self, group: str | None = None, steal: bool = False) -> LockHolder:
@@ -59,14 +69,16 @@ class Faults(LinkFaults):
     # -- JDBC groups -----------------------------------------------------------------------------
     def database_outage(self, group: str | None = None, down_for_s: float | None = None) -> DatabaseOutage:
         """Stop the group's database server at once; it starts again after ``down_for_s`` or on heal."""
+        require_non_negative("faults.database_outage", down_for_s=down_for_s)
         server, _ = self.cluster.database(group)
         # A database container restarted by the outage may come back on another address.
         fault = DatabaseOutage(server, down_for_s, after_start=lambda: self.cluster.repoint_database_links(group))
         self._inject(fault)
         return fault
 
-    def kill_db_sessions(self, node: Node) -> Fault:
+    def kill_db_sessions(self, node: Node | str) -> Fault:
         """End the node's sessions on its database (its lock connection included)."""
+        node = self.cluster.node(node)
         group = self.cluster.topology.group_of(node.name).name
         server, database = self.cluster.database(group)
         fault = self._inject(SessionKill(node.name, server, database, self.cluster.link(node.name)))

@@ -1,6 +1,6 @@
 """Image recipes and their content hashes: which images a run needs, and whether the ones built are current.
 
-Pure: it reads the recipe files under fixtures/images/ and the harness source and names the images;
+Pure: it reads the recipe files under harness/images/recipe_files/ and the harness source and names the images;
 building them is harness.images.build. An image's tag carries the hash of everything it is made
 from, so an image that exists under its tag is current and is never built again.
 """
@@ -41,7 +41,7 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class BaseRecipe:
-    """The Debian root file system shared by both images (fixtures/images/base/recipe.toml)."""
+    """The Debian root file system shared by both images (harness/images/recipe_files/base/recipe.toml)."""
 
     suite: str
     variant: str
@@ -100,12 +100,15 @@ def content_hash(parts: Iterable[tuple[str, bytes]]) -> str:
     return digest.hexdigest()
 
 
-def tree_files(root: Path, prefix: str) -> list[tuple[str, Path]]:
-    """Every file under ``root`` as (``prefix``/relative name, path), without bytecode caches."""
+def tree_files(root: Path, prefix: str, exclude: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
+    """Every file under ``root`` as (``prefix``/relative name, path), without bytecode caches and
+    without the subdirectories named in ``exclude`` (relative to ``root``)."""
     found = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if not path.is_file() or "__pycache__" in relative.parts or path.suffix in (".pyc", ".pyo"):
+            continue
+        if any(relative.as_posix().startswith(f"{skipped}/") for skipped in exclude):
             continue
         found.append((f"{prefix}/{relative.as_posix()}", path))
     return found
@@ -116,19 +119,17 @@ def harness_source_root() -> Path:
     return Path(harness.__file__).resolve().parent.parent
 
 
+# The recipes are package data of this package, next to the code that reads them: a checkout and an
+# installed wheel find them at the same place.
+RECIPES_SUBDIR = "images/recipe_files"
+
+
 def recipes_dir(source_root: Path | None = None) -> Path:
-    """fixtures/images of the checkout, or of the installed amq_harness_fixtures package."""
-    candidate = (source_root or harness_source_root()) / "fixtures" / "images"
-    if candidate.is_dir():
-        return candidate
-    try:
-        import amq_harness_fixtures
-    except ImportError as exc:
-        raise RecipeError(f"image recipes not found at {candidate} and amq_harness_fixtures is not installed") from exc
-    installed = Path(amq_harness_fixtures.__file__).resolve().parent / "images"
-    if not installed.is_dir():
-        raise RecipeError(f"image recipes not found at {candidate} nor at {installed}")
-    return installed
+    """harness/images/recipe_files of the checkout or installation (``source_root``: the one holding ``harness``)."""
+    recipes = (source_root or harness_source_root()) / "harness" / RECIPES_SUBDIR
+    if not recipes.is_dir():
+        raise RecipeError(f"image recipes not found at {recipes}: the harness package is incomplete, reinstall it")
+    return recipes
 
 
 def _read(files: Sequence[tuple[str, Path]]) -> list[tuple[str, bytes]]:
@@ -182,7 +183,8 @@ def plan_images(
         if not files[0][1].is_file():
             raise RecipeError(f"the {vendor} image recipe is missing: {files[0][1]}")
         if vendor == "pybroker":
-            files += tree_files(root / "harness", "harness")
+            # The harness as the image copies it; the recipes count through their own files above.
+            files += tree_files(root / "harness", "harness", exclude=(RECIPES_SUBDIR,))
         digest = content_hash([*_read(files), ("base", base_hash.encode())])
         plans.append(
             ImagePlan(

@@ -20,7 +20,7 @@ from harness.vendors.activemq import ActiveMQ
 from harness.vendors.base import LaunchSpec, Vendor, VendorUnavailable
 from harness.vendors.pybroker import PyBroker
 
-# Where fixtures/images/pybroker/Dockerfile copies the harness package.
+# Where harness/images/recipe_files/pybroker/Dockerfile copies the harness package.
 IMAGE_SOURCE_ROOT = Path("/opt/amq-harness")
 DEBIAN_ACTIVEMQ_HOME = Path("/usr/share/activemq")
 OFFICIAL_ACTIVEMQ_HOME = Path("/opt/apache-activemq")

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from harness.runtime.run import register_process
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -36,6 +38,7 @@ def _run(argv: list[str], timeout: float) -> str:
     with subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     ) as proc:
+        register_process(proc.pid, "chromium")  # reaped by the watchdog if the run dies meanwhile
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -18,7 +18,11 @@ def scenario_key(result: dict[str, Any]) -> str:
     match = _VENDOR_PARAM.search(nodeid)
     if not match:
         return nodeid
-    params = [p for p in match.group(1).split("-") if p != result["vendor"]]
+    ident = match.group(1)
+    label = result.get("vendor_label")
+    if label and (ident == label or ident.startswith(f"{label}-")):
+        ident = ident[len(label) :].lstrip("-")  # "activemq-6.1.2-2-nodes" -> "2-nodes"
+    params = [p for p in ident.split("-") if p and p != result["vendor"]]
     base = nodeid[: match.start()]
     return f"{base}[{'-'.join(params)}]" if params else base
 
@@ -49,7 +53,9 @@ def _cell(result: dict[str, Any]) -> str:
 def column(result: dict[str, Any]) -> str:
     """One column per vendor and runtime; the default local runtime goes unnamed."""
     runtime = str(result.get("runtime") or "local")
-    return str(result["vendor"]) if runtime == "local" else f"{result['vendor']} ({runtime})"
+    # Several installations of one vendor in a run (--activemq-home twice) each get their own column.
+    vendor = str(result.get("vendor_label") or result["vendor"])
+    return vendor if runtime == "local" else f"{vendor} ({runtime})"
 
 
 def latest_results(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -61,7 +61,9 @@ def scenario_anchor(result: dict[str, Any]) -> str:
 def _badges(result: dict[str, Any]) -> str:
     badges = []
     if result.get("expected"):
-        badges.append(f'<span class="badge known" title="{escape(str(result["expected"]))}">known finding</span>')
+        # On a pass, an intermittent finding that did not show this time.
+        text = "known finding" if result.get("verdict") != "pass" else "known finding, not seen this run"
+        badges.append(f'<span class="badge known" title="{escape(str(result["expected"]))}">{text}</span>')
     if result.get("difference"):
         badges.append(
             f'<span class="badge differs" title="{escape(str(result["difference"]))}">differs on purpose</span>'
@@ -113,11 +115,9 @@ def _versions_html(results: list[dict[str, Any]]) -> str:
     rows = []
     for column in sorted(seen):
         components = seen[column]
-        described = "; ".join(
-            f"{escape(name)} {escape(', '.join(sorted(values)))}"
-            for name, values in sorted(components.items())
-            if name not in ("seed", "results")
-        )
+        # The broker first, then what it ran on (database servers), alphabetically.
+        names = [column.vendor, *sorted(n for n in components if n not in ("seed", "results", column.vendor))]
+        described = "; ".join(f"{escape(name)} {escape(', '.join(sorted(components[name])))}" for name in names)
         seeds = ", ".join(sorted(components["seed"]))
         rows.append(
             f"<tr><td>{escape(column.label)}</td><td>{described}</td><td>{len(components['results'])}</td>"

@@ -198,7 +198,9 @@ def distribution_svg(samples: Mapping[str, Sequence[float]], title: str) -> str:
         # A deterministic spread, so two builds of one report are identical.
         offsets = [((j * 0.618) % 1 - 0.5) * 0.3 for j in range(len(values))]
         axes.scatter([i + o for o in offsets], values, s=8, alpha=0.7, color="#1565c0", zorder=3)
-    axes.set_xticks(range(1, len(names) + 1), [f"{n}\n(n={len(samples[n])})" for n in names])
+    # "pybroker / local / mariadb" stacked on three lines, so that neighbouring labels do not overlap.
+    labels = ["\n".join([*name.split(" / "), f"(n={len(samples[name])})"]) for name in names]
+    axes.set_xticks(range(1, len(names) + 1), labels)
     axes.set_yscale("log")
     axes.yaxis.set_minor_locator(NullLocator())
     axes.set_ylabel("failover time (ms)")

@@ -46,6 +46,9 @@ class ScenarioResult:
     duration_s: float = 0.0
     finished_at: str = ""
     versions: dict[str, str] = field(default_factory=dict)  # database servers and the like: name -> version
+    # Set when one run compares several installations of a vendor (--activemq-home twice): the column
+    # this result goes in, e.g. "activemq-6.1.2"; None when the vendor's name says it.
+    vendor_label: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ the record, never by name.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import socket
@@ -67,6 +68,17 @@ def _remove_docker_run(docker_run: dict[str, str], reaped: Reaped) -> None:
         reaped.problems.append(f"docker run {docker_run.get('run')} at {docker_run.get('docker_host')}: {exc}")
 
 
+def _release_ports(record: RunRecord) -> None:
+    """Remove the run's port claims (harness.runtime.ports), so that claims do not pile up."""
+    if record.owner is None:
+        return
+    mine = f"{record.owner.pid} {record.owner.start}"
+    for claim in (record.path.parent / "ports").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if claim.read_text() == mine:
+                claim.unlink()
+
+
 def reap_record(record: RunRecord, everything: bool = True) -> Reaped:
     """Kill the run's processes (those still running as recorded), remove its containers and directories.
 
@@ -76,6 +88,7 @@ def reap_record(record: RunRecord, everything: bool = True) -> Reaped:
     reaped = Reaped(record.run_id)
     for owned in kill_owned(record.processes):
         reaped.processes.append(f"{owned.what} (pid {owned.pid})")
+    _release_ports(record)
     if not everything:
         record.remove()
         return reaped

@@ -75,7 +75,7 @@ class JdbcStore:
 
 @dataclass(frozen=True)
 class ReplicatedStore:
-    """Replicated master/slave (seed 001): each node keeps its own copy of the store, the nodes elect a
+    """Replicated master/slave: each node keeps its own copy of the store, the nodes elect a
     master through a ZooKeeper ensemble of ``zookeepers`` nodes, and the master confirms a write only
     once a quorum (replicas/2 + 1, itself included) holds it: in memory (quorum_mem) or on disk
     (quorum_disk). ``replicas`` is the group's size; ActiveMQ's attribute defaults are zkPath /default,
@@ -208,7 +208,8 @@ class DestinationPolicy:
     # Networks of brokers: <conditionalNetworkBridgeFilterFactory replayWhenNoConsumers="true"/> lets a
     # message forwarded to a broker whose consumers left go back over the bridge (queues only).
     replay_when_no_consumers: bool | None = None
-    # The destination's duplicate audit (ActiveMQ: on); seed 004 turns it off next to replay.
+    # The destination's duplicate audit (ActiveMQ: on); turned off next to replay so that replayed
+    # messages are not taken for duplicates.
     enable_audit: bool | None = None
 
     def __post_init__(self) -> None:
@@ -310,7 +311,8 @@ class Topology:
     """Groups of nodes, the network connectors that bridge nodes (networks of brokers), and whether
     clients reach the nodes through link proxies.
 
-    A node that stands alone in a network is a group of one. ``client_links``: clients reach every
+    A node that stands alone in a network is a group of one; with ``bridge_links`` each bridge runs
+    through a link proxy named "<from>-><to>" (e.g. "amq4->amq1"). ``client_links``: clients reach every
     node through a link proxy, so that a scenario can cut the clients off a node
     (faults.isolate_clients) while the brokers still see their store and each other."""
 
@@ -318,6 +320,8 @@ class Topology:
     groups: tuple[MasterSlaveGroup, ...]
     connectors: tuple[NetworkConnector, ...] = ()
     client_links: bool = False
+    # Every bridge goes through a link proxy named "<from>-><to>", for bridge faults (faults.cut_link ...).
+    bridge_links: bool = False
 
     def __post_init__(self) -> None:
         names = [n for g in self.groups for n in g.nodes]
@@ -326,6 +330,10 @@ class Topology:
             raise ValueError(f"topology {self.name}: node names used twice: {', '.join(duplicated)}")
         if not names:
             raise ValueError(f"topology {self.name}: has no nodes")
+        if self.bridge_links and not self.connectors:
+            raise ValueError(f"topology {self.name}: bridge_links needs network connectors (a network topology)")
+        if self.bridge_links and any(c.discovery == "multicast" for c in self.connectors):
+            raise ValueError(f"topology {self.name}: multicast discovery finds brokers by itself: no bridge links")
         for connector in self.connectors:
             unknown = [n for n in (connector.node, *connector.targets) if n not in names]
             if unknown:
@@ -372,4 +380,6 @@ class Topology:
             topology["networkConnectors"] = [c.describe() for c in self.connectors]
         if self.client_links:
             topology["client_links"] = True
+        if self.bridge_links:
+            topology["bridge_links"] = True
         return topology

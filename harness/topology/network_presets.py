@@ -1,5 +1,6 @@
-"""Network-of-brokers presets: plain networks, two master/slave pairs bridged (seed 000's combined
-mode) and one producer-facing broker fanning out to consumer-facing brokers (seed 002).
+"""Network-of-brokers presets: plain networks, master/slave pairs bridged into a network (so that a
+pair's failover and the network's load balancing combine) and one producer-facing broker fanning out
+to consumer-facing brokers.
 
 Every broker that is not part of a master/slave pair is a group of one named after its node, so
 that ``cluster.failover_uri("amq3")`` and a workload pinned to ``"amq3"`` both mean that broker.
@@ -50,19 +51,21 @@ def network(
     replay_when_no_consumers: bool | None = None,
     audit: bool | None = None,
     shape: NetworkShape = "mesh",
+    bridge_links: bool = False,
     name: str | None = None,
     broker: BrokerSettings | None = None,
 ) -> Topology:
-    """``brokers`` standalone brokers amq1..amqN bridged into one network (seeds 000, 003, 004).
+    """``brokers`` standalone brokers amq1..amqN bridged into one network.
 
-    static, duplex: each broker has one duplex connector to every broker before it (seed 000's
-    three-broker example: amq3 -> static:(amq1,amq2)). static, not duplex: each broker has a connector
-    to every other one (both ends configured, as seed 000 says a non-duplex network needs).
+    static, duplex: each broker has one duplex connector to every broker before it (three
+    brokers: amq3 -> static:(amq1,amq2)). static, not duplex: each broker has a connector
+    to every other one (both ends configured: a non-duplex connector carries messages one way only).
     ``shape="line"`` bridges only neighbours (amq1 - amq2 - amq3), where ``ttl`` decides whether a
     message gets from one end to the other. multicast: every broker advertises itself and bridges to
-    whatever it discovers (seed 003). ``ttl`` is networkTTL; ``replay_when_no_consumers`` and
-    ``audit`` set the queues' conditionalNetworkBridgeFilterFactory and enableAudit (seed 004).
-    None leaves the vendor's default.
+    whatever it discovers. ``ttl`` is networkTTL; ``replay_when_no_consumers`` and
+    ``audit`` set the queues' conditionalNetworkBridgeFilterFactory and enableAudit.
+    None leaves the vendor's default. ``bridge_links`` runs each bridge through a link proxy named
+    "<from>-><to>" for bridge faults (static discovery only).
     """
     if brokers < 2:
         raise ValueError(f"network: a network needs at least 2 brokers, got {brokers}")
@@ -88,7 +91,7 @@ def network(
             if targets:
                 connectors.append(NetworkConnector(node=node, targets=targets, **options))  # type: ignore[arg-type]
     label = name or f"network({brokers}, {discovery}{', line' if shape == 'line' else ''})"
-    return Topology(name=label, groups=groups, connectors=tuple(connectors))
+    return Topology(name=label, groups=groups, connectors=tuple(connectors), bridge_links=bridge_links)
 
 
 def combined(
@@ -98,13 +101,14 @@ def combined(
     db: Literal["postgresql", "mariadb"] = "postgresql",
     replay_when_no_consumers: bool | None = None,
     audit: bool | None = None,
+    bridge_links: bool = False,
     name: str | None = None,
 ) -> Topology:
-    """Master/slave pairs bridged into a network, wired exactly as seed 000 wires its combined mode.
+    """Master/slave pairs bridged into a network by duplex connectors.
 
     Pair k is ms-broker-<letter> (ms-broker-a: amq1+amq2, ms-broker-b: amq3+amq4, ...), each on its
     own store (a shared kahaDB directory, or its own database with ``store="jdbc"``). Every node of
-    a pair carries ``masterslave:(its own pair)`` with duplex="false" (the seed's first connector: a
+    a pair carries ``masterslave:(its own pair)`` with duplex="false" (a
     bridge from a broker to itself, which ActiveMQ drops as a loop-back), and every node of an
     earlier pair a duplex ``static:(the later pair's two nodes)`` connector named after that pair.
     """
@@ -129,7 +133,12 @@ def combined(
             connectors.append(NetworkConnector(node=node, targets=group.nodes, discovery="masterslave", duplex=False))
             for later in groups[k + 1 :]:
                 connectors.append(NetworkConnector(node=node, targets=later.nodes, name=later.name, duplex=True))
-    return Topology(name=name or f"combined({pairs}, {store})", groups=tuple(groups), connectors=tuple(connectors))
+    return Topology(
+        name=name or f"combined({pairs}, {store})",
+        groups=tuple(groups),
+        connectors=tuple(connectors),
+        bridge_links=bridge_links,
+    )
 
 
 def fan_out(
@@ -137,14 +146,16 @@ def fan_out(
     producer_pair: bool = True,
     *,
     ttl: int | None = None,
+    bridge_links: bool = False,
     name: str | None = None,
 ) -> Topology:
-    """One producer-facing broker fanning out to consumer-facing brokers, as seed 002 wires it.
+    """One producer-facing broker fanning out to consumer-facing brokers over static connectors.
 
     The producer side is ``producer`` (amq1, plus amq2 as its slave with ``producer_pair``); each
     consumer-facing broker (amq3, amq4, ...; amq2, amq3, ... without a pair) carries one duplex
     connector to the producer side: ``masterslave:(amq1,amq2)`` (failover to whichever is master, the
-    seed's advice) or ``static:(amq1)``.
+    seed's advice) or ``static:(amq1)``. ``bridge_links``: each bridge through a link proxy
+    ("amq4->amq1", "amq4->amq2", ...) for bridge faults.
     """
     if consumer_brokers < 1:
         raise ValueError(f"fan_out: needs at least 1 consumer broker, got {consumer_brokers}")
@@ -161,4 +172,4 @@ def fan_out(
         for n in consumers
     )
     label = name or f"fan_out({consumer_brokers}{', producer pair' if producer_pair else ''})"
-    return Topology(name=label, groups=groups, connectors=connectors)
+    return Topology(name=label, groups=groups, connectors=connectors, bridge_links=bridge_links)

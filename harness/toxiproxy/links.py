@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -32,7 +32,11 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 from toxiproxy.proxy import Proxy
 
+from harness.runtime.run import register_process
 from harness.toxiproxy.toxics import TOXIC_ATTRIBUTES
+
+if TYPE_CHECKING:
+    from harness.toxiproxy.container import ToxiproxyContainer
 
 log = logging.getLogger("harness.toxiproxy")
 
@@ -241,6 +245,7 @@ class BuiltinToxiproxy:
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": _source_root()},
         )
+        register_process(self.process.pid, "toxiproxy server")  # reaped by the watchdog if the run dies
         assert self.process.stdout is not None
         deadline = time.monotonic() + start_timeout_s
         line = b""
@@ -279,11 +284,19 @@ def _source_root() -> str:
 
 
 @contextmanager
-def toxiproxy_for_run(url: str | None = None) -> Iterator[LinkProxies]:
+def toxiproxy_for_run(url: str | None = None, container_image: str | None = None) -> Iterator[LinkProxies]:
     """The run's Toxiproxy: the user's server at ``url`` (or $AMQ_HARNESS_TOXIPROXY), else the built-in
-    one started here. On exit the proxies made through it are removed and a built-in server stops."""
+    one, as a child process or, with ``container_image`` (the docker runtime), in a container of that
+    image. On exit the proxies made through it are removed and a built-in server stops."""
     url = url or os.environ.get(ENVIRONMENT_VARIABLE) or None
-    server = None if url else BuiltinToxiproxy()
+    server: BuiltinToxiproxy | ToxiproxyContainer | None = None
+    if url is None:
+        if container_image is not None:
+            from harness.toxiproxy.container import ToxiproxyContainer
+
+            server = ToxiproxyContainer(container_image)
+        else:
+            server = BuiltinToxiproxy()
     proxies = LinkProxies(url or (server.url if server else ""))
     try:
         proxies.version()  # fail now, with the address, if nothing answers there

@@ -1,4 +1,5 @@
-"""Apache ActiveMQ Classic from Debian's ``activemq`` package, run as a plain Java process.
+"""Apache ActiveMQ Classic, run as a plain Java process: Debian's ``activemq`` package by default, or
+any unpacked distribution (``--activemq-home``, harness/vendors/activemq_dist.py).
 
 The JVM is started directly rather than through /usr/bin/activemq, whose shell wrapper would
 survive a kill -9 of its PID and leave the broker running.
@@ -6,12 +7,11 @@ survive a kill -9 of its PID and leave the broker running.
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from harness.topology.model import Topology
+from harness.vendors.activemq_dist import DBCP1_DATA_SOURCE, Distribution
 from harness.vendors.base import LaunchSpec, VendorUnavailable
 
 ACTIVEMQ_HOME = Path("/usr/share/activemq")
@@ -34,6 +34,20 @@ log4j.appender.out.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1} - %m%n
 """
 
 
+_LOG4J2 = """\
+rootLogger.level=INFO
+rootLogger.appenderRef.out.ref=out
+logger.spring.name=org.springframework
+logger.spring.level=WARN
+logger.xbean.name=org.apache.xbean
+logger.xbean.level=WARN
+appender.out.type=Console
+appender.out.name=out
+appender.out.layout.type=PatternLayout
+appender.out.layout.pattern=%d{ISO8601} %-5p [%t] %c{1} - %m%n
+"""
+
+
 class ActiveMQ:
     name = "activemq"
 
@@ -41,26 +55,34 @@ class ActiveMQ:
         self.home = home
         self.java = java
         self.heap_mb = heap_mb
+        self._distribution: Distribution | None = None
 
     @property
     def jar(self) -> Path:
         return self.home / "bin" / "activemq.jar"
 
+    @property
+    def distribution(self) -> Distribution:
+        """The distribution at ``home``, read once (VendorUnavailable when it is not one)."""
+        if self._distribution is None:
+            self._distribution = Distribution.read(self.home)
+        return self._distribution
+
     def check_installed(self) -> None:
         if shutil.which(self.java) is None:
             raise VendorUnavailable(f"vendor activemq needs Java, and {self.java!r} is not on PATH: {INSTALL_HINT}")
-        if not self.jar.is_file():
-            raise VendorUnavailable(f"vendor activemq: ActiveMQ Classic not found ({self.jar} missing): {INSTALL_HINT}")
+        try:
+            self.distribution  # noqa: B018 (reading it checks the layout)
+        except VendorUnavailable as exc:
+            hint = f": {INSTALL_HINT}" if self.home == ACTIVEMQ_HOME else ""
+            raise VendorUnavailable(f"vendor activemq: {exc}{hint}") from exc
 
     def version(self) -> str:
+        """The version the distribution says it is (its broker jar), not what a package manager says."""
         try:
-            out = subprocess.run(
-                ["dpkg-query", "-W", "-f=${Version}", "activemq"], capture_output=True, text=True, timeout=10
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
+            return self.distribution.version
+        except VendorUnavailable:
             return "unknown"
-        match = re.match(r"\d+(\.\d+)*", out)
-        return match.group(0) if match else "unknown"
 
     def unsupported_reason(self, topology: Topology) -> str | None:
         for group in topology.groups:
@@ -75,18 +97,28 @@ class ActiveMQ:
                 return f"vendor activemq {self.version()}: store {group.store} is not supported here"
         return None
 
-    def _link_jdbc_drivers(self, activemq_xml: str, lib: Path) -> None:
-        if "jdbcPersistenceAdapter" in activemq_xml:
-            for dependency, needed_from in (
-                ("commons-dbcp.jar", "libcommons-dbcp-java"),
-                ("commons-pool.jar", "libcommons-pool-java"),
-            ):
+    def _data_source(self, activemq_xml: str) -> str:
+        """The activemq.xml with the data source this distribution ships (DBCP 2 or DBCP 1)."""
+        if "jdbcPersistenceAdapter" not in activemq_xml or not self.home.is_dir():
+            # Not a JDBC group, or a home inside a container image (checked when the image is built).
+            return activemq_xml
+        dist = self.distribution
+        if dist.data_source_class is None:
+            raise VendorUnavailable(
+                f"vendor activemq {dist.version} at {dist.home}: lib/optional has no Commons DBCP "
+                "(commons-dbcp2 or commons-dbcp), the JDBC data source"
+            )
+        for jar in dist.data_source_jars:
+            if not jar.exists():
                 # Debian's activemq ships only a link into another package, which may be missing.
-                if not (self.home / "lib" / "optional" / dependency).exists():
-                    raise VendorUnavailable(
-                        f"vendor activemq: {dependency} (the JDBC data source) is missing: run scripts/setup.sh "
-                        f"(as root) or: apt-get install -y {needed_from}"
-                    )
+                package = "libcommons-pool-java" if "pool" in jar.name else "libcommons-dbcp-java"
+                raise VendorUnavailable(
+                    f"vendor activemq: {jar} (the JDBC data source) is missing: run scripts/setup.sh (as root) "
+                    f"or: apt-get install -y {package}"
+                )
+        return activemq_xml.replace(DBCP1_DATA_SOURCE, dist.data_source_class)
+
+    def _link_jdbc_drivers(self, activemq_xml: str, lib: Path) -> None:
         for driver, (jar, package) in JDBC_DRIVERS.items():
             if driver not in activemq_xml:
                 continue
@@ -103,8 +135,10 @@ class ActiveMQ:
         conf, data = node_dir / "conf", node_dir / "data"
         for path in (conf, data, node_dir / "lib"):
             path.mkdir(parents=True, exist_ok=True)
+        activemq_xml = self._data_source(activemq_xml)
         (conf / "activemq.xml").write_text(activemq_xml, encoding="utf-8")
         (conf / "log4j.properties").write_text(_LOG4J, encoding="utf-8")
+        (conf / "log4j2.properties").write_text(_LOG4J2, encoding="utf-8")
         self._link_jdbc_drivers(activemq_xml, node_dir / "lib")
         argv = [
             self.java,
@@ -112,6 +146,8 @@ class ActiveMQ:
             "--add-opens",
             "java.base/java.lang=ALL-UNNAMED",
             f"-Dlog4j.configuration=file:{conf / 'log4j.properties'}",
+            # 5.18 and 6.x log with log4j 2: the same lines the harness reads (roles, slave mode).
+            f"-Dlog4j2.configurationFile=file:{conf / 'log4j2.properties'}",
             f"-Dactivemq.home={self.home}",
             f"-Dactivemq.base={node_dir}",
             f"-Dactivemq.conf={conf}",

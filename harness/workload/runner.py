@@ -5,7 +5,7 @@ delivery individually, with a receipt. Each send and ack is an invoke followed b
 (outcome unknown); each delivery is a lone ok receive. After the run the faults are healed and a
 fresh consumer drains the queue, so that anything still stored is counted as received.
 
-For seed 004's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
+For ActiveMQ's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
 and consumers can subscribe as exclusive consumers (``exclusive``: activemq.exclusive).
 
 A backlog gives a broker bug something to lose: ``produce`` queues receipted messages with no consumer,
@@ -48,7 +48,8 @@ from harness.client import (
     SendTimeout,
     StaleDelivery,
 )
-from harness.cluster import Cluster
+from harness.cluster import Cluster, ClusterError
+from harness.errors import InvalidOption, UnknownName, require_non_negative
 from harness.faults.base import Nemesis
 from harness.history import ACK, RECEIVE, SEND, SUBSCRIBED, UNSUBSCRIBED, History, MessageKey
 from harness.workload.messages import decode_key, encode_body
@@ -84,6 +85,33 @@ class WorkloadOptions:
     # prefetch keeps a backlog on the broker rather than in the consumer's buffer, where a message the
     # store never committed would count as delivered.
     prefetch: int | None = None
+
+    def __post_init__(self) -> None:
+        require_non_negative(
+            "workload",
+            rate_per_producer=self.rate_per_producer,
+            payload_bytes=self.payload_bytes,
+            send_timeout_s=self.send_timeout_s,
+            ack_timeout_s=self.ack_timeout_s,
+            drain_idle_s=self.drain_idle_s,
+            heartbeat_ms=self.heartbeat_ms,
+            groups=self.groups,
+            processing_delay_s=self.processing_delay_s,
+        )
+        if not self.destination.startswith(("/queue/", "/topic/")):
+            raise InvalidOption("workload", "destination", "a /queue/... or /topic/... name", self.destination)
+
+    def with_overrides(self, where: str, overrides: dict[str, Any]) -> WorkloadOptions:
+        """These options with some replaced; an unknown name is a ScenarioError listing the known ones."""
+        known = set(self.__dataclass_fields__)
+        for name in overrides:
+            if name not in known:
+                raise UnknownName(f"{where} option", name, known | _CALL_OPTIONS.get(where, set()))
+        return WorkloadOptions(**{**self.__dict__, **overrides})
+
+
+# Options a call takes besides WorkloadOptions' fields: listed with them when a name is unknown.
+_CALL_OPTIONS = {"workload.running": {"producers", "consumers"}, "workload.produce": {"count", "producers"}}
 
 
 class _Worker(threading.Thread):
@@ -393,16 +421,16 @@ class Workload:
             return [None] * placement
         return [at for at, count in placement.items() for _ in range(count)]
 
-    def _check_places(self, placement: Placement) -> None:
+    def _check_places(self, placement: Placement, where: str, option: str) -> None:
+        """Counts must be whole numbers >= 0, places brokers or groups of the topology (ScenarioError)."""
         if isinstance(placement, int):
+            require_non_negative(where, **{option: placement})
             return
         known = {*self.cluster.topology.nodes, *(g.name for g in self.cluster.topology.groups)}
-        unknown = sorted(set(placement) - known)
-        if unknown:
-            raise ValueError(
-                f"workload: no broker or group named {', '.join(unknown)} in {self.cluster.topology.name} "
-                f"(brokers: {', '.join(self.cluster.topology.nodes)})"
-            )
+        for at, count in placement.items():
+            if at not in known:
+                raise UnknownName(f"broker or group for {option}", at, known, plural="brokers and groups")
+            require_non_negative(where, **{f"{option}[{at!r}]": count})
 
     @contextmanager
     def running(self, producers: Placement = 2, consumers: Placement = 1, **overrides: Any) -> Iterator[Workload]:
@@ -411,9 +439,9 @@ class Workload:
         Give counts, or pin them to brokers of a network: ``producers={"amq1": 2}, consumers={"amq3": 1}``.
         """
         if overrides:
-            self.options = WorkloadOptions(**{**self.options.__dict__, **overrides})
-        self._check_places(producers)
-        self._check_places(consumers)
+            self.options = self.options.with_overrides("workload.running", overrides)
+        self._check_places(producers, "workload.running", "producers")
+        self._check_places(consumers, "workload.running", "consumers")
         consumer_workers = [Consumer(next(self._process_ids), self, at=at) for at in self._places(consumers)]
         producer_workers = [Producer(next(self._process_ids), self, at=at) for at in self._places(producers)]
         self._consumers = consumer_workers
@@ -446,6 +474,10 @@ class Workload:
         errors = [f"{w.name}: {w.error}" for w in [*producer_workers, *consumer_workers] if w.error]
         if errors:
             log.warning("workers stopped with errors: %s", "; ".join(errors))
+
+    def attempted(self) -> int:
+        """How many sends the workload has attempted so far (receipted or not)."""
+        return sum(1 for op in self.history.ops() if op.f == SEND and op.type == "invoke")
 
     def backlogged(
         self,
@@ -490,7 +522,7 @@ class Workload:
         """Inside ``running()``: the consumers on ``source`` leave it and as many subscribe on ``target``
         (clients moving to another broker of a network), working ``processing_delay_s`` per message
         there (None: the workload's). Returns once they have subscribed, with how many moved."""
-        self._check_places({source: 1, target: 1})
+        self._check_places({source: 1, target: 1}, "workload.move_consumers", "consumers")
         leaving = [c for c in self._consumers if c.at == source]
         if not leaving:
             placed = ", ".join(str(c.at) for c in self._consumers) or "none"
@@ -541,14 +573,17 @@ class Workload:
 
     def wait_for_traffic(self, receipts: int = 20, timeout: float = 60.0) -> None:
         """Block until ``receipts`` more sends have been receipted: the cluster is serving under load."""
+        require_non_negative("workload.wait_for_traffic", receipts=receipts, timeout=timeout)
         with self._counts_lock:
             target = self._counts.get("sent", 0) + receipts
         deadline = time.monotonic() + timeout
+        gone = _ClusterGone(self)
         while True:
             with self._counts_lock:
                 sent = self._counts.get("sent", 0)
             if sent >= target:
                 return
+            gone.raise_if_gone()
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"only {sent - target + receipts} of {receipts} sends receipted within {timeout:.0f} s "
@@ -565,18 +600,23 @@ class Workload:
 
     def produce(self, count: int, producers: Placement = 1, **overrides: Any) -> None:
         """Send ``count`` messages per producer with no consumer running (they stay queued)."""
+        require_non_negative("workload.produce", count=count)
         if overrides:
-            self.options = WorkloadOptions(**{**self.options.__dict__, **overrides})
-        self._check_places(producers)
+            self.options = self.options.with_overrides("workload.produce", overrides)
+        self._check_places(producers, "workload.produce", "producers")
         workers = [Producer(next(self._process_ids), self, at=at) for at in self._places(producers)]
         for worker in workers:
             worker.start()
         deadline = time.monotonic() + 60 + count * self.options.send_timeout_s
-        while any(w.next_seq < count and w.is_alive() for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        for worker in workers:
-            worker.stopping.set()
-            worker.join(timeout=self.options.send_timeout_s + 5)
+        gone = _ClusterGone(self)
+        try:
+            while any(w.next_seq < count and w.is_alive() for w in workers) and time.monotonic() < deadline:
+                gone.raise_if_gone()
+                time.sleep(0.01)
+        finally:
+            for worker in workers:
+                worker.stopping.set()
+                worker.join(timeout=self.options.send_timeout_s + 5)
 
     def drain(self, timeout: float = 60.0, after_restart: bool = False) -> int:
         """Consume everything left on the queue with fresh consumers; return how many arrived.
@@ -635,6 +675,9 @@ class Workload:
         When receipted messages are still missing after the drain, every node is restarted and the
         queue drained once more: what appears then is stranded, the rest is lost.
         """
+        require_non_negative("workload.check", failover_bound_ms=failover_bound_ms, master_timeout=master_timeout)
+        if ordering_scope not in ("consumer", "group"):
+            raise InvalidOption("workload.check", "ordering_scope", "'consumer' or 'group'", ordering_scope)
         heal_errors = self.nemesis.heal_all()
         if heal_errors:
             raise RuntimeError(f"faults did not heal: {'; '.join(heal_errors)}")
@@ -668,3 +711,34 @@ class Workload:
     @staticmethod
     def _network_checkers(stuck_bound_ms: float, min_share: float | None) -> dict[str, Checker | None]:
         return {"ordering": None, **network_checkers(stuck_bound_ms=stuck_bound_ms, min_share=min_share)}
+
+
+class _ClusterGone:
+    """Stops a wait that could never end: every node has exited and no open fault keeps them down
+    (a broker that died on a full disk, say). Each send would otherwise wait out its own timeout."""
+
+    GRACE_S = 5.0
+
+    def __init__(self, workload: Workload) -> None:
+        self.workload = workload
+        self.since: float | None = None
+        self._next_look = 0.0
+
+    def raise_if_gone(self) -> None:
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + 0.5
+        nodes = self.workload.cluster.nodes
+        faulted = any(not fault.healed for fault in self.workload.nemesis.injected)
+        if faulted or not nodes or any(node.alive for node in nodes.values()):
+            self.since = None
+            return
+        if self.since is None:
+            self.since = now
+        elif now - self.since > self.GRACE_S:
+            last = {name: (node.logs(tail=1).strip() or "no log")[:200] for name, node in nodes.items()}
+            raise ClusterError(
+                "every node of the cluster exited during the workload: "
+                + "; ".join(f"{name}: {line}" for name, line in last.items())
+            )

@@ -3,8 +3,6 @@
 so the clients cannot fail over: they wait, and when the link comes back they return to the same
 master. Nothing it receipted before the cut may be missing afterwards."""
 
-import time
-
 import pytest
 
 from harness.topology import jdbc, shared_file
@@ -26,7 +24,7 @@ def test_master_cut_from_its_clients_but_not_from_its_store(cluster, workload, f
         workload.wait_for_traffic()
         master = cluster.master()
         with faults.isolate_clients(master):
-            time.sleep(5)
+            faults.hold_for(5)
             assert cluster.master().name == master.name, "a broker cut from its clients only must stay master"
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
@@ -42,7 +40,7 @@ def test_clients_frames_to_the_master_vanish_one_way(cluster, workload, faults):
         workload.wait_for_traffic()
         master = cluster.master()
         with faults.isolate_clients(master, streams="upstream"):
-            time.sleep(5)
+            faults.hold_for(5)
             assert cluster.master().name == master.name
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=20_000)

@@ -1,4 +1,4 @@
-"""The design card's database outage: the database under a JDBC master/slave pair stops at once
+"""A database outage: the database under a JDBC master/slave pair stops at once
 (PostgreSQL: pg_ctl stop -m immediate; MariaDB: kill -9) and starts again three seconds later."""
 
 import pytest
@@ -21,7 +21,7 @@ def test_database_outage_with_stop_start_handler(cluster, workload, faults):
         outage = faults.database_outage(down_for_s=3)
         outage.wait_healed()
         cluster.wait_for_master(timeout=30)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # served again, under load
     result = workload.check(failover_bound_ms=30_000)
     result.require(lost=0, split_brain=False)
 
@@ -55,6 +55,6 @@ def test_database_outage_with_default_handler(cluster, workload, faults):
         outage.wait_healed()
         came_back = cluster.comes_back(timeout=30)
         assert came_back, f"no master 30 s after the database returned (roles {cluster.roles()}): it stays down"
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # served again, under load
     result = workload.check(failover_bound_ms=30_000)
     result.require(lost=0, split_brain=False)

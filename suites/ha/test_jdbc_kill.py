@@ -1,8 +1,6 @@
-"""Seed 001, JDBC master/slave: every broker keeps its messages in one database, and the broker that
+"""JDBC master/slave: every broker keeps its messages in one database, and the broker that
 holds the database lock is master. All state is in the database, so when the master dies no
 receipted message may be lost."""
-
-import time
 
 import pytest
 
@@ -22,7 +20,7 @@ def test_jdbc_master_killed_under_load(cluster, workload, faults):
     nothing receipted is lost, and one consumer sees every producer in order."""
     with workload.running(producers=2, consumers=1):
         for _ in range(2):
-            time.sleep(1.5)
+            workload.wait_for_traffic()
             master = cluster.master()
             with faults.kill(master):
                 cluster.wait_for_master(timeout=30, exclude=(master.name,))

@@ -1,8 +1,6 @@
 """The lease locker: the master renews a lease in the lock table, and a slave takes over once it has
 run out. What happens to a master that sleeps through its lease (a long GC pause, SIGSTOP)?"""
 
-import time
-
 import pytest
 
 from harness.topology import jdbc
@@ -26,8 +24,8 @@ def test_master_paused_longer_than_lease(cluster, workload, faults):
         old = cluster.master()
         with faults.pause(old):
             cluster.wait_for_master(timeout=30, exclude=(old.name,))
-            time.sleep(6 - 3)
-        time.sleep(3)
+            faults.hold_for(6 - 3)
+        faults.hold_for(3)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=20_000)
     result.require(split_brain=False, lost=0)
@@ -35,8 +33,8 @@ def test_master_paused_longer_than_lease(cluster, workload, faults):
 
 @pytest.mark.known_finding(
     vendor="activemq",
-    reason="the reference's lease trap: renewing every 30 s (the JDBC keep-alive default) a 10 s lease lets "
-    "the slave take over while the master still serves: two masters",
+    reason="a lease renewed less often than it lasts: renewing every 30 s (the JDBC keep-alive default) "
+    "a 10 s lease lets the slave take over while the master still serves: two masters",
 )
 @pytest.mark.parametrize(
     "topology",
@@ -54,8 +52,8 @@ def test_lease_renewed_less_often_than_it_lasts(cluster, workload, faults):
         workload.wait_for_traffic()
         old = cluster.master()
         with faults.pause(old):
-            time.sleep(11)
-        time.sleep(10)  # the slave polls every 10 s: it takes over within this window
+            faults.hold_for(11)
+        faults.hold_for(10)  # the slave polls every 10 s: it takes over within this window
         cluster.wait_for_any_master(timeout=30)
     result = workload.check(failover_bound_ms=30_000)
     result.require(split_brain=False, lost=0)

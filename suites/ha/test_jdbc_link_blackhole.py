@@ -2,8 +2,6 @@
 when a network path hangs while both processes look healthy (no reset, no FIN, nothing for the
 driver to notice). The slave still reaches the database."""
 
-import time
-
 import pytest
 
 from harness.topology import IOExceptionHandler, jdbc
@@ -31,7 +29,7 @@ def test_master_blackholed_from_database_with_lease(cluster, workload, faults):
         old = cluster.master()
         with faults.blackhole(old):
             cluster.wait_for_master(timeout=30, exclude=(old.name,))
-            time.sleep(max(0.0, 10 - 3))
+            faults.hold_for(10 - 3)
         cluster.wait_for_any_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
@@ -47,7 +45,7 @@ def test_master_blackholed_from_database_with_database_locker(cluster, workload,
     with workload.running(producers=2, consumers=1):
         workload.wait_for_traffic()
         with faults.blackhole(cluster.master()):
-            time.sleep(6)
+            faults.hold_for(6)
         cluster.wait_for_any_master(timeout=60)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=30_000)

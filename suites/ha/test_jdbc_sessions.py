@@ -1,8 +1,6 @@
 """The master's database sessions are killed (pg_terminate_backend / KILL), its lock connection among
 them, while the master itself keeps running: the database lock is free, and the master may not know."""
 
-import time
-
 import pytest
 
 from harness.topology import jdbc
@@ -17,7 +15,7 @@ def test_master_sessions_killed_with_lease(cluster, workload, faults):
     with workload.running(producers=2, consumers=1):
         workload.wait_for_traffic()
         faults.kill_db_sessions(cluster.master())
-        time.sleep(4)
+        faults.hold_for(4)
         cluster.wait_for_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
@@ -38,7 +36,7 @@ def test_master_sessions_killed_with_database_locker_default_keepalive(cluster, 
     with workload.running(producers=2, consumers=1):
         workload.wait_for_traffic()
         faults.kill_db_sessions(cluster.master())
-        time.sleep(5)
+        faults.hold_for(5)
         cluster.wait_for_any_master(timeout=30)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)

@@ -3,8 +3,6 @@ connection carries bytes, or closed after a few kilobytes. On a shared-file pair
 clients' link to the master; on a JDBC pair, the master's link to its database. Each lasts 5 s under
 load; afterwards the cluster serves, nothing receipted is lost and there is never more than one master."""
 
-import time
-
 import pytest
 
 from harness.topology import jdbc, shared_file
@@ -30,7 +28,7 @@ def test_master_link_misbehaves_for_a_while(cluster, workload, faults, toxic):
         master = cluster.master()
         link = cluster.link(master.name) if cluster.links else cluster.client_link(master.name)
         with TOXICS[toxic](faults, link):
-            time.sleep(5)
+            faults.hold_for(5)
         cluster.wait_for_any_master(timeout=60)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=30_000)

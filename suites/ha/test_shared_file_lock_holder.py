@@ -1,8 +1,6 @@
 """More lock-file stealing on a shared-file store: an outside process takes the lock file, and a master
 is paused (SIGSTOP) while its lock is stolen, then woken up (SIGCONT) on a lock it no longer holds."""
 
-import time
-
 import pytest
 
 from harness.topology import shared_file
@@ -16,11 +14,11 @@ def test_outside_process_holding_the_lock_stops_every_master(cluster, workload, 
     with workload.running(producers=2, consumers=1):
         workload.wait_for_traffic()
         with faults.hold_lock(steal=True):
-            time.sleep(3)  # three keep-alive periods
+            faults.hold_for(3)  # three keep-alive periods
             serving = [node.name for node in cluster.masters()]
             assert not serving, f"{serving} still serve(s) while an outside process holds the store's lock"
         cluster.wait_for_master(timeout=30)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # a master serves again, under load
     result = workload.check(failover_bound_ms=20_000)
     result.require(lost=0, split_brain=False)
 
@@ -47,8 +45,8 @@ def test_paused_master_lock_stolen_by_slave(cluster, workload, faults):
         with faults.pause(old):
             faults.steal_lock(how="delete")
             cluster.wait_for_master(timeout=30, exclude=(old.name,))
-            time.sleep(1)
-        time.sleep(4)
+            faults.hold_for(1)
+        faults.hold_for(4)
         workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=20_000)
     result.require(split_brain=False, lost=0)
@@ -62,11 +60,11 @@ def test_paused_master_lock_taken_by_outside_process(cluster, workload, faults):
         workload.wait_for_traffic()
         with faults.pause(cluster.master()):
             holder = faults.hold_lock(steal=True)
-        time.sleep(3)
+        faults.hold_for(3)
         serving = [node.name for node in cluster.masters()]
         holder.heal()
         assert not serving, f"{serving} still serve(s) while an outside process holds the store's lock"
         cluster.wait_for_master(timeout=30)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # a master serves again, under load
     result = workload.check(failover_bound_ms=20_000)
     result.require(lost=0, split_brain=False)

@@ -1,7 +1,6 @@
-"""Seed 000 and the reference's SPLIT trap: the lock file of a shared store is deleted or replaced
-under a running master, so another node can lock a fresh file with the same name."""
-
-import time
+"""Split brain on a shared store: the lock file is deleted or replaced under a running master, so
+another node can lock a fresh file with the same name while the master still holds the old one.
+Only a master that re-checks its lock (the keep-alive) or a fencing epoch keeps it to one master."""
 
 import pytest
 
@@ -14,11 +13,11 @@ def test_stolen_lock_with_keepalive_never_gives_two_masters(cluster, workload, f
     """With the lock checked every second the old master notices and steps down; pybroker's fencing
     epoch also stops it from serving once another node took over. One master at a time."""
     with workload.running(producers=2, consumers=1):
-        time.sleep(1)
+        workload.wait_for_traffic()
         faults.steal_lock(how=how)
-        time.sleep(4)
+        faults.hold_for(4)  # four keep-alive periods: the old master notices, a node locks the new file
         cluster.wait_for_master(timeout=30)
-        time.sleep(1)
+        workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
     result.require(split_brain=False, valid=None)
 
@@ -34,11 +33,11 @@ def test_stolen_lock_with_keepalive_loses_nothing_receipted(cluster, workload, f
     """Every message receipted before, during and after the theft is delivered by whichever node ends
     up master. pybroker fences: a receipt is sent only while the store's epoch is still the master's."""
     with workload.running(producers=2, consumers=1):
-        time.sleep(1)
+        workload.wait_for_traffic()
         faults.steal_lock(how="delete")
-        time.sleep(4)
+        faults.hold_for(4)  # four keep-alive periods: the old master notices, a node locks the new file
         cluster.wait_for_master(timeout=30)
-        time.sleep(1)
+        workload.wait_for_traffic()
     result = workload.check(failover_bound_ms=15_000)
     result.require(lost=0)
 
@@ -53,8 +52,8 @@ def test_stolen_lock_with_vendor_default_keepalive(cluster, workload, faults):
     """The vendor's own keep-alive default. ActiveMQ (0, off) keeps serving on a lock it lost while the
     slave takes a new one: the harness must see two masters. pybroker (1000 ms, plus fencing) must not."""
     with workload.running(producers=2, consumers=1):
-        time.sleep(1)
+        workload.wait_for_traffic()
         faults.steal_lock(how="delete")
-        time.sleep(4)
+        faults.hold_for(4)  # the slave locks the new file; a master that never re-checks keeps serving
     result = workload.check(failover_bound_ms=15_000)
     result.require(split_brain=False, lost=0, valid=None)

@@ -1,6 +1,4 @@
-"""Seed 000, shared file system master/slave: the master freezes (SIGSTOP) but keeps its OS lock."""
-
-import time
+"""Shared file system master/slave: the master freezes (SIGSTOP) but keeps its OS lock."""
 
 import pytest
 
@@ -9,13 +7,13 @@ from harness.topology import shared_file
 
 def pause_master_for_three_seconds(cluster, workload, faults):
     with workload.running(producers=2, consumers=1):
-        time.sleep(1)
+        workload.wait_for_traffic()
         master = cluster.master()
         with faults.pause(master):
-            time.sleep(3)
+            faults.hold_for(3)
             assert cluster.masters() == [], "a slave became master while the lock holder was only paused"
         assert cluster.wait_for_master(timeout=30).name == master.name
-        time.sleep(2)
+        workload.wait_for_traffic()
     return workload.check(failover_bound_ms=15_000)
 
 

@@ -19,7 +19,7 @@ from harness.topology import shared_file
 @pytest.mark.topology(shared_file(nodes=2))
 def test_master_killed(cluster, workload, faults):
     with workload.running(producers=1, consumers=1):
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=60)  # above the harness's floor for a run that shows anything
         master = cluster.master()
         with faults.kill(master):
             cluster.wait_for_master(timeout=30, exclude=(master.name,))

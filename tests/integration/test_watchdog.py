@@ -12,10 +12,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from waiting import eventually
 
 from harness.runtime.leftovers import prune_local
 from harness.runtime.processes import OwnedProcess
@@ -29,9 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # it with a directory, prints the pids, then waits to be killed (or ends normally with "exit").
 RUN = """
 import os, subprocess, sys, time
+from harness.runtime.ports import PortAllocator
 from harness.runtime.run import current_run, register_process
 leader = subprocess.Popen(["sh", "-c", "setsid sleep 300 & sleep 300"], start_new_session=True)
 register_process(leader.pid, "sleeper", directory=sys.argv[1])
+PortAllocator().allocate()
 time.sleep(0.3)
 print(leader.pid, current_run().record.path, current_run().record.watchdog.pid, flush=True)
 if sys.argv[2] == "exit":
@@ -53,15 +55,6 @@ def _tree(pid: int) -> set[int]:
             if args.startswith(b"sleep\x00300") and int(stat[1]) in found | {1}:
                 found.add(int(entry.name))
     return found
-
-
-def _eventually(check: Callable[[], bool], within_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 @pytest.fixture
@@ -94,24 +87,25 @@ def test_sigkill_of_the_run_leaves_no_process_and_no_directory(tmp_path: Path, s
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = time.monotonic()
-    assert _eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tree)), (
+    assert eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tree)), (
         f"still running 10 s after the run was killed: {[p for p in tree if Path(f'/proc/{p}').exists()]}"
     )
-    assert _eventually(lambda: not workdir.exists() and not record.exists())
+    assert eventually(lambda: not workdir.exists() and not record.exists())
     elapsed = time.monotonic() - killed_at
     assert elapsed < 10, f"the watchdog took {elapsed:.1f} s"
     log = (state / "watchdog.log").read_text()
     assert "died without a goodbye" in log and f"sleeper (pid {leader})" in log, log
-    assert _eventually(lambda: not Path(f"/proc/{watchdog}").exists()), "the watchdog should exit once done"
+    assert eventually(lambda: not Path(f"/proc/{watchdog}").exists()), "the watchdog should exit once done"
 
 
 def test_a_run_that_ends_normally_keeps_its_directories_for_people_to_read(tmp_path: Path, state: Path) -> None:
     proc, leader, record, _, workdir = start_run(tmp_path, "exit")
     proc.wait()
-    assert _eventually(lambda: not record.exists())
+    assert eventually(lambda: not record.exists())
+    assert not list((state / "ports").glob("[0-9]*")), "the run's port claims should go with it"
     assert workdir.exists(), "a normal end must not remove the node logs the run left"
     # Its teardown (none here) missed the sleeper: the watchdog kills it all the same, and says so.
-    assert _eventually(lambda: not Path(f"/proc/{leader}").exists())
+    assert eventually(lambda: not Path(f"/proc/{leader}").exists())
     assert "ended cleanly but left 1 processes" in (state / "watchdog.log").read_text()
 
 
@@ -125,7 +119,7 @@ def test_prune_removes_what_a_run_left_whose_watchdog_died_too(tmp_path: Path, s
     [reaped] = prune_local(directory=state)
     assert reaped.processes == [f"sleeper (pid {leader})"]
     assert reaped.directories == [str(workdir)]
-    assert _eventually(lambda: not Path(f"/proc/{leader}").exists(), 5)
+    assert eventually(lambda: not Path(f"/proc/{leader}").exists(), 5)
     assert not record.exists()
 
 

@@ -17,22 +17,22 @@ from harness.broker.config.replicated_leveldb import (
     ReplicatedStoreConfig,
     parse_replicated_leveldb,
 )
-from harness.broker.core.auth import SimpleAuthentication, User
+from harness.broker.core.auth import Authenticator, User
 from harness.broker.core.policy import (
     DeadLetterKind,
     DeadLetterStrategy,
     DestinationKind,
     DestinationPattern,
-    DestinationPolicy,
     GroupMapKind,
     GroupMapSettings,
     PatternMap,
+    PolicyEntry,
     PolicyMap,
     RedeliveryPolicy,
     RedeliverySettings,
 )
 from harness.broker.stomp.frames import DEFAULT_MAX_FRAME_SIZE
-from harness.broker.store.database import DRIVER_CLASSES, DataSource, JdbcUrlError, parse_jdbc_url
+from harness.broker.store.database import DRIVER_CLASSES, JdbcDataSource, JdbcUrlError, parse_jdbc_url
 
 # ActiveMQ defaults, except the keep-alive which is on by default here (0 lets a stolen lock go unseen).
 DEFAULT_LOCK_ACQUIRE_SLEEP_INTERVAL_MS = 10_000
@@ -150,7 +150,7 @@ class JdbcLockerConfig:
 
 @dataclass(frozen=True)
 class JdbcStoreConfig:
-    data_source: DataSource
+    data_source: JdbcDataSource
     create_tables_on_startup: bool = True
     lock_keep_alive_period_ms: int = DEFAULT_JDBC_LOCK_KEEP_ALIVE_PERIOD_MS
     locker: JdbcLockerConfig = field(default_factory=JdbcLockerConfig)
@@ -175,7 +175,7 @@ class BrokerConfig:
     scheduler_support: bool = False
     policies: PolicyMap = field(default_factory=PolicyMap)
     redelivery: RedeliverySettings | None = None  # <redeliveryPlugin>
-    authentication: SimpleAuthentication | None = None  # <simpleAuthenticationPlugin>
+    authentication: Authenticator | None = None  # <simpleAuthenticationPlugin>
     source: str = "activemq.xml"
     ignored: tuple[str, ...] = field(default=())  # accepted-but-ignored settings, for the startup log
     io_exception_handler: IOExceptionHandlerConfig | None = None
@@ -210,7 +210,7 @@ class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
         self.ignored: list[str] = []
-        self.beans: dict[str, DataSource] = {}
+        self.beans: dict[str, JdbcDataSource] = {}
 
     def error(self, message: str) -> ConfigError:
         return ConfigError(f"{self.source}: {message}")
@@ -297,7 +297,7 @@ class _Parser:
             )
         for option in url.ignored_options:
             self.ignored.append(f"JDBC URL option {option} (bean {bean_id})")
-        self.beans[bean_id] = DataSource(
+        self.beans[bean_id] = JdbcDataSource(
             bean_id=bean_id,
             url=url,
             username=properties.get("username", ""),
@@ -360,7 +360,7 @@ class _Parser:
         connectors: tuple[ConnectorConfig, ...] = ()
         policies = PolicyMap()
         redelivery: RedeliverySettings | None = None
-        authentication: SimpleAuthentication | None = None
+        authentication: Authenticator | None = None
         seen: set[str] = set()
         for child in element:
             tag = _local(child.tag)
@@ -679,10 +679,10 @@ class _Parser:
 
     # -- <plugins> ----------------------------------------------------------------------------------
 
-    def plugins(self, element: ET.Element) -> tuple[RedeliverySettings | None, SimpleAuthentication | None]:
+    def plugins(self, element: ET.Element) -> tuple[RedeliverySettings | None, Authenticator | None]:
         self.check_attributes(element, frozenset())
         redelivery: RedeliverySettings | None = None
-        authentication: SimpleAuthentication | None = None
+        authentication: Authenticator | None = None
         for plugin in element:
             tag = _local(plugin.tag)
             if tag == "redeliveryPlugin" and redelivery is None:
@@ -697,7 +697,7 @@ class _Parser:
                 )
         return redelivery, authentication
 
-    def authentication_plugin(self, element: ET.Element) -> SimpleAuthentication:
+    def authentication_plugin(self, element: ET.Element) -> Authenticator:
         self.check_attributes(element, frozenset({"anonymousAccessAllowed", "anonymousUser", "anonymousGroup"}))
         users: list[User] = []
         for child in self.only_children(element, frozenset({"users"}), "simpleAuthenticationPlugin"):
@@ -719,7 +719,7 @@ class _Parser:
         anonymous = self.boolean(element, "anonymousAccessAllowed", False)
         if not users and not anonymous:
             raise self.error("<simpleAuthenticationPlugin> has no <authenticationUser>: nobody could connect")
-        return SimpleAuthentication(
+        return Authenticator(
             tuple(users),
             anonymous_access_allowed=anonymous,
             anonymous_user=self.attr(element, "anonymousUser") or "anonymous",
@@ -799,8 +799,8 @@ class _Parser:
                 "<destinationPolicy><policyMap> holds <policyEntries> and <defaultEntry> directly: "
                 "ActiveMQ's schema has no second <policyMap> there"
             )
-        entries: list[tuple[DestinationPattern, DestinationPolicy]] = []
-        default: DestinationPolicy | None = None
+        entries: list[tuple[DestinationPattern, PolicyEntry]] = []
+        default: PolicyEntry | None = None
         for child in self.only_children(inner, frozenset({"policyEntries", "defaultEntry"}), "policyMap"):
             self.check_attributes(child, frozenset())
             if _local(child.tag) == "defaultEntry":
@@ -817,7 +817,7 @@ class _Parser:
                 entries.append((pattern, self.policy_entry(entry)))
         return PolicyMap(PatternMap(tuple(entries), default))
 
-    def policy_entry(self, element: ET.Element) -> DestinationPolicy:
+    def policy_entry(self, element: ET.Element) -> PolicyEntry:
         self.check_attributes(element, _POLICY_ENTRY_ATTRIBUTES)
         dead_letter = DeadLetterStrategy()
         groups = self.group_factory_type(element)
@@ -838,7 +838,7 @@ class _Parser:
                 if self.attr(element, "messageGroupMapFactoryType") is not None:
                     raise self.error("<policyEntry> has both messageGroupMapFactoryType and <messageGroupMapFactory>")
                 groups = self.group_factory(self.single_child(child, frozenset(kind.value for kind in GroupMapKind)))
-        return DestinationPolicy(
+        return PolicyEntry(
             prioritized_messages=self.boolean(element, "prioritizedMessages", False),
             use_consumer_priority=self.boolean(element, "useConsumerPriority", True),
             all_consumers_exclusive_by_default=self.boolean(element, "allConsumersExclusiveByDefault", False),

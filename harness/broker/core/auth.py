@@ -28,7 +28,7 @@ class Principal:
 
 
 @dataclass(frozen=True)
-class SimpleAuthentication:
+class Authenticator:
     users: tuple[User, ...]
     anonymous_access_allowed: bool = False
     anonymous_user: str = "anonymous"

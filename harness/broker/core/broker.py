@@ -55,17 +55,17 @@ from harness.broker.store.contract import (
     UnsubscribeOp,
 )
 
-__all__ = ["AckMode", "Broker", "BrokerError", "BrokerSettings", "Client", "Subscription", "Transaction"]
+__all__ = ["AckMode", "Broker", "Client", "CoreSettings", "RequestRefused", "Subscription", "Transaction"]
 
 log = logging.getLogger("pybroker")
 
 
-class BrokerError(Exception):
+class RequestRefused(Exception):
     """A client request the broker refuses; the connection reports it in an ERROR frame."""
 
 
 @dataclass(frozen=True)
-class BrokerSettings:
+class CoreSettings:
     """What the core takes from activemq.xml."""
 
     policies: PolicyMap = field(default_factory=PolicyMap)
@@ -107,7 +107,7 @@ class Broker:
         store: Store | None,
         fence: Callable[[], bool],
         loop: asyncio.AbstractEventLoop,
-        settings: BrokerSettings | None = None,
+        settings: CoreSettings | None = None,
         clock: Callable[[], float] = time.time,
         limits: StoreLimits = UNLIMITED,
     ) -> None:
@@ -115,7 +115,7 @@ class Broker:
         self.name = name
         self.limits = limits
         self.ids = MessageIds(name, epoch)
-        self.settings = settings or BrokerSettings()
+        self.settings = settings or CoreSettings()
         self._store = store
         self._fence = fence
         self._loop = loop
@@ -140,23 +140,23 @@ class Broker:
     # -- destinations ---------------------------------------------------------------------------
 
     def check_destination(self, name: str) -> None:
-        """Raise BrokerError unless ``name`` is a destination this broker can use."""
+        """Raise RequestRefused unless ``name`` is a destination this broker can use."""
         for prefix in (QUEUE_PREFIX, TOPIC_PREFIX, REMOTE_TEMP_QUEUE_PREFIX, REMOTE_TEMP_TOPIC_PREFIX):
             if name.startswith(prefix) and len(name) > len(prefix):
                 break
         else:
-            raise BrokerError(
+            raise RequestRefused(
                 f"Unsupported destination {name!r}: use /queue/NAME, /topic/NAME, /temp-queue/NAME or /temp-topic/NAME"
             )
         if name.startswith(REMOTE_TEMP_QUEUE_PREFIX) and name not in self.queues:
-            raise BrokerError(f"Cannot publish to a deleted Destination: {name}")
+            raise RequestRefused(f"Cannot publish to a deleted Destination: {name}")
         if name.startswith(REMOTE_TEMP_TOPIC_PREFIX) and name not in self.topics:
-            raise BrokerError(f"Cannot publish to a deleted Destination: {name}")
+            raise RequestRefused(f"Cannot publish to a deleted Destination: {name}")
         limit = self.limits.max_queue_name_length
         if limit is not None and name.startswith(QUEUE_PREFIX) and name not in self.queues:
             length = len(name) - len(QUEUE_PREFIX)
             if length > limit:
-                raise BrokerError(f"Queue name too long for the store: {length} characters (at most {limit})")
+                raise RequestRefused(f"Queue name too long for the store: {length} characters (at most {limit})")
 
     def queue(self, name: str) -> Queue:
         queue = self.queues.get(name)
@@ -325,7 +325,7 @@ class Broker:
         if is_queue(destination):
             queue = self.queue(destination)
             if queue.owner is not None and queue.owner is not client:
-                raise BrokerError(f"Cannot subscribe to a remote temporary destination: {destination}")
+                raise RequestRefused(f"Cannot subscribe to a remote temporary destination: {destination}")
             if browser:
                 sub = Subscription(client, sub_id, destination, queue, AckMode.AUTO, 1, selector=selector, browser=True)
                 queue.browsers_waiting.append(sub)
@@ -345,10 +345,10 @@ class Broker:
             self._schedule(queue)
             return sub
         if browser:
-            raise BrokerError(f"browser:true is only valid on a queue, not on {destination}")
+            raise RequestRefused(f"browser:true is only valid on a queue, not on {destination}")
         topic = self.topic(destination)
         if topic.owner is not None and topic.owner is not client:
-            raise BrokerError(f"Cannot subscribe to a remote temporary destination: {destination}")
+            raise RequestRefused(f"Cannot subscribe to a remote temporary destination: {destination}")
         name = f"{destination}#subscription-{next(self._subscription_serial)}"
         container = SubscriptionQueue(
             name, destination, policy, selector=selector, no_local=no_local, subscriber=client
@@ -385,12 +385,12 @@ class Broker:
         subscription (its stored messages are dropped). The future is the journaled creation.
         """
         if is_queue(destination):
-            raise BrokerError("Invalid Subscription: cannot durably subscribe to a Queue destination!")
+            raise RequestRefused("Invalid Subscription: cannot durably subscribe to a Queue destination!")
         if is_temporary(destination):
-            raise BrokerError("Invalid Subscription: cannot durably subscribe to a temporary topic")
+            raise RequestRefused("Invalid Subscription: cannot durably subscribe to a temporary topic")
         self.check_destination(destination)
         if not self.limits.durable_subscriptions:
-            raise BrokerError(
+            raise RequestRefused(
                 f"Durable topic subscriptions are not supported by {self.limits.store_name}: "
                 "subscribe without activemq.subscriptionName, or give the broker a <kahaDB> store"
             )
@@ -398,7 +398,7 @@ class Broker:
         ops: list[Op] = []
         container = self.durables.get(key)
         if container is not None and container.consumers:
-            raise BrokerError(f"Durable consumer is in use for client: {client_id} and subscriptionName: {name}")
+            raise RequestRefused(f"Durable consumer is in use for client: {client_id} and subscriptionName: {name}")
         selector_text = None if selector is None else selector.text
         if container is not None:
             record = container.durable
@@ -458,9 +458,11 @@ class Broker:
         """Delete a durable subscription and its messages (UNSUBSCRIBE with activemq.subscriptionName)."""
         container = self.durables.get(durable_key(client_id, name))
         if container is None:
-            raise BrokerError(f"No durable subscription exists for clientID: {client_id} and subscriptionName: {name}")
+            raise RequestRefused(
+                f"No durable subscription exists for clientID: {client_id} and subscriptionName: {name}"
+            )
         if container.consumers:
-            raise BrokerError("Durable consumer is in use")
+            raise RequestRefused("Durable consumer is in use")
         ops: list[Op] = []
         self._drop_durable(container, ops)
         return self._log(ops)
@@ -509,10 +511,12 @@ class Broker:
     ) -> asyncio.Future[None] | None:
         verb = "NACK" if nack else "ACK"
         if not sub.explicit_ack:
-            raise BrokerError(f"Unexpected {verb} received for message-id [{message_id}]: subscription uses ack:auto")
+            raise RequestRefused(
+                f"Unexpected {verb} received for message-id [{message_id}]: subscription uses ack:auto"
+            )
         messages = sub.take(message_id, cumulative=sub.ack_mode is AckMode.CLIENT)
         if messages is None:
-            raise BrokerError(f"Unexpected {verb} received for message-id [{message_id}]")
+            raise RequestRefused(f"Unexpected {verb} received for message-id [{message_id}]")
         container = sub.container
         container.stale = True  # prefetch room
         self._schedule(container)

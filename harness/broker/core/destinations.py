@@ -23,7 +23,7 @@ from typing import Protocol
 
 from harness.broker.core.groups import GroupMap, make_group_map
 from harness.broker.core.pending import PendingMessages, ScheduledMessages
-from harness.broker.core.policy import DestinationPolicy
+from harness.broker.core.policy import PolicyEntry
 from harness.broker.core.properties import resolver
 from harness.broker.core.selector import Selector
 from harness.broker.message import Location, Message
@@ -139,7 +139,7 @@ class Queue:
     def __init__(
         self,
         name: str,
-        policy: DestinationPolicy,
+        policy: PolicyEntry,
         *,
         journaled: bool = True,
         owner: object | None = None,
@@ -273,7 +273,7 @@ class SubscriptionQueue(Queue):
         self,
         name: str,
         topic: str,
-        policy: DestinationPolicy,
+        policy: PolicyEntry,
         *,
         selector: Selector | None = None,
         no_local: bool = False,

@@ -163,7 +163,7 @@ class GroupMapSettings:
 
 
 @dataclass(frozen=True)
-class DestinationPolicy:
+class PolicyEntry:
     """One <policyEntry>: the subset pybroker implements, with ActiveMQ's defaults."""
 
     prioritized_messages: bool = False
@@ -178,14 +178,14 @@ class DestinationPolicy:
     groups: GroupMapSettings = field(default_factory=GroupMapSettings)
 
 
-DEFAULT_POLICY = DestinationPolicy()
+DEFAULT_POLICY = PolicyEntry()
 
 
 @dataclass(frozen=True)
 class PolicyMap:
-    entries: PatternMap[DestinationPolicy] = field(default_factory=PatternMap)
+    entries: PatternMap[PolicyEntry] = field(default_factory=PatternMap)
 
-    def policy_for(self, destination: str) -> DestinationPolicy:
+    def policy_for(self, destination: str) -> PolicyEntry:
         return self.entries.lookup(destination) or DEFAULT_POLICY
 
 

@@ -20,8 +20,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.broker.core.auth import AuthenticationFailed, SimpleAuthentication
-from harness.broker.core.broker import AckMode, Broker, BrokerError, Subscription, Transaction
+from harness.broker.core.auth import AuthenticationFailed, Authenticator
+from harness.broker.core.broker import AckMode, Broker, RequestRefused, Subscription, Transaction
 from harness.broker.core.selector import SelectorError
 from harness.broker.core.selector import parse as parse_selector
 from harness.broker.fence import Fence
@@ -96,7 +96,7 @@ class ConnectionContext:
     log: logging.Logger
     connections: set[StompConnection] = field(default_factory=set)
     session_prefix: str = "pybroker"
-    authentication: SimpleAuthentication | None = None
+    authentication: Authenticator | None = None
     scheduler_support: bool = False
     client_ids: dict[str, StompConnection] = field(default_factory=dict)
     _sessions: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -261,7 +261,7 @@ class StompConnection(StompTransport):
                 self._reply(Frame("RECEIPT", {"receipt-id": receipt}), waits_for, fenced=waits_for is None)
         except ProtocolError as exc:
             self._error(str(exc), receipt, exc.fatal)
-        except BrokerError as exc:
+        except RequestRefused as exc:
             self._error(str(exc), receipt, fatal=False)
 
     def _on_connect(self, frame: Frame) -> None:

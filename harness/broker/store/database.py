@@ -86,7 +86,7 @@ DRIVER_CLASSES = {
 
 
 @dataclass(frozen=True)
-class DataSource:
+class JdbcDataSource:
     """What pybroker takes from the data source bean."""
 
     bean_id: str
@@ -160,7 +160,7 @@ def timestamp_ms(value: Any) -> int:
 class DriverDatabase:
     """The real thing: psycopg for PostgreSQL, PyMySQL for MariaDB/MySQL."""
 
-    def __init__(self, source: DataSource) -> None:
+    def __init__(self, source: JdbcDataSource) -> None:
         self.source = source
         self.dialect = source.url.dialect
         module = "psycopg" if self.dialect is Dialect.POSTGRESQL else "pymysql"

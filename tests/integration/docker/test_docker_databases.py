@@ -11,29 +11,12 @@ from pathlib import Path
 import docker
 import pytest
 
-from harness.images.build import ImageBuilder
-from harness.images.recipes import plan_images
 from harness.runtime.docker import DockerRuntime
-from harness.runtime.engine import EngineUnavailable, connect
 from harness.services import DATABASE_KINDS
 from harness.services.database import connection_answers
 from harness.toxiproxy.links import BuiltinToxiproxy, LinkProxies
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def base_image() -> str:
-    try:
-        client = connect()
-    except EngineUnavailable as exc:
-        pytest.skip(f"no Docker engine: {exc}")
-    base = plan_images([])[0]
-    try:
-        ImageBuilder(client, progress=lambda line: None).ensure([base])
-    finally:
-        client.close()
-    return base.tag
 
 
 @pytest.fixture

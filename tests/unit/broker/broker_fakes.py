@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from harness.broker.core.broker import Broker, BrokerSettings, Subscription
+from harness.broker.core.broker import Broker, CoreSettings, Subscription
 from harness.broker.message import Message
 from harness.broker.stomp.frames import V1_2, Frame, FrameParser
 from harness.broker.store.contract import Op
@@ -115,7 +115,7 @@ class FakeTransport(asyncio.Transport):
 class CoreEnv:
     """A broker core on a private event loop with a fake journal and a hand-moved clock."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, settings: BrokerSettings | None = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, settings: CoreSettings | None = None) -> None:
         self.loop = loop
         self.store = FakeStore(loop)
         self.clock = ManualClock()

@@ -6,8 +6,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from harness.broker.core.auth import SimpleAuthentication
-from harness.broker.core.broker import Broker, BrokerSettings
+from harness.broker.core.auth import Authenticator
+from harness.broker.core.broker import Broker, CoreSettings
 from harness.broker.fence import Fence
 from harness.broker.stomp.frames import V1_0, V1_2, Frame, FrameParser, encode_frame
 from harness.broker.stomp.protocol import ConnectionContext, StompConnection
@@ -22,8 +22,8 @@ class Env:
         self,
         loop: asyncio.AbstractEventLoop,
         auto_resolve: bool = True,
-        settings: BrokerSettings | None = None,
-        authentication: SimpleAuthentication | None = None,
+        settings: CoreSettings | None = None,
+        authentication: Authenticator | None = None,
     ) -> None:
         self.loop = loop
         self.epoch = 5

@@ -43,7 +43,7 @@ def test_healthy_run_without_faults() -> None:
     assert figures["failover_ms"] == []
     assert figures["split_brain"] is False
     assert verdict.problems == []
-    assert verdict.summary().startswith("VALID\n")
+    assert verdict.summary().startswith("VALID: 4 sends attempted, 4 receipted, 4 received; 0 lost")
 
 
 def test_chaotic_but_correct_run() -> None:
@@ -182,6 +182,29 @@ def test_two_checkers_claiming_one_figure_is_an_error() -> None:
     verdict = check_all(healthy(1).ops, {**standard_checkers(), "clash": lambda ops: _Clash(True, [])})
     with pytest.raises(ValueError, match="figure 'lost' is reported by both 'total-queue' and 'clash'"):
         verdict.figures()
+
+
+def test_summary_gives_durations_as_durations_then_the_problems() -> None:
+    b = chaotic()
+    b.send("p1#7", node="node2")  # receipted, never delivered: lost
+    verdict = check_all(b.ops, groups={"g1": ["node1", "node2"]}, bound_ms=100.0)
+    lines = verdict.summary().splitlines()
+    assert lines[0].startswith("INVALID (total-queue failed): 6 sends attempted")
+    failover = next(line for line in lines if line.startswith("  failover "))
+    # The per-fault figure and the longest outage are durations; the outage's window is said to be
+    # offsets from the first operation, not passed off as a range of durations.
+    assert failover.startswith("  failover valid (bound 100.0 ms): per fault 12.0 ms; longest outage ")
+    assert failover.endswith("after the first operation"), failover
+    assert ".." not in failover
+    problems_at = lines.index("problems (2):")
+    assert lines[problems_at + 2].startswith("  - [total-queue] lost p1#7")
+    assert problems_at == len(lines) - 3, "the problems come last"
+
+
+def test_verdict_repr_is_one_short_line() -> None:
+    text = repr(check_all(chaotic().ops))
+    assert "\n" not in text and len(text) < 200
+    assert text.startswith("Verdict(valid=True, attempted=5, lost=0")
 
 
 def test_require_passes_when_every_figure_and_the_validity_are_as_expected() -> None:

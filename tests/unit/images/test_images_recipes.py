@@ -30,8 +30,8 @@ empty = ["usr/share/doc"]
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     """A copy of this checkout's image recipes with a tiny harness package, to change at will."""
-    shutil.copytree(recipes_dir(), tmp_path / "fixtures" / "images")
-    (tmp_path / "harness" / "broker").mkdir(parents=True)
+    shutil.copytree(recipes_dir(), tmp_path / "harness" / "images" / "recipe_files")
+    (tmp_path / "harness" / "broker").mkdir(parents=True, exist_ok=True)
     (tmp_path / "harness" / "__init__.py").write_text("__version__ = '0'\n")
     (tmp_path / "harness" / "broker" / "server.py").write_text("SERVE = 1\n")
     return tmp_path
@@ -89,7 +89,7 @@ def test_a_bytecode_cache_does_not_count_as_a_source_change(checkout: Path):
 
 def test_a_vendor_recipe_change_rebuilds_that_vendor_only(checkout: Path):
     before = tags(checkout)
-    dockerfile = checkout / "fixtures" / "images" / "activemq" / "Dockerfile"
+    dockerfile = checkout / "harness" / "images" / "recipe_files" / "activemq" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "ENV EXTRA=1\n")
     after = tags(checkout)
     assert after["activemq"] != before["activemq"]
@@ -98,7 +98,7 @@ def test_a_vendor_recipe_change_rebuilds_that_vendor_only(checkout: Path):
 
 def test_a_base_recipe_change_rebuilds_everything(checkout: Path):
     before = tags(checkout)
-    recipe = checkout / "fixtures" / "images" / "base" / "recipe.toml"
+    recipe = checkout / "harness" / "images" / "recipe_files" / "base" / "recipe.toml"
     recipe.write_text(recipe.read_text().replace('"python3"', '"python3", "procps"'))
     after = tags(checkout)
     assert all(after[name] != before[name] for name in before)
@@ -123,7 +123,7 @@ def test_unknown_vendor_or_source_is_refused(checkout: Path):
 
 
 def test_a_missing_recipe_names_the_file(checkout: Path):
-    (checkout / "fixtures" / "images" / "activemq" / "Dockerfile").unlink()
+    (checkout / "harness" / "images" / "recipe_files" / "activemq" / "Dockerfile").unlink()
     with pytest.raises(RecipeError, match=r"activemq image recipe is missing: .*activemq/Dockerfile"):
         plan_images(["activemq"], source_root=checkout)
 

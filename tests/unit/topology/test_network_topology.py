@@ -181,3 +181,11 @@ def test_topology_description_lists_its_connectors():
 def test_pybroker_reports_networks_unsupported_until_it_bridges():
     reason = PyBroker().unsupported_reason(network(2))
     assert reason is not None and "networkConnectors" in reason
+
+
+def test_bridge_links_need_static_network_connectors():
+    with pytest.raises(ValueError, match="bridge_links needs network connectors"):
+        Topology("t", (MasterSlaveGroup("a", ("a",)),), bridge_links=True)
+    with pytest.raises(ValueError, match="no bridge links"):
+        network(2, "multicast", bridge_links=True)
+    assert fan_out(2, bridge_links=True).describe()["bridge_links"] is True

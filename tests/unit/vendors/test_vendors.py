@@ -24,9 +24,15 @@ def test_activemq_runs_the_jvm_directly_with_its_own_base(tmp_path: Path):
     assert (tmp_path / "amq1" / "conf" / "activemq.xml").read_text() == "<beans/>"
 
 
-def test_missing_activemq_says_how_to_install(tmp_path: Path):
+def test_missing_activemq_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("harness.vendors.activemq.ACTIVEMQ_HOME", tmp_path / "nowhere")
     with pytest.raises(VendorUnavailable, match="apt-get install -y activemq"):
         ActiveMQ(home=tmp_path / "nowhere").check_installed()
+
+
+def test_a_home_of_ones_own_that_is_missing_is_named(tmp_path: Path):
+    with pytest.raises(VendorUnavailable, match=r"ActiveMQ home .*/mine: no such directory$"):
+        ActiveMQ(home=tmp_path / "mine").check_installed()
 
 
 def test_missing_java_is_named(tmp_path: Path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.client.records import Delivery, SendResult, Subscription
+from harness.client.records import ClientSubscription, Delivery, SendResult
 from harness.faults.base import Nemesis
 from harness.history import History, MessageKey
 from harness.workload import Workload, WorkloadOptions
@@ -27,9 +27,9 @@ class AckingConnection:
         self.subscriptions = 0
         self.current_endpoint = "127.0.0.1:61613"
 
-    def subscribe(self, destination: str, handler: Any, ack: str = "auto", headers: Any = None) -> Subscription:
+    def subscribe(self, destination: str, handler: Any, ack: str = "auto", headers: Any = None) -> ClientSubscription:
         self.subscriptions += 1
-        return Subscription(f"sub-{self.subscriptions}", destination, ack, dict(headers or {}))
+        return ClientSubscription(f"sub-{self.subscriptions}", destination, ack, dict(headers or {}))
 
     def unsubscribe(self, id: str) -> None:
         self.unsubscribed.append(id)
@@ -108,10 +108,10 @@ class RecordingConnection:
 
     def subscribe(
         self, destination: str, handler: Any, ack: str = "auto", headers: dict[str, str] | None = None
-    ) -> Subscription:
+    ) -> ClientSubscription:
         self.subscribed.append(headers)
         self.producer[0].stopping.set()
-        return Subscription("sub-1", destination, ack, dict(headers or {}))
+        return ClientSubscription("sub-1", destination, ack, dict(headers or {}))
 
 
 def test_a_producer_puts_each_message_in_its_group_and_records_it():

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from harness.broker.core.broker import AckMode, Broker, BrokerError, Transaction
+from harness.broker.core.broker import AckMode, Broker, RequestRefused, Transaction
 from harness.broker.message import DLQ, Message
 from harness.broker.store.contract import AddOp, RemoveOp, StoreLimits
 
@@ -104,13 +104,13 @@ def test_unknown_or_repeated_ack_is_an_error(env: Env) -> None:
     env.settle()
     message_id = client.received[0][1].message_id
     env.broker.ack(sub, message_id)
-    with pytest.raises(BrokerError, match="Unexpected ACK"):
+    with pytest.raises(RequestRefused, match="Unexpected ACK"):
         env.broker.ack(sub, message_id)
 
 
 def test_ack_on_auto_subscription_is_an_error(env: Env) -> None:
     sub = env.broker.subscribe(FakeClient(), "s", "/queue/a", AckMode.AUTO)
-    with pytest.raises(BrokerError):
+    with pytest.raises(RequestRefused):
         env.broker.ack(sub, "ID:x")
 
 
@@ -259,9 +259,9 @@ def test_restore_keeps_journal_order(env: Env) -> None:
 
 
 def test_bad_destination(env: Env) -> None:
-    with pytest.raises(BrokerError, match="Unsupported destination"):
+    with pytest.raises(RequestRefused, match="Unsupported destination"):
         env.broker.send("/exchange/x", {}, b"", False)
-    with pytest.raises(BrokerError):
+    with pytest.raises(RequestRefused):
         env.broker.subscribe(FakeClient(), "s", "/queue/", AckMode.AUTO)
 
 
@@ -269,7 +269,7 @@ def test_queue_names_longer_than_the_store_holds_are_refused(loop: asyncio.Abstr
     store = FakeStore(loop)
     broker = Broker("t", 1, store, lambda: True, loop, limits=StoreLimits(max_queue_name_length=10))
     broker.send("/queue/" + "q" * 10, {}, b"fits", True)
-    with pytest.raises(BrokerError, match=r"Queue name too long for the store: 11 characters \(at most 10\)"):
+    with pytest.raises(RequestRefused, match=r"Queue name too long for the store: 11 characters \(at most 10\)"):
         broker.send("/queue/" + "q" * 11, {}, b"too long", True)
     assert len(store.records) == 1, "the refused message was neither accepted nor stored"
     broker.send("/topic/" + "t" * 50, {}, b"topics are not stored", True)
@@ -279,7 +279,7 @@ def test_durable_subscriptions_are_refused_when_the_store_cannot_keep_them(loop:
     store = FakeStore(loop)
     limits = StoreLimits(durable_subscriptions=False, store_name="the test store")
     broker = Broker("t", 1, store, lambda: True, loop, limits=limits)
-    with pytest.raises(BrokerError, match="Durable topic subscriptions are not supported by the test store"):
+    with pytest.raises(RequestRefused, match="Durable topic subscriptions are not supported by the test store"):
         broker.subscribe_durable(FakeClient(), "d", "c1", "s1", "/topic/t", AckMode.AUTO)
     assert broker.durables == {} and store.records == [], "nothing was created or stored"
     client = FakeClient()

@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from harness.broker.core.broker import AckMode, BrokerSettings
+from harness.broker.core.broker import AckMode, CoreSettings
 from harness.broker.core.policy import (
     DestinationKind,
     DestinationPattern,
-    DestinationPolicy,
     GroupMapKind,
     GroupMapSettings,
     PatternMap,
+    PolicyEntry,
     PolicyMap,
 )
 from harness.broker.core.selector import parse
@@ -26,9 +26,9 @@ def env(loop: asyncio.AbstractEventLoop) -> CoreEnv:
     return CoreEnv(loop)
 
 
-def with_policy(loop: asyncio.AbstractEventLoop, policy: DestinationPolicy, pattern: str = ">") -> CoreEnv:
+def with_policy(loop: asyncio.AbstractEventLoop, policy: PolicyEntry, pattern: str = ">") -> CoreEnv:
     entries = PatternMap(((DestinationPattern(DestinationKind.QUEUE, pattern), policy),))
-    return CoreEnv(loop, BrokerSettings(policies=PolicyMap(entries)))
+    return CoreEnv(loop, CoreSettings(policies=PolicyMap(entries)))
 
 
 # -- exclusive consumers ------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def test_higher_priority_exclusive_consumer_takes_over(env: CoreEnv) -> None:
 
 
 def test_all_consumers_exclusive_by_default(loop: asyncio.AbstractEventLoop) -> None:
-    env = with_policy(loop, DestinationPolicy(all_consumers_exclusive_by_default=True))
+    env = with_policy(loop, PolicyEntry(all_consumers_exclusive_by_default=True))
     a, b = FakeClient(), FakeClient()
     env.broker.subscribe(a, "a", "/queue/a", AckMode.AUTO)
     env.broker.subscribe(b, "b", "/queue/a", AckMode.AUTO)
@@ -150,7 +150,7 @@ def test_a_full_owner_holds_its_group_but_not_other_messages(env: CoreEnv) -> No
 
 
 def test_evicted_groups_lose_their_owner(loop: asyncio.AbstractEventLoop) -> None:
-    env = with_policy(loop, DestinationPolicy(groups=GroupMapSettings(kind=GroupMapKind.CACHED, cache_size=1)))
+    env = with_policy(loop, PolicyEntry(groups=GroupMapSettings(kind=GroupMapKind.CACHED, cache_size=1)))
     a, b = FakeClient(), FakeClient()
     env.broker.subscribe(a, "a", "/queue/a", AckMode.AUTO)
     env.broker.subscribe(b, "b", "/queue/a", AckMode.AUTO)
@@ -175,7 +175,7 @@ def test_messages_are_fifo_without_prioritized_messages(env: CoreEnv) -> None:
 
 
 def test_prioritized_messages_go_highest_first(loop: asyncio.AbstractEventLoop) -> None:
-    env = with_policy(loop, DestinationPolicy(prioritized_messages=True), pattern="prio.>")
+    env = with_policy(loop, PolicyEntry(prioritized_messages=True), pattern="prio.>")
     for priority in (1, 9, 4, 0, 7, 9):
         env.send(f"p{priority}", dest="/queue/prio.x", priority=priority)
         env.send(f"p{priority}", dest="/queue/other", priority=priority)
@@ -190,7 +190,7 @@ def test_prioritized_messages_go_highest_first(loop: asyncio.AbstractEventLoop) 
 
 
 def test_redelivered_message_keeps_its_priority_place(loop: asyncio.AbstractEventLoop) -> None:
-    env = with_policy(loop, DestinationPolicy(prioritized_messages=True))
+    env = with_policy(loop, PolicyEntry(prioritized_messages=True))
     first = FakeClient()
     sub = env.broker.subscribe(first, "s", "/queue/a", AckMode.CLIENT_INDIVIDUAL, prefetch=1)
     env.send("high", priority=8)
@@ -216,7 +216,7 @@ def test_higher_consumer_priority_is_served_first(env: CoreEnv) -> None:
 
 
 def test_round_robin_when_consumer_priority_is_off(loop: asyncio.AbstractEventLoop) -> None:
-    env = with_policy(loop, DestinationPolicy(use_consumer_priority=False))
+    env = with_policy(loop, PolicyEntry(use_consumer_priority=False))
     low, high = FakeClient(), FakeClient()
     env.broker.subscribe(low, "low", "/queue/a", AckMode.AUTO, priority=1)
     env.broker.subscribe(high, "high", "/queue/a", AckMode.AUTO, priority=9)
@@ -227,7 +227,7 @@ def test_round_robin_when_consumer_priority_is_off(loop: asyncio.AbstractEventLo
 
 
 def test_policy_queue_prefetch_is_the_default_window(loop: asyncio.AbstractEventLoop) -> None:
-    env = with_policy(loop, DestinationPolicy(queue_prefetch=2))
+    env = with_policy(loop, PolicyEntry(queue_prefetch=2))
     client = FakeClient()
     env.broker.subscribe(client, "s", "/queue/a", AckMode.CLIENT)
     for i in range(5):

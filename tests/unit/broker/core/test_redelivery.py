@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from harness.broker.core.broker import AckMode, BrokerSettings, Transaction
+from harness.broker.core.broker import AckMode, CoreSettings, Transaction
 from harness.broker.core.policy import (
     DeadLetterKind,
     DeadLetterStrategy,
     DestinationKind,
     DestinationPattern,
-    DestinationPolicy,
     PatternMap,
+    PolicyEntry,
     PolicyMap,
     RedeliveryPolicy,
     RedeliverySettings,
@@ -29,7 +29,7 @@ def redelivering(loop: asyncio.AbstractEventLoop, **options: object) -> CoreEnv:
     """Redelivery plugin: queue limited.> redelivers twice after 1 s (like the real config in the docs)."""
     policies = PatternMap(((queue_pattern("limited.>"), RedeliveryPolicy(maximum_redeliveries=2)),))
     settings = RedeliverySettings(policies=policies, **options)  # type: ignore[arg-type]
-    return CoreEnv(loop, BrokerSettings(redelivery=settings, scheduler_support=True))
+    return CoreEnv(loop, CoreSettings(redelivery=settings, scheduler_support=True))
 
 
 def consume(env: CoreEnv, dest: str = "/queue/a") -> tuple[FakeClient, object]:
@@ -76,8 +76,8 @@ def test_nack_drops_a_non_persistent_message(loop: asyncio.AbstractEventLoop) ->
 
 
 def test_process_non_persistent_dead_letters_them_as_persistent(loop: asyncio.AbstractEventLoop) -> None:
-    policy = DestinationPolicy(dead_letter=DeadLetterStrategy(process_non_persistent=True))
-    env = CoreEnv(loop, BrokerSettings(policies=PolicyMap(PatternMap(default=policy))))
+    policy = PolicyEntry(dead_letter=DeadLetterStrategy(process_non_persistent=True))
+    env = CoreEnv(loop, CoreSettings(policies=PolicyMap(PatternMap(default=policy))))
     env.send("np", persistent=False)
     client, sub = consume(env)
     env.broker.nack(sub, client.last().message_id)  # type: ignore[arg-type]
@@ -89,8 +89,8 @@ def test_process_non_persistent_dead_letters_them_as_persistent(loop: asyncio.Ab
 
 def test_individual_dead_letter_queue(loop: asyncio.AbstractEventLoop) -> None:
     strategy = DeadLetterStrategy(kind=DeadLetterKind.INDIVIDUAL, queue_prefix="DLQ.")
-    entries = PatternMap(((queue_pattern(">"), DestinationPolicy(dead_letter=strategy)),))
-    env = CoreEnv(loop, BrokerSettings(policies=PolicyMap(entries)))
+    entries = PatternMap(((queue_pattern(">"), PolicyEntry(dead_letter=strategy)),))
+    env = CoreEnv(loop, CoreSettings(policies=PolicyMap(entries)))
     env.send("x", dest="/queue/orders")
     client, sub = consume(env, "/queue/orders")
     env.broker.nack(sub, client.last().message_id)  # type: ignore[arg-type]
@@ -99,8 +99,8 @@ def test_individual_dead_letter_queue(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def test_discarding_strategy_drops_poison(loop: asyncio.AbstractEventLoop) -> None:
-    policy = DestinationPolicy(dead_letter=DeadLetterStrategy(kind=DeadLetterKind.DISCARDING))
-    env = CoreEnv(loop, BrokerSettings(policies=PolicyMap(PatternMap(default=policy))))
+    policy = PolicyEntry(dead_letter=DeadLetterStrategy(kind=DeadLetterKind.DISCARDING))
+    env = CoreEnv(loop, CoreSettings(policies=PolicyMap(PatternMap(default=policy))))
     env.send("x")
     client, sub = consume(env)
     env.broker.nack(sub, client.last().message_id)  # type: ignore[arg-type]
@@ -250,9 +250,7 @@ def test_message_expiring_while_waiting_for_a_consumer_is_not_delivered(loop: as
 
 
 def test_expiry_without_the_sweep_happens_at_dispatch(loop: asyncio.AbstractEventLoop) -> None:
-    env = CoreEnv(
-        loop, BrokerSettings(policies=PolicyMap(PatternMap(default=DestinationPolicy(expire_messages_period_ms=0))))
-    )
+    env = CoreEnv(loop, CoreSettings(policies=PolicyMap(PatternMap(default=PolicyEntry(expire_messages_period_ms=0)))))
     env.send("stale", expires=env.clock.ms() + 100)
     env.advance(1)
     assert env.broker.queue_depths()["/queue/a"] == 1, "expireMessagesPeriod=0: no periodic expiry"
@@ -264,15 +262,15 @@ def test_expiry_without_the_sweep_happens_at_dispatch(loop: asyncio.AbstractEven
 
 
 def test_process_expired_false_drops_expired_messages(loop: asyncio.AbstractEventLoop) -> None:
-    policy = DestinationPolicy(dead_letter=DeadLetterStrategy(process_expired=False))
-    env = CoreEnv(loop, BrokerSettings(policies=PolicyMap(PatternMap(default=policy))))
+    policy = PolicyEntry(dead_letter=DeadLetterStrategy(process_expired=False))
+    env = CoreEnv(loop, CoreSettings(policies=PolicyMap(PatternMap(default=policy))))
     env.send("stale", expires=env.clock.ms() + 100)
     env.advance(1)
     assert env.broker.queue_depths() == {"/queue/a": 0}
 
 
 def test_scheduled_delivery(loop: asyncio.AbstractEventLoop) -> None:
-    env = CoreEnv(loop, BrokerSettings(scheduler_support=True))
+    env = CoreEnv(loop, CoreSettings(scheduler_support=True))
     client = FakeClient()
     env.broker.subscribe(client, "s", "/queue/a", AckMode.AUTO)
     env.send("later", deliver_at=env.clock.ms() + 2000)

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from harness.broker.core.broker import AckMode, BrokerError, durable_key
+from harness.broker.core.broker import AckMode, RequestRefused, durable_key
 from harness.broker.core.selector import parse
 from harness.broker.message import Message
 from harness.broker.store.contract import AddOp, DurableSubscriptionRecord, RemoveOp, SubscribeOp, UnsubscribeOp
@@ -88,9 +88,9 @@ def test_changing_the_selector_replaces_the_subscription(env: CoreEnv) -> None:
 
 def test_active_durable_subscription_cannot_be_shared_or_removed(env: CoreEnv) -> None:
     durable(env, FakeClient())
-    with pytest.raises(BrokerError, match="Durable consumer is in use for client: c1 and subscriptionName: s1"):
+    with pytest.raises(RequestRefused, match="Durable consumer is in use for client: c1 and subscriptionName: s1"):
         durable(env, FakeClient())
-    with pytest.raises(BrokerError, match=r"^Durable consumer is in use$"):
+    with pytest.raises(RequestRefused, match=r"^Durable consumer is in use$"):
         env.broker.remove_durable("c1", "s1")
 
 
@@ -104,16 +104,16 @@ def test_removing_a_durable_subscription_drops_its_messages(env: CoreEnv) -> Non
     client = FakeClient()
     durable(env, client)
     assert client.received == []
-    with pytest.raises(BrokerError, match="No durable subscription exists for clientID: c1 and subscriptionName: x"):
+    with pytest.raises(RequestRefused, match="No durable subscription exists for clientID: c1 and subscriptionName: x"):
         env.broker.remove_durable("c1", "x")
 
 
 def test_durable_subscription_on_a_queue_or_temporary_topic_is_refused(env: CoreEnv) -> None:
-    with pytest.raises(BrokerError, match="cannot durably subscribe to a Queue destination"):
+    with pytest.raises(RequestRefused, match="cannot durably subscribe to a Queue destination"):
         env.broker.subscribe_durable(FakeClient(), "d", "c1", "s1", "/queue/a", AckMode.AUTO)
     owner = FakeClient()
     env.broker.create_temporary("/remote-temp-topic/ID:t-7-1:1", owner)
-    with pytest.raises(BrokerError, match="cannot durably subscribe to a temporary topic"):
+    with pytest.raises(RequestRefused, match="cannot durably subscribe to a temporary topic"):
         env.broker.subscribe_durable(owner, "d", "c1", "s1", "/remote-temp-topic/ID:t-7-1:1", AckMode.AUTO)
 
 
@@ -166,14 +166,14 @@ def test_temporary_queue_belongs_to_its_connection(env: CoreEnv) -> None:
     env.settle()
     assert owner.bodies() == [b"reply"]
     assert not any(isinstance(op, AddOp) for op in env.ops()), "temporary queues are memory only"
-    with pytest.raises(BrokerError, match="Cannot subscribe to a remote temporary destination"):
+    with pytest.raises(RequestRefused, match="Cannot subscribe to a remote temporary destination"):
         env.broker.subscribe(other, "x", name, AckMode.AUTO)
     env.broker.delete_temporary(name)
-    with pytest.raises(BrokerError, match=f"Cannot publish to a deleted Destination: {name}"):
+    with pytest.raises(RequestRefused, match=f"Cannot publish to a deleted Destination: {name}"):
         env.send("late", dest=name)
 
 
 def test_unknown_destination_kinds_are_refused(env: CoreEnv) -> None:
     for bad in ("/exchange/x", "/queue/", "queue/x", "/remote-temp-queue/never-created"):
-        with pytest.raises(BrokerError):
+        with pytest.raises(RequestRefused):
             env.send("x", dest=bad)

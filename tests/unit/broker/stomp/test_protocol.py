@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from harness.broker.core.auth import SimpleAuthentication, User
-from harness.broker.core.broker import BrokerSettings
+from harness.broker.core.auth import Authenticator, User
+from harness.broker.core.broker import CoreSettings
 from harness.broker.core.policy import (
     DestinationKind,
     DestinationPattern,
@@ -83,7 +83,7 @@ def test_silent_client_gets_an_error_and_is_dropped(env: Env) -> None:
 
 @pytest.fixture
 def secured(loop: asyncio.AbstractEventLoop) -> Env:
-    return Env(loop, authentication=SimpleAuthentication((User("admin", "secret", ("admins",)),)))
+    return Env(loop, authentication=Authenticator((User("admin", "secret", ("admins",)),)))
 
 
 @pytest.mark.parametrize(
@@ -421,7 +421,7 @@ def test_temporary_queue_names_are_per_connection(env: Env) -> None:
 
 def test_nack_with_the_redelivery_plugin(loop: asyncio.AbstractEventLoop) -> None:
     policies = PatternMap(((DestinationPattern(DestinationKind.QUEUE, ">"), RedeliveryPolicy(maximum_redeliveries=1)),))
-    env = Env(loop, settings=BrokerSettings(redelivery=RedeliverySettings(policies), scheduler_support=True))
+    env = Env(loop, settings=CoreSettings(redelivery=RedeliverySettings(policies), scheduler_support=True))
     client = env.connect()
     client.subscribe("/queue/a")
     client.send(Frame("SEND", {"destination": "/queue/a", "persistent": "true"}, b"poison"))
@@ -437,7 +437,7 @@ def test_nack_with_the_redelivery_plugin(loop: asyncio.AbstractEventLoop) -> Non
 
 
 def test_scheduled_delay_needs_scheduler_support(loop: asyncio.AbstractEventLoop) -> None:
-    env = Env(loop, settings=BrokerSettings(scheduler_support=True))
+    env = Env(loop, settings=CoreSettings(scheduler_support=True))
     client = env.connect()
     client.subscribe("/queue/a", ack="auto")
     client.send(Frame("SEND", {"destination": "/queue/a", "AMQ_SCHEDULED_DELAY": "1500"}, b"later"))

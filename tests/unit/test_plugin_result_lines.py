@@ -1,0 +1,61 @@
+"""Every collected scenario writes a result line, also when it fails before its cluster starts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+TYPO = """
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.topolgy(shared_file(nodes=2))
+def test_typo_in_the_marker(cluster):
+    raise AssertionError("must not run")
+
+@pytest.mark.topology("shared_file")
+def test_a_string_for_a_topology(cluster):
+    raise AssertionError("must not run")
+"""
+
+BAD_FLOOR = """
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.min_attempted(-1)
+@pytest.mark.topology(shared_file(nodes=1))
+def test_floor(cluster, workload):
+    pass
+"""
+
+
+def results(pytester: pytest.Pytester) -> list[dict[str, Any]]:
+    text = (pytester.path / "out" / "results.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_a_topology_marker_typo_is_an_error_line_naming_the_typo(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_typo=TYPO)
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
+    run.assert_outcomes(errors=2)
+    run.stdout.fnmatch_lines(["*error: scenario mistake: the cluster fixture needs @pytest.mark.topology*"])
+    lines = {line["scenario"].split("::")[-1]: line for line in results(pytester)}
+    assert set(lines) == {"test_typo_in_the_marker[pybroker]", "test_a_string_for_a_topology[pybroker]"}
+    typo = lines["test_typo_in_the_marker[pybroker]"]
+    assert typo["verdict"] == "error"
+    assert "is @pytest.mark.topolgy a typo of it?" in typo["reason"]
+    assert typo["reason"].startswith("set-up: scenario mistake: ")
+    wrong = lines["test_a_string_for_a_topology[pybroker]"]
+    assert wrong["verdict"] == "error"
+    assert "needs a Topology (e.g. shared_file(2), jdbc(2)), not 'shared_file'" in wrong["reason"]
+    # One line, not a traceback.
+    assert "Traceback" not in run.stdout.str() and "def topology" not in run.stdout.str()
+
+
+def test_a_negative_floor_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_floor=BAD_FLOOR)
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
+    assert run.ret != 0
+    run.stderr.fnmatch_lines(["*test_floor*min_attempted(n) needs a whole number >= 0, not -1*"])
