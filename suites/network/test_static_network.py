@@ -1,4 +1,4 @@
-"""Seeds 000 and 004: brokers bridged by static network connectors. A message goes where the demand
+"""Brokers bridged by static network connectors. A message goes where the demand
 is, hop by hop; what was forwarded to a broker stays there unless the queue replays it."""
 
 import pytest
@@ -27,7 +27,7 @@ def test_messages_cross_the_network_to_a_remote_consumer(cluster, workload):
     [
         pytest.param(network(2), id="no-replay"),
         pytest.param(network(2, replay_when_no_consumers=True), id="replay-default-audit"),
-        pytest.param(network(2, replay_when_no_consumers=True, audit=False), id="replay-no-audit-seed-004"),
+        pytest.param(network(2, replay_when_no_consumers=True, audit=False), id="replay-no-audit"),
     ],
 )
 @pytest.mark.known_finding(
@@ -37,7 +37,7 @@ def test_messages_cross_the_network_to_a_remote_consumer(cluster, workload):
     "(amq1 is in their broker path) after amq2's consumer moved there: stuck on amq2 until a consumer returns",
 )
 def test_consumer_moving_away_leaves_no_message_behind(cluster, workload):
-    """Seed 004: a slow consumer on amq2 lets the bridge forward a backlog there, then it moves to amq1.
+    """A slow consumer on amq2 lets the bridge forward a backlog there, then it moves to amq1.
     The promise users expect: the backlog follows the demand to amq1. It does with
     conditionalNetworkBridgeFilterFactory replayWhenNoConsumers, with the default audit too (the trap
     reported on older 5.x releases: replayed messages taken for duplicates, stuck until a restart)."""
