@@ -1,4 +1,4 @@
-"""Seed 001, replicated master/slave: three brokers, each with its own copy of the store, elect a master
+"""Replicated master/slave: three brokers, each with its own copy of the store, elect a master
 through ZooKeeper; the master confirms a write once a quorum of two holds it. "With fewer than a quorum
 alive there is no master." ActiveMQ removed this store in 5.17 (the run reports it unsupported there)."""
 
