@@ -167,6 +167,37 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up(args: argparse.Namespace) -> int:
+    from harness.errors import ScenarioError
+    from harness.explore import topology_named, up
+    from harness.runtime.choice import vendor_on
+    from harness.vendors import VendorUnavailable
+    from harness.vendors.selection import activemq_homes, vendor_choices
+
+    try:
+        topology = topology_named(args.topology, args.nodes, args.database)
+        homes = (
+            activemq_homes([args.activemq_home] if args.activemq_home else None) if args.vendor == "activemq" else []
+        )
+        [choice] = [c for c in vendor_choices([args.vendor], homes) if c == args.vendor]
+        vendor = choice.vendor() if args.runtime == "local" else vendor_on(args.runtime, args.vendor)
+        return up(topology, vendor, args.runtime, out=_progress)
+    except (ScenarioError, VendorUnavailable) as exc:
+        print(f"amq-harness up: {exc}", file=sys.stderr)
+        return 2
+
+
+def _fault(args: argparse.Namespace) -> int:
+    from harness.explore import send_fault
+
+    if args.for_s < 0:
+        print(f"amq-harness fault: --for must be zero or more seconds, not {args.for_s:g}", file=sys.stderr)
+        return 2
+    accepted, message = send_fault(args.name, args.node, args.for_s)
+    print(message if accepted else f"amq-harness fault: {message}", file=sys.stdout if accepted else sys.stderr)
+    return 0 if accepted else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["broker"]:
@@ -177,6 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amq-harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("broker", help="run pybroker: amq-harness broker --config activemq.xml")
+    from harness.explore import FAULTS, TOPOLOGIES
+
+    up_cmd = commands.add_parser("up", help="start a cluster to explore by hand; Ctrl-C removes it")
+    up_cmd.add_argument("topology", help=f"one of {', '.join(TOPOLOGIES)}")
+    up_cmd.add_argument("--vendor", choices=["pybroker", "activemq"], default="pybroker")
+    up_cmd.add_argument("--runtime", choices=["local", "docker"], default="local")
+    up_cmd.add_argument("--nodes", type=int, default=2, help="brokers in the master/slave group (default 2)")
+    up_cmd.add_argument("--database", default="postgresql", help="for jdbc: postgresql (default) or mariadb")
+    up_cmd.add_argument("--activemq-home", help="an unpacked ActiveMQ Classic distribution (with --vendor activemq)")
+    up_cmd.set_defaults(handler=_up)
+    fault_cmd = commands.add_parser("fault", help="inject a fault into the cluster `amq-harness up` runs")
+    fault_cmd.add_argument("name", choices=FAULTS)
+    fault_cmd.add_argument("node", nargs="?", help="the node (kill, pause)")
+    fault_cmd.add_argument("--for", dest="for_s", type=float, default=10.0, help="seconds until it heals (10)")
+    fault_cmd.set_defaults(handler=_fault)
+
     report = commands.add_parser("report", help="reports from scenario results")
     report_commands = report.add_subparsers(dest="report_command", required=True)
     compare = report_commands.add_parser("compare", help="vendor comparison table (Markdown, or JSON)")

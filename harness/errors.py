@@ -18,14 +18,15 @@ class ScenarioError(ValueError):
 class UnknownName(ScenarioError):
     """A name (node, group, option, fault) the scenario used does not exist; the message lists the known ones."""
 
-    def __init__(self, kind: str, name: object, known: Iterable[str]) -> None:
+    def __init__(self, kind: str, name: object, known: Iterable[str], plural: str | None = None) -> None:
         self.kind = kind
         self.name = name
         self.known = sorted(known)
         known_text = ", ".join(self.known) if self.known else "none"
         near = difflib.get_close_matches(str(name), self.known, n=1, cutoff=0.8)
         hint = f" (did you mean `{near[0]}`?)" if near else ""
-        super().__init__(f"unknown {kind} `{name}`{hint}; known {kind}s {known_text}")
+        plural = plural or (f"{kind[:-1]}ies" if kind.endswith("y") else f"{kind}s")
+        super().__init__(f"unknown {kind} `{name}`{hint}; known {plural} {known_text}")
 
 
 class InvalidOption(ScenarioError):

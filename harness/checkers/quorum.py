@@ -1,4 +1,5 @@
-"""No master without a quorum (seed 001: "with fewer than a quorum alive there is no master").
+"""No master without a quorum: with fewer than a quorum of brokers or ZooKeeper nodes alive, a
+replicated group has no master.
 
 From the nemesis records the checker knows when fewer than ``broker_quorum`` brokers of a replicated
 group, or fewer than ``zookeeper_quorum`` ZooKeeper nodes, were up (killed or paused and not yet

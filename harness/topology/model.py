@@ -75,7 +75,7 @@ class JdbcStore:
 
 @dataclass(frozen=True)
 class ReplicatedStore:
-    """Replicated master/slave (seed 001): each node keeps its own copy of the store, the nodes elect a
+    """Replicated master/slave: each node keeps its own copy of the store, the nodes elect a
     master through a ZooKeeper ensemble of ``zookeepers`` nodes, and the master confirms a write only
     once a quorum (replicas/2 + 1, itself included) holds it: in memory (quorum_mem) or on disk
     (quorum_disk). ``replicas`` is the group's size; ActiveMQ's attribute defaults are zkPath /default,
@@ -208,7 +208,8 @@ class DestinationPolicy:
     # Networks of brokers: <conditionalNetworkBridgeFilterFactory replayWhenNoConsumers="true"/> lets a
     # message forwarded to a broker whose consumers left go back over the bridge (queues only).
     replay_when_no_consumers: bool | None = None
-    # The destination's duplicate audit (ActiveMQ: on); seed 004 turns it off next to replay.
+    # The destination's duplicate audit (ActiveMQ: on); turned off next to replay so that replayed
+    # messages are not taken for duplicates.
     enable_audit: bool | None = None
 
     def __post_init__(self) -> None:

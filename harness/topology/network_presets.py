@@ -1,5 +1,6 @@
-"""Network-of-brokers presets: plain networks, two master/slave pairs bridged (seed 000's combined
-mode) and one producer-facing broker fanning out to consumer-facing brokers (seed 002).
+"""Network-of-brokers presets: plain networks, master/slave pairs bridged into a network (so that a
+pair's failover and the network's load balancing combine) and one producer-facing broker fanning out
+to consumer-facing brokers.
 
 Every broker that is not part of a master/slave pair is a group of one named after its node, so
 that ``cluster.failover_uri("amq3")`` and a workload pinned to ``"amq3"`` both mean that broker.
@@ -54,15 +55,15 @@ def network(
     name: str | None = None,
     broker: BrokerSettings | None = None,
 ) -> Topology:
-    """``brokers`` standalone brokers amq1..amqN bridged into one network (seeds 000, 003, 004).
+    """``brokers`` standalone brokers amq1..amqN bridged into one network.
 
-    static, duplex: each broker has one duplex connector to every broker before it (seed 000's
-    three-broker example: amq3 -> static:(amq1,amq2)). static, not duplex: each broker has a connector
-    to every other one (both ends configured, as seed 000 says a non-duplex network needs).
+    static, duplex: each broker has one duplex connector to every broker before it (three
+    brokers: amq3 -> static:(amq1,amq2)). static, not duplex: each broker has a connector
+    to every other one (both ends configured: a non-duplex connector carries messages one way only).
     ``shape="line"`` bridges only neighbours (amq1 - amq2 - amq3), where ``ttl`` decides whether a
     message gets from one end to the other. multicast: every broker advertises itself and bridges to
-    whatever it discovers (seed 003). ``ttl`` is networkTTL; ``replay_when_no_consumers`` and
-    ``audit`` set the queues' conditionalNetworkBridgeFilterFactory and enableAudit (seed 004).
+    whatever it discovers. ``ttl`` is networkTTL; ``replay_when_no_consumers`` and
+    ``audit`` set the queues' conditionalNetworkBridgeFilterFactory and enableAudit.
     None leaves the vendor's default. ``bridge_links`` runs each bridge through a link proxy named
     "<from>-><to>" for bridge faults (static discovery only).
     """
@@ -103,11 +104,11 @@ def combined(
     bridge_links: bool = False,
     name: str | None = None,
 ) -> Topology:
-    """Master/slave pairs bridged into a network, wired exactly as seed 000 wires its combined mode.
+    """Master/slave pairs bridged into a network by duplex connectors.
 
     Pair k is ms-broker-<letter> (ms-broker-a: amq1+amq2, ms-broker-b: amq3+amq4, ...), each on its
     own store (a shared kahaDB directory, or its own database with ``store="jdbc"``). Every node of
-    a pair carries ``masterslave:(its own pair)`` with duplex="false" (the seed's first connector: a
+    a pair carries ``masterslave:(its own pair)`` with duplex="false" (a
     bridge from a broker to itself, which ActiveMQ drops as a loop-back), and every node of an
     earlier pair a duplex ``static:(the later pair's two nodes)`` connector named after that pair.
     """
@@ -148,7 +149,7 @@ def fan_out(
     bridge_links: bool = False,
     name: str | None = None,
 ) -> Topology:
-    """One producer-facing broker fanning out to consumer-facing brokers, as seed 002 wires it.
+    """One producer-facing broker fanning out to consumer-facing brokers over static connectors.
 
     The producer side is ``producer`` (amq1, plus amq2 as its slave with ``producer_pair``); each
     consumer-facing broker (amq3, amq4, ...; amq2, amq3, ... without a pair) carries one duplex

@@ -1,4 +1,4 @@
-"""Topology presets named after the deployments in the seed documents."""
+"""Topology presets: the master/slave modes ActiveMQ Classic offers (shared file, JDBC, replicated)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def shared_file(
     broker: BrokerSettings | None = None,
     client_links: bool = False,
 ) -> Topology:
-    """Shared file system master/slave: ``nodes`` brokers on one kahaDB directory (seed 000).
+    """Shared file system master/slave: ``nodes`` brokers on one kahaDB directory; the one holding its
+    lock file is master.
 
     The defaults poll the lock every second and check it every second, the settings that make
     ActiveMQ fail over in about a second and step down when its lock is stolen. Pass None to leave
@@ -64,7 +65,8 @@ def jdbc(
     broker: BrokerSettings | None = None,
     client_links: bool = False,
 ) -> Topology:
-    """JDBC master/slave: ``nodes`` brokers on one database (seed 001, ``useDatabaseLock=true``).
+    """JDBC master/slave: ``nodes`` brokers on one database (``useDatabaseLock=true``); the one holding
+    the database lock is master.
 
     ``lock_acquire_sleep_ms`` is how often a slave tries the lock, and for the lease locker the
     lease's length; its default here is 1000 ms for the database locker and 3000 ms for a lease.
@@ -102,8 +104,8 @@ def replicated(
     broker: BrokerSettings | None = None,
 ) -> Topology:
     """Replicated master/slave: ``nodes`` brokers (``replicas``), each with its own store, electing a
-    master through a ZooKeeper ensemble of ``zookeepers`` nodes (seed 001: three brokers, a quorum of
-    two; "with fewer than a quorum alive there is no master"). ``weights`` (one per node, default 1)
+    master through a ZooKeeper ensemble of ``zookeepers`` nodes (three brokers: a quorum of
+    two; with fewer than a quorum alive there is no master). ``weights`` (one per node, default 1)
     breaks ties between nodes that are equally up to date.
     """
     if nodes < 1:

@@ -5,7 +5,7 @@ delivery individually, with a receipt. Each send and ack is an invoke followed b
 (outcome unknown); each delivery is a lone ok receive. After the run the faults are healed and a
 fresh consumer drains the queue, so that anything still stored is counted as received.
 
-For seed 004's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
+For ActiveMQ's ordering tools, producers can put messages in message groups (``groups``: JMSXGroupID)
 and consumers can subscribe as exclusive consumers (``exclusive``: activemq.exclusive).
 
 A backlog gives a broker bug something to lose: ``produce`` queues receipted messages with no consumer,
@@ -423,7 +423,7 @@ class Workload:
         known = {*self.cluster.topology.nodes, *(g.name for g in self.cluster.topology.groups)}
         for at, count in placement.items():
             if at not in known:
-                raise UnknownName(f"broker or group for {option}", at, known)
+                raise UnknownName(f"broker or group for {option}", at, known, plural="brokers and groups")
             require_non_negative(where, **{f"{option}[{at!r}]": count})
 
     @contextmanager

@@ -1,4 +1,4 @@
-"""Seed 004's ordering tools on a queue: exclusive consumers and message groups; also prefetch and priority."""
+"""ActiveMQ's ordering tools on a queue: exclusive consumers and message groups; also prefetch and priority."""
 
 import pytest
 

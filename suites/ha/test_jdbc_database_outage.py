@@ -1,4 +1,4 @@
-"""The design card's database outage: the database under a JDBC master/slave pair stops at once
+"""A database outage: the database under a JDBC master/slave pair stops at once
 (PostgreSQL: pg_ctl stop -m immediate; MariaDB: kill -9) and starts again three seconds later."""
 
 import pytest

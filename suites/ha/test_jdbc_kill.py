@@ -1,4 +1,4 @@
-"""Seed 001, JDBC master/slave: every broker keeps its messages in one database, and the broker that
+"""JDBC master/slave: every broker keeps its messages in one database, and the broker that
 holds the database lock is master. All state is in the database, so when the master dies no
 receipted message may be lost."""
 

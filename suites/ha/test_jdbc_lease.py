@@ -33,8 +33,8 @@ def test_master_paused_longer_than_lease(cluster, workload, faults):
 
 @pytest.mark.known_finding(
     vendor="activemq",
-    reason="the reference's lease trap: renewing every 30 s (the JDBC keep-alive default) a 10 s lease lets "
-    "the slave take over while the master still serves: two masters",
+    reason="a lease renewed less often than it lasts: renewing every 30 s (the JDBC keep-alive default) "
+    "a 10 s lease lets the slave take over while the master still serves: two masters",
 )
 @pytest.mark.parametrize(
     "topology",

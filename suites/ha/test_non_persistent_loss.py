@@ -1,5 +1,6 @@
-"""The reference's LOSS trap: a STOMP SEND without persistent:true is kept in memory only, on
-ActiveMQ as on pybroker. kill -9 of the master must lose what was queued, and the harness must see it."""
+"""Loss by default: a STOMP SEND without persistent:true is kept in memory only, on ActiveMQ as on
+pybroker, although a client may take the receipt for a promise. kill -9 of the master must lose
+what was queued, and the harness must see it."""
 
 import pytest
 

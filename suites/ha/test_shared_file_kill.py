@@ -1,4 +1,4 @@
-"""Seed 000, shared file system master/slave: the nodes race for the lock on one kahaDB directory;
+"""Shared file system master/slave: the nodes race for the lock on one kahaDB directory;
 the one that holds it is master, the others wait as slaves. Here the master dies."""
 
 import time

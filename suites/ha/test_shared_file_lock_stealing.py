@@ -1,5 +1,6 @@
-"""Seed 000 and the reference's SPLIT trap: the lock file of a shared store is deleted or replaced
-under a running master, so another node can lock a fresh file with the same name."""
+"""Split brain on a shared store: the lock file is deleted or replaced under a running master, so
+another node can lock a fresh file with the same name while the master still holds the old one.
+Only a master that re-checks its lock (the keep-alive) or a fencing epoch keeps it to one master."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Seed 000, shared file system master/slave, in containers: the master is cut off from the network.
+"""Shared file system master/slave, in containers: the master is cut off from the network.
 The store is a file system every node mounts, not a network service: the master keeps its lock."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Seed 000, shared file system master/slave: the master freezes (SIGSTOP) but keeps its OS lock."""
+"""Shared file system master/slave: the master freezes (SIGSTOP) but keeps its OS lock."""
 
 import pytest
 

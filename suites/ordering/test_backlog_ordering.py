@@ -1,7 +1,8 @@
-"""Seed 004's ordering tools with a backlog on a live broker: consumers slower than producers, so
-hundreds of receipted messages wait on the queue while consumers leave, come back and join. What a
-consumer had and did not ack goes back ahead of newer messages; a group stays with its live owner;
-an exclusive queue stays with its live owner."""
+"""ActiveMQ's ordering tools (redelivery order, message groups, exclusive consumers) with a backlog
+on a live broker: consumers slower than producers, so hundreds of receipted messages wait on the
+queue while consumers leave, come back and join. What a consumer had and did not ack goes back
+ahead of newer messages; a group stays with its live owner; an exclusive queue stays with its
+live owner."""
 
 import pytest
 

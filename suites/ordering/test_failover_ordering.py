@@ -1,4 +1,4 @@
-"""Seed 004: order on a queue comes from one consumer at a time (an exclusive consumer) or from message
+"""Order on a queue comes from one consumer at a time (an exclusive consumer) or from message
 groups (one consumer per group, groups spread over consumers). Here the master of a shared-file pair is
 killed with -9 while they run: after failover, order must still hold, redeliveries aside."""
 

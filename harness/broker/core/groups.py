@@ -49,7 +49,7 @@ class SimpleGroupMap(Generic[Owner]):
         return len(self._owners)
 
 
-class CachedGroupMap(Generic[Owner]):
+class CachedGroupMap(SimpleGroupMap[Owner]):
     """An access-ordered LRU, like ActiveMQ's LRUMap: reads refresh a group too."""
 
     def __init__(self, capacity: int) -> None:
@@ -67,16 +67,6 @@ class CachedGroupMap(Generic[Owner]):
         self._owners.move_to_end(group)
         while len(self._owners) > self.capacity:
             self._owners.popitem(last=False)
-
-    def remove_group(self, group: str) -> None:
-        self._owners.pop(group, None)
-
-    def remove_owner(self, owner: Owner) -> None:
-        for group in [g for g, o in self._owners.items() if o is owner]:
-            del self._owners[group]
-
-    def __len__(self) -> int:
-        return len(self._owners)
 
 
 def java_string_hash(text: str) -> int:

@@ -34,7 +34,7 @@ def test_messages_forwarded_promptly_are_not_stuck():
 
 
 def test_messages_left_on_a_broker_whose_consumer_moved_away_are_stuck():
-    """Seed 004's trap: consumer on amq2 moves to amq1; what was forwarded to amq2 waits there."""
+    """A consumer on amq2 moves to amq1; what was forwarded to amq2 waits there (no replay)."""
     b = HistoryBuilder()
     subscribe(b, 1, "amq2", at=0)
     b.send("p1#0", node="amq1", at=10)
@@ -137,7 +137,7 @@ def test_load_spread_reports_each_consumers_share_and_broker():
 
 
 def test_a_starved_consumer_broker_fails_a_minimum_share():
-    """Seed 002's production finding: the bridge to amq4 broke, its consumer got nothing."""
+    """A broken bridge in a fan-out: the bridge to amq4 broke, its consumer got nothing."""
     b = HistoryBuilder()
     subscribe(b, 1, "amq3", at=0)
     subscribe(b, 2, "amq4", at=1)
