@@ -52,3 +52,29 @@ def test_a_blackholed_bridge_strands_nothing(cluster, workload, faults):
         workload.wait_for_traffic(receipts=100)
     result = workload.check(stuck_bound_ms=5_000)
     result.require(lost=0, stuck=0)
+
+
+@pytest.mark.topology(FAN_OUT)
+def test_non_persistent_messages_survive_a_blackholed_bridge(cluster, workload, faults):
+    """Non-persistent sends through the fan-out while amq3's bridge is blackholed for a while: a
+    receipt for a non-persistent send still promises delivery while every broker lives."""
+    with workload.running(producers={"producer": 2}, consumers={"amq3": 1, "amq4": 1}, persistent=False):
+        workload.wait_for_traffic(receipts=100)
+        with faults.blackhole("amq3->amq1"):
+            workload.wait_for_traffic(receipts=300)
+        workload.wait_for_traffic(receipts=100)
+    result = workload.check(stuck_bound_ms=10_000)
+    result.require(lost=0)
+
+
+@pytest.mark.topology(FAN_OUT)
+def test_a_paused_consumer_broker_holds_nothing_back_for_good(cluster, workload, faults):
+    """SIGSTOP amq3 (a consumer broker holding what the bridge forwarded to it) for a few seconds, then
+    let it run again: nothing receipted is lost, and what it held is delivered once it resumes."""
+    with workload.running(producers={"producer": 2}, consumers={"amq3": 1, "amq4": 1}):
+        workload.wait_for_traffic(receipts=100)
+        with faults.pause(cluster.nodes["amq3"]):
+            workload.wait_for_traffic(receipts=300)
+        workload.wait_for_traffic(receipts=100)
+    result = workload.check(stuck_bound_ms=15_000)
+    result.require(lost=0)
