@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# pytester's in-process runs drop the modules a run imported when it ends, and numpy (under matplotlib,
+# which draws the report at the end of a run) cannot be imported twice in one process: load the
+# report's plotting stack here, once, before any inner run does.
+import harness.report.plots  # noqa: F401
 from harness.cluster import Cluster
 from harness.runtime import LocalRuntime
 from harness.topology.model import Topology

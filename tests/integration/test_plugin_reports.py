@@ -119,3 +119,24 @@ def test_version(stomp, version):
     assert len(written) == 1, f"one report for the run, not one per worker: {written}"
     report = (pytester.path / "index.html").read_text()
     assert report.count('class="scenario pass"') == 2
+
+
+def test_an_interrupted_run_says_how_to_build_the_report_instead_of_drawing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_stop="""
+import pytest
+from harness.topology import shared_file
+
+@pytest.mark.topology(shared_file(nodes=1))
+def test_a_first(stomp):
+    assert stomp.connect("1.2").version == "1.2"
+
+def test_b_then_ctrl_c():
+    raise KeyboardInterrupt
+"""
+    )
+    run = pytester.runpytest_subprocess("--results-dir", "out")
+    assert run.ret == pytest.ExitCode.INTERRUPTED
+    run.stdout.fnmatch_lines(["*amq-harness: run interrupted, no HTML report (amq-harness report html *out -o *)*"])
+    assert (pytester.path / "out" / "results.jsonl").is_file(), "the results are kept"
+    assert not (pytester.path / "index.html").exists()
