@@ -81,6 +81,10 @@ class WorkloadOptions:
     # How long a consumer works on each delivery before acking it: > 0 makes consumers slower than
     # producers, so receipted messages pile up on the broker (a backlog) instead of being consumed at once.
     processing_delay_s: float = 0.0
+    # activemq.prefetchSize of each subscription (None: the broker's default, 1000 on ActiveMQ). A small
+    # prefetch keeps a backlog on the broker rather than in the consumer's buffer, where a message the
+    # store never committed would count as delivered.
+    prefetch: int | None = None
 
     def __post_init__(self) -> None:
         require_non_negative(
@@ -236,7 +240,9 @@ class Consumer(_Worker):
     def subscribe(self, cause: str = "subscribe") -> None:
         """Subscribe (the consumer's connection must be open) and record that the subscription began."""
         wl = self.workload
-        headers = {"activemq.exclusive": "true"} if wl.options.exclusive else None
+        headers = {"activemq.exclusive": "true"} if wl.options.exclusive else {}
+        if wl.options.prefetch is not None:
+            headers["activemq.prefetchSize"] = str(wl.options.prefetch)
         self._record_session(SUBSCRIBED, cause)
         subscription = self.conn.subscribe(
             wl.options.destination, self.on_delivery, ack="client-individual", headers=headers
@@ -480,17 +486,20 @@ class Workload:
         consumers: int = 1,
         processing_delay_s: float = 0.01,
         rate_per_producer: float = 50.0,
+        prefetch: int = 20,
         **overrides: Any,
     ) -> AbstractContextManager[Workload]:
         """``backlog`` receipted messages queued with no consumer (as fast as receipts come), then
-        ``running`` with consumers slower than the producers: the queue does not empty while the block
-        runs. ``overrides`` (groups=..., exclusive=...) apply to both phases."""
+        ``running`` with consumers slower than the producers and a small prefetch: the queue on the
+        broker does not empty while the block runs. ``overrides`` (groups=..., exclusive=...) apply to
+        both phases."""
         self.produce(max(1, backlog // producers), producers=producers, rate_per_producer=0, **overrides)
         return self.running(
             producers,
             consumers,
             processing_delay_s=processing_delay_s,
             rate_per_producer=rate_per_producer,
+            prefetch=prefetch,
             **overrides,
         )
 

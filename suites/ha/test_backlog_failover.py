@@ -36,9 +36,16 @@ def test_shared_file_master_killed_with_a_backlog(cluster, workload, faults):
             cluster.wait_for_master(timeout=30, exclude=(master.name,))
         cluster.wait_standby(master)
         workload.wait_for_traffic()
-    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=15_000))
+    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=30_000))
 
 
+@pytest.mark.known_finding(
+    vendor="activemq",
+    strict=False,
+    reason="intermittent (1 of 2 runs): the woken master and the new one allocate the same message ids; "
+    "2 receipted messages were stranded (in the database, delivered only after every broker restarted) and 2 "
+    "sends answered with an ERROR (duplicate key on ACTIVEMQ_MSGS.ID) were delivered all the same",
+)
 @pytest.mark.parametrize(
     "topology", [pytest.param(jdbc(nodes=2, db="postgresql", locker="lease"), id="postgresql-lease")]
 )

@@ -46,4 +46,4 @@ def test_jdbc_master_killed_with_a_backlog(cluster, workload, faults):
             cluster.wait_for_master(timeout=30, exclude=(master.name,))
         cluster.wait_standby(master)
         workload.wait_for_traffic()
-    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=15_000))
+    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=30_000))

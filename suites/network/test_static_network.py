@@ -1,4 +1,4 @@
-"""Seeds 000 and 004: brokers bridged by static network connectors. A message goes where the demand
+"""Brokers bridged by static network connectors. A message goes where the demand
 is, hop by hop; what was forwarded to a broker stays there unless the queue replays it."""
 
 import pytest
@@ -47,7 +47,7 @@ def test_consumer_moving_away_leaves_no_message_behind(cluster, workload):
     ],
 )
 def test_replay_when_no_consumers_follows_the_consumer_back(cluster, workload):
-    """Seed 004: with conditionalNetworkBridgeFilterFactory replayWhenNoConsumers the backlog on
+    """With conditionalNetworkBridgeFilterFactory replayWhenNoConsumers the backlog on
     amq2 goes back to amq1 once amq2 has no consumer; with the default audit too (the trap reported
     on older 5.x releases: replayed messages taken for duplicates and stuck until a restart)."""
     with workload.running(producers={"amq1": 1}, consumers={"amq2": 1}, processing_delay_s=0.2, rate_per_producer=100):

@@ -14,7 +14,7 @@ from harness.images.build import ImageBuilder
 from harness.images.recipes import plan_images
 from harness.runtime.engine import EngineUnavailable, connect
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.nightly]
 
 GIVEN_TAG = "amq-harness-test/activemq:given"
 
