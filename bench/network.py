@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.throughput import rss_kib
 from harness.client.plain import PlainStompConnection
 from harness.cluster import Cluster
 from harness.runtime import LocalRuntime
@@ -52,16 +53,6 @@ class BridgeFigures:
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
-
-
-def rss_kib(node: Node) -> int:
-    pid = getattr(node, "pid", None)
-    if pid is None:
-        raise RuntimeError(f"node {node.name} has no process")
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"/proc/{pid}/status has no VmRSS line")
 
 
 def connect(node: Node, name: str) -> PlainStompConnection:

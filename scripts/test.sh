@@ -16,7 +16,8 @@ offline=(); [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1 && offlin
 "${offline[@]}" "$PY" -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/nightly.yml
 echo "== container images for --runtime docker (built offline from Debian packages; cached by content)"
 "$PY" -m harness.cli images build
-echo "== unit and integration tests"; "$PY" -m pytest tests -q
+echo "== unit and integration tests (the slower ones, marker nightly, run in scripts/nightly.sh)"
+"$PY" -m pytest tests -q -m "not nightly"
 # Every suite runs even when an earlier one fails, so that the report shows all results.
 suites_status=0
 # The network scenarios CI runs: one per topology (static, fan-out, multicast; the combined topology's

@@ -4,10 +4,11 @@ When a consumer's session ends (it closed on a live broker, or lost its connecti
 delivered and did not get a receipted ACK for go back to the queue. Both vendors put them back in their
 place, ahead of messages not yet delivered. So, for a session that was the queue's only consumer (no
 other session on the destination overlaps it), every message returned before the session began and
-delivered in it must arrive before the session's first delivery of a new message: one nobody was
-delivered before and that the broker does not mark redelivered (a client may have dropped a message
-unrecorded, its subscription closing or its link dead). A returned message that arrives after such a
-first delivery went to the tail of the queue.
+delivered in it must arrive before every new message queued after it: one nobody was delivered before
+and that the broker does not mark redelivered (a client may have dropped a message unrecorded, its
+subscription closing or its link dead), whose send was invoked after the returned message's send was
+receipted. A returned message that arrives after such a message went to the tail of the queue. (A new
+message queued ahead of it may come first: with message groups a busy owner holds its group back.)
 
 Only-consumer sessions are checked because with competing consumers a returned message may go to
 another consumer while this one takes newer messages; a session that began before the message was
@@ -35,6 +36,7 @@ from harness.checkers._common import (
     message_identity,
     origin_ns,
     rel_ms,
+    send_records,
     where,
 )
 from harness.checkers.sessions import Session, consumer_sessions
@@ -114,6 +116,13 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
         if is_client(completion) and completion.f == ACK and completion.type == "ok":
             acked_at.setdefault(completion.key, []).append(completion.time_ns)
 
+    sends = send_records(ops)
+    invoked_at = {key: send.invoke.time_ns for key, send in sends.items()}
+    receipted_at = {
+        key: send.completion.time_ns
+        for key, send in sends.items()
+        if send.outcome == "ok" and send.completion is not None
+    }
     first_delivery_ns: dict[MessageIdentity, int] = {}
     for op in ops:
         if is_delivery(op):
@@ -133,35 +142,43 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
             (s.end_ns for s in sessions.all if s.end_ns is not None and s.end_ns <= session.start_ns),
             default=session.start_ns,
         )
-        first_new: Op | None = None
+        # The newest new message delivered so far in the session, by when its send was invoked.
+        newest: Op | None = None
+        newest_invoked = -1
         session_late: list[LateRedelivery] = []
         for op in session.deliveries:
             identity = message_identity(op)
             if identity in returned:
                 returned_total += 1
                 returned.discard(identity)
-                if first_new is not None:
+                receipted = receipted_at.get(op.key)
+                # Late only behind a message certainly queued after it: sent once its send was receipted.
+                # (A message queued ahead of it may come first: a busy group owner had held it back.)
+                if newest is not None and receipted is not None and newest_invoked > receipted:
                     session_late.append(
                         LateRedelivery(
                             key=op.key,
                             consumer=op.process,
                             returned_ms=rel_ms(returned_at, origin),
                             redelivered_ms=rel_ms(op.time_ns, origin),
-                            overtaken_by=first_new.key,
-                            overtaken_ms=rel_ms(first_new.time_ns, origin),
+                            overtaken_by=newest.key,
+                            overtaken_ms=rel_ms(newest.time_ns, origin),
                         )
                     )
-            elif first_new is None and first_delivery_ns.get(identity) == op.time_ns and not op.meta.get("redelivered"):
+            elif first_delivery_ns.get(identity) == op.time_ns and not op.meta.get("redelivered"):
                 # Marked redelivered, a message is not new even if the history never saw it delivered:
                 # it reached a client that dropped it unrecorded (a subscription closing, a dead link).
-                first_new = op
-        if session_late and first_new is not None and len(problems) < MAX_DETAILS:
+                invoked = invoked_at.get(op.key, -1)
+                if invoked > newest_invoked:
+                    newest, newest_invoked = op, invoked
+        if session_late and len(problems) < MAX_DETAILS:
+            first = min(session_late, key=lambda x: x.overtaken_ms)
             problems.append(
                 f"consumer {session.process}, alone on {session.destination} in the session whose first "
                 f"delivery came {where(session.deliveries[0], origin)}: {len(session_late)} returned message(s) "
-                f"({format_keys(x.key for x in session_late)}) came after {first_new.key}, first delivered "
-                f"{where(first_new, origin)}; expected every message returned at "
-                f"{fmt_ms(rel_ms(returned_at, origin))} ahead of newer ones"
+                f"({format_keys(x.key for x in session_late)}) came after newer ones (first {first.overtaken_by}, "
+                f"delivered at {fmt_ms(first.overtaken_ms)}, sent after they were receipted); expected every "
+                f"message returned at {fmt_ms(rel_ms(returned_at, origin))} ahead of newer ones"
             )
         late.extend(session_late)
     return RedeliveryOrderResult(

@@ -94,3 +94,26 @@ class ContainerVendor:
 def vendor_in_image(vendor: str, source: ImageSource = "built", plan: ImagePlan | None = None) -> ContainerVendor:
     """``plan``: the image built for this run; by default the one this checkout's sources hash to now."""
     return ContainerVendor(vendor_as_laid_out_in(vendor, source), plan or image_for(vendor, source))
+
+
+def vendor_in_given_image(tag: str) -> ContainerVendor:
+    """ActiveMQ in an image of the user's choosing (``--activemq-image TAG``), already on this machine.
+
+    Its home is the image's ACTIVEMQ_HOME (the official images and this project's set it), else the
+    official images' /opt/apache-activemq; its version is the image's version label, else its tag's.
+    """
+    try:
+        client = connect(timeout=30)
+    except EngineUnavailable as exc:
+        raise VendorUnavailable(f"--activemq-image {tag}: {exc}") from exc
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound as exc:
+        raise VendorUnavailable(
+            f"--activemq-image {tag}: no such image on this machine (docker pull or build it first)"
+        ) from exc
+    finally:
+        client.close()
+    env = dict(item.split("=", 1) for item in (image.attrs.get("Config") or {}).get("Env") or [] if "=" in item)
+    home = Path(env.get("ACTIVEMQ_HOME") or OFFICIAL_ACTIVEMQ_HOME)
+    return ContainerVendor(ActiveMQ(home=home), ImagePlan("activemq", tag, "pull"))

@@ -105,9 +105,11 @@ def _matrix_html(sections: list[Section]) -> str:
 
 def _versions_html(results: list[dict[str, Any]]) -> str:
     seen: dict[Column, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    brokers: dict[Column, str] = {}
     for result in results:
         column = column_of(result)
-        seen[column][str(result["vendor"])].add(str(result.get("vendor_version") or "unknown"))
+        brokers[column] = str(result["vendor"])
+        seen[column][brokers[column]].add(str(result.get("vendor_version") or "unknown"))
         for component, version in (result.get("versions") or {}).items():
             seen[column][str(component)].add(str(version))
         seen[column]["seed"].add(str(result.get("seed")))
@@ -116,7 +118,8 @@ def _versions_html(results: list[dict[str, Any]]) -> str:
     for column in sorted(seen):
         components = seen[column]
         # The broker first, then what it ran on (database servers), alphabetically.
-        names = [column.vendor, *sorted(n for n in components if n not in ("seed", "results", column.vendor))]
+        broker = brokers[column]
+        names = [broker, *sorted(n for n in components if n not in ("seed", "results", broker))]
         described = "; ".join(f"{escape(name)} {escape(', '.join(sorted(components[name])))}" for name in names)
         seeds = ", ".join(sorted(components["seed"]))
         rows.append(

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.report.compare import scenario_key
+
 _PARAMS = re.compile(r"\[(.*)\]$")
 # Counts of traffic, not findings: shown in a cell's details, not its headline.
 VOLUME_FIGURES = frozenset({"attempted", "acknowledged", "received", "max_unavailable_ms"})
@@ -42,19 +44,18 @@ def databases_of(result: dict[str, Any]) -> list[str]:
 
 
 def column_of(result: dict[str, Any]) -> Column:
-    return Column(
-        str(result["vendor"]), str(result.get("runtime") or "local"), "+".join(databases_of(result)) or NO_DATABASE
-    )
+    # Several installations of one vendor in a run (--activemq-home twice) each get their own column.
+    vendor = str(result.get("vendor_label") or result["vendor"])
+    return Column(vendor, str(result.get("runtime") or "local"), "+".join(databases_of(result)) or NO_DATABASE)
 
 
 def row_of(result: dict[str, Any]) -> str:
-    """The scenario's node id without the parameters that are columns (vendor, database)."""
-    nodeid = str(result["scenario"])
+    """The scenario's node id without the parameters that are columns (vendor or its label, database)."""
+    nodeid = scenario_key(result)
     match = _PARAMS.search(nodeid)
     if not match:
         return nodeid
-    dropped = {str(result["vendor"]), *databases_of(result)}
-    params = [p for p in match.group(1).split("-") if p not in dropped]
+    params = [p for p in match.group(1).split("-") if p not in databases_of(result)]
     base = nodeid[: match.start()]
     return f"{base}[{'-'.join(params)}]" if params else base
 

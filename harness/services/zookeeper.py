@@ -15,13 +15,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import os
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
-import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -29,8 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from harness.runtime.base import NodeError
+from harness.runtime.local import LocalNode
 from harness.runtime.ports import PortAllocator
-from harness.runtime.run import register_directory, register_process
+from harness.runtime.run import register_directory
+from harness.vendors.base import LaunchSpec
 
 log = logging.getLogger("harness.services")
 
@@ -130,16 +129,28 @@ def zoo_cfg(me: ZooKeeperAddress, peers: list[ZooKeeperAddress], data_dir: Path,
 
 
 class ZooKeeperNode:
-    """One QuorumPeerMain process; its directory (and so its data) survives kill, pause and restart."""
+    """One QuorumPeerMain process (owned by a LocalNode, as a broker's is); its directory, and so its
+    data, survives kill, pause and restart."""
 
     def __init__(self, name: str, address: ZooKeeperAddress, root: Path) -> None:
         self.name = name
         self.address = address
         self.root = root
         self.log_path = root / "node.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        argv = [
+            "java",
+            "-Xmx128m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",  # starts faster; a test ensemble does little work
+            f"-Dlog4j.configuration=file:{root / 'log4j.properties'}",
+            "-Dzookeeper.jmx.log4j.disable=true",
+            "-cp",
+            classpath(),
+            MAIN_CLASS,
+            str(root / "zoo.cfg"),
+        ]
+        self.process = LocalNode(name, LaunchSpec(argv, cwd=root), address.host, address.client_port, self.log_path)
         self._paused = False
-        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"<zookeeper {self.name} {self.endpoint} pid={self.pid}>"
@@ -150,68 +161,37 @@ class ZooKeeperNode:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self.process.pid
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self.process.alive
 
     @property
     def paused(self) -> bool:
         return self._paused
 
     def start(self) -> None:
-        with self._lock:
-            if self.alive:
-                raise ZooKeeperUnavailable(f"{self.name} is already running (pid {self.pid})")
-            argv = [
-                "java",
-                "-Xmx128m",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",  # starts faster; a test ensemble does little work
-                f"-Dlog4j.configuration=file:{self.root / 'log4j.properties'}",
-                "-Dzookeeper.jmx.log4j.disable=true",
-                "-cp",
-                classpath(),
-                MAIN_CLASS,
-                str(self.root / "zoo.cfg"),
-            ]
-            with self.log_path.open("ab") as out:
-                self._proc = subprocess.Popen(
-                    argv,
-                    cwd=self.root,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # a Ctrl-C reaches the harness, which stops it in order
-                )
-            register_process(self._proc.pid, f"zookeeper {self.name}")  # reaped by the watchdog if the run dies
-            self._paused = False
-            log.info("zookeeper %s started (pid %s, %s)", self.name, self.pid, self.endpoint)
+        try:
+            self.process.start()
+        except NodeError as exc:
+            raise ZooKeeperUnavailable(str(exc)) from None
+        self._paused = False
 
     def kill(self) -> None:
-        with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
-                self._proc.kill()
-                self._proc.wait(timeout=30)
-                log.info("zookeeper %s killed with SIGKILL", self.name)
-            self._paused = False
+        if self.process.alive:
+            self.process.kill()
+        self._paused = False
 
     def pause(self) -> None:
-        with self._lock:
-            if not self.alive:
-                raise ZooKeeperUnavailable(f"{self.name} is not running: cannot pause it")
-            assert self._proc is not None
-            os.kill(self._proc.pid, signal.SIGSTOP)
-            self._paused = True
-            log.info("zookeeper %s paused (SIGSTOP)", self.name)
+        if not self.alive:
+            raise ZooKeeperUnavailable(f"{self.name} is not running: cannot pause it")
+        self.process.pause()
+        self._paused = True
 
     def resume(self) -> None:
-        with self._lock:
-            if self._paused and self._proc is not None and self._proc.poll() is None:
-                os.kill(self._proc.pid, signal.SIGCONT)
-                log.info("zookeeper %s resumed (SIGCONT)", self.name)
-            self._paused = False
+        self.process.resume()
+        self._paused = False
 
     def mode(self, timeout: float = 1.0) -> ZooKeeperMode:
         if not self.alive or self._paused:
@@ -219,11 +199,7 @@ class ZooKeeperNode:
         return mode_from_srvr(four_letter(self.address.host, self.address.client_port, "srvr", timeout))
 
     def logs(self, tail: int = 20) -> str:
-        try:
-            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except FileNotFoundError:
-            return ""
-        return "\n".join(lines[-tail:])
+        return self.process.logs(tail)
 
 
 class ZooKeeperEnsemble:

@@ -153,8 +153,8 @@ def fan_out(
 
     The producer side is ``producer`` (amq1, plus amq2 as its slave with ``producer_pair``); each
     consumer-facing broker (amq3, amq4, ...; amq2, amq3, ... without a pair) carries one duplex
-    connector to the producer side: ``masterslave:(amq1,amq2)`` (failover to whichever is master, the
-    seed's advice) or ``static:(amq1)``. ``bridge_links``: each bridge through a link proxy
+    connector to the producer side: ``masterslave:(amq1,amq2)`` (failover to whichever is master, so that
+    the bridge follows the pair) or ``static:(amq1)``. ``bridge_links``: each bridge through a link proxy
     ("amq4->amq1", "amq4->amq2", ...) for bridge faults.
     """
     if consumer_brokers < 1:

@@ -1,19 +1,14 @@
 """Failover with a backlog: hundreds of receipted messages wait on the queue (a producer-only phase,
-then one consumer slower than its producers) when the master is killed, paused or loses its lock. A
-broker that receipts before its store commits, forgets receipted acks, or strands what it stored has
-something to lose here; with consumers that keep up it has nothing."""
-
-import time
+then one consumer slower than its producers) when the master is killed. A broker that receipts before
+its store commits, forgets receipted acks, or strands what it stored has something to lose here; with
+consumers that keep up it has nothing. CI runs this file; test_backlog_failover_extended.py (pause,
+stolen lock, JDBC) runs nightly."""
 
 import pytest
 
-from harness.topology import jdbc, shared_file
+from harness.topology import shared_file
 
 BACKLOG = 200  # receipted before any consumer runs; then one consumer falls behind two producers
-
-
-# CI runs this file; test_backlog_failover_extended.py (the same kind of scenario under more faults) runs
-# nightly.
 
 
 def assert_nothing_receipted_went_missing(result):
@@ -36,22 +31,4 @@ def test_shared_file_master_killed_with_a_backlog(cluster, workload, faults):
             cluster.wait_for_master(timeout=30, exclude=(master.name,))
         cluster.wait_standby(master)
         workload.wait_for_traffic()
-    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=15_000))
-
-
-@pytest.mark.parametrize(
-    "topology", [pytest.param(jdbc(nodes=2, db="postgresql", locker="lease"), id="postgresql-lease")]
-)
-def test_jdbc_master_paused_past_its_lease_with_a_backlog(cluster, workload, faults):
-    """SIGSTOP the master for twice its 3 s lease with a backlog queued: the slave takes over and
-    serves the backlog; what is missing at the end is told apart as lost or stranded."""
-    with workload.backlogged(BACKLOG):
-        workload.wait_for_traffic()
-        workload.wait_for_backlog(BACKLOG)
-        old = cluster.master()
-        with faults.pause(old):
-            cluster.wait_for_master(timeout=30, exclude=(old.name,))
-            time.sleep(6 - 3)
-        workload.wait_for_traffic()
-        time.sleep(2)
-    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=20_000))
+    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=30_000))

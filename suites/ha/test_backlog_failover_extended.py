@@ -1,6 +1,6 @@
-"""More failover with a backlog (as in test_backlog_failover.py): the master of
-a shared-file pair paused while its lock is stolen, and a JDBC master killed, each while hundreds of
-receipted messages are queued. Nightly (scripts/nightly.sh); CI runs test_backlog_failover.py."""
+"""More failover with a backlog (as in test_backlog_failover.py, which CI runs; these run nightly):
+the master of a shared-file pair paused while its lock is stolen, a JDBC master killed, and a JDBC
+master paused past its lease, each while hundreds of receipted messages are queued."""
 
 import time
 
@@ -46,4 +46,29 @@ def test_jdbc_master_killed_with_a_backlog(cluster, workload, faults):
             cluster.wait_for_master(timeout=30, exclude=(master.name,))
         cluster.wait_standby(master)
         workload.wait_for_traffic()
-    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=15_000))
+    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=30_000))
+
+
+@pytest.mark.known_finding(
+    vendor="activemq",
+    strict=False,
+    reason="intermittent (1 of 2 runs): the woken master and the new one allocate the same message ids; "
+    "2 receipted messages were stranded (in the database, delivered only after every broker restarted) and 2 "
+    "sends answered with an ERROR (duplicate key on ACTIVEMQ_MSGS.ID) were delivered all the same",
+)
+@pytest.mark.parametrize(
+    "topology", [pytest.param(jdbc(nodes=2, db="postgresql", locker="lease"), id="postgresql-lease")]
+)
+def test_jdbc_master_paused_past_its_lease_with_a_backlog(cluster, workload, faults):
+    """SIGSTOP the master for twice its 3 s lease with a backlog queued: the slave takes over and
+    serves the backlog; what is missing at the end is told apart as lost or stranded."""
+    with workload.backlogged(BACKLOG):
+        workload.wait_for_traffic()
+        workload.wait_for_backlog(BACKLOG)
+        old = cluster.master()
+        with faults.pause(old):
+            cluster.wait_for_master(timeout=30, exclude=(old.name,))
+            time.sleep(6 - 3)
+        workload.wait_for_traffic()
+        time.sleep(2)
+    assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=20_000))

@@ -26,7 +26,7 @@ def test_master_cut_from_its_clients_but_not_from_its_store(cluster, workload, f
         with faults.isolate_clients(master):
             faults.hold_for(5)
             assert cluster.master().name == master.name, "a broker cut from its clients only must stay master"
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # the clients are back, under load
     result = workload.check(failover_bound_ms=15_000)
     result.require(lost=0, split_brain=False)
 
@@ -42,6 +42,6 @@ def test_clients_frames_to_the_master_vanish_one_way(cluster, workload, faults):
         with faults.isolate_clients(master, streams="upstream"):
             faults.hold_for(5)
             assert cluster.master().name == master.name
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # the clients recovered, under load
     result = workload.check(failover_bound_ms=20_000)
     result.require(lost=0, split_brain=False)

@@ -1,4 +1,4 @@
-"""The link between the master and its database is cut (every connection reset, new ones refused) or
+"""The link between the master and its database is cut (every connection closed, new ones refused) or
 slowed, while the slave still reaches the database."""
 
 import pytest

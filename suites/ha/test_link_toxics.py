@@ -30,6 +30,6 @@ def test_master_link_misbehaves_for_a_while(cluster, workload, faults, toxic):
         with TOXICS[toxic](faults, link):
             faults.hold_for(5)
         cluster.wait_for_any_master(timeout=60)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # served again once the link behaves, under load
     result = workload.check(failover_bound_ms=30_000)
     result.require(lost=0, split_brain=False)

@@ -1,6 +1,6 @@
-"""Seed 000's combined mode: two master/slave pairs bridged into a network, so that a dead master's
-messages stay available through its slave while the network spreads the load (the plain-network
-comparison of seed 003 is in suites/network/test_network_ha.py)."""
+"""Master/slave combined with a network: two master/slave pairs bridged into a network, so that a
+dead master's messages stay available through its slave while the network spreads the load (the
+comparison with a plain network is in suites/network/test_network_ha.py)."""
 
 import pytest
 
@@ -16,7 +16,7 @@ from harness.topology import combined
     "(1 message in one run; ActiveMQ documents the bridge duplicate)",
 )
 def test_master_failover_under_a_bridge(cluster, workload, faults):
-    """Seed 000: produce on ms-broker-a, consume on both pairs; kill -9 ms-broker-a's master twice.
+    """Produce on ms-broker-a, consume on both pairs; kill -9 ms-broker-a's master twice.
     Its slave takes the store over and re-opens the duplex bridge to ms-broker-b; nothing receipted
     is lost and nothing waits beyond the bound while consumers are connected."""
     with workload.running(producers={"ms-broker-a": 2}, consumers={"ms-broker-a": 1, "ms-broker-b": 1}):

@@ -1,4 +1,4 @@
-"""Seed 001, replicated master/slave: three brokers, each with its own copy of the store, elect a master
+"""Replicated master/slave: three brokers, each with its own copy of the store, elect a master
 through ZooKeeper; the master confirms a write once a quorum of two holds it. "With fewer than a quorum
 alive there is no master." ActiveMQ removed this store in 5.17 (the run reports it unsupported there)."""
 
@@ -54,13 +54,13 @@ def test_replicated_no_master_without_a_quorum_of_brokers(cluster, workload, fau
     """Both slaves killed for 6 s: the master must stop confirming within the session timeout plus one
     keep-alive (a checked figure), and serve again once one slave is back."""
     with workload.running(producers=2, consumers=1):
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=40)
         master = cluster.master()
         first, second = (n for n in cluster.nodes.values() if n is not master)
         with faults.kill(first), faults.kill(second):
             time.sleep(6)
         cluster.wait_for_master(timeout=30)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # a quorum again: served, under load
     result = workload.check(checkers=replicated_checks)
     assert result.quorum_lost_ms >= 5_000, f"the brokers' quorum was never lost: {result.summary()}"
     assert result.confirmations_without_quorum == 0, result.summary()
@@ -91,12 +91,12 @@ def test_replicated_full_restart(cluster, workload, faults, replicated_checks):
     """Every broker killed at once, then all started again: they elect the one with the latest position
     and every receipted message is there."""
     with workload.running(producers=2, consumers=1):
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=40)
         amq1, amq2, amq3 = cluster.nodes.values()
         with faults.kill(amq1), faults.kill(amq2), faults.kill(amq3):
             time.sleep(1)
         cluster.wait_for_master(timeout=30)
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=40)
     result = workload.check(checkers=replicated_checks)
     assert result.lost == 0, result.summary()
     assert result.valid, result.summary()

@@ -1,4 +1,4 @@
-"""Seed 001, replicated master/slave: what ZooKeeper's faults do to the election. One ZooKeeper node of
+"""Replicated master/slave: what ZooKeeper's faults do to the election. One ZooKeeper node of
 three lost keeps the ensemble's quorum; two lost leave no quorum, and then there may be no master. A
 master cut from ZooKeeper alone (it still reaches its slaves and clients) must give way to a new one."""
 

@@ -1,4 +1,4 @@
-"""Seed 002's fan-out under bridge faults: the link between a consumer broker and the producer pair is
+"""A fan-out under bridge faults: the link between a consumer broker and the producer pair is
 cut, slowed or blackholed while every broker process stays healthy."""
 
 import pytest
@@ -37,13 +37,13 @@ def test_a_slow_bridge_shifts_the_load_and_loses_nothing(cluster, workload, faul
 @pytest.mark.known_finding(
     vendor="activemq",
     strict=False,
-    reason="seed 002's production finding: a blackholed bridge (processes alive, bytes vanish) goes unnoticed "
+    reason="a blackholed bridge (processes alive, bytes vanish) goes unnoticed "
     "(inactivity monitor: 30 s by default); what the producer master had dispatched to it waits for the whole "
     "blackhole although amq4's consumer could take it (33 messages, up to 5.7 s), and messages consumed and "
     "acked on amq3 whose bridge ack vanished are delivered again on amq4 (4 messages, ActiveMQ 5.17.2, one run)",
 )
 def test_a_blackholed_bridge_strands_nothing(cluster, workload, faults):
-    """Seed 002: amq3's bridge to the producer master blackholed for 10 s. The promise: what the
+    """amq3's bridge to the producer master blackholed for 10 s. The promise: what the
     producer side had handed to that bridge still reaches a consumer within the bound."""
     with workload.running(producers={"producer": 2}, consumers={"amq3": 1, "amq4": 1}):
         workload.wait_for_traffic(receipts=100)

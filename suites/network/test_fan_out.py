@@ -1,4 +1,4 @@
-"""Seed 002: one producer-facing master/slave pair fanning out to consumer-facing brokers, whose
+"""One producer-facing master/slave pair fanning out to consumer-facing brokers, whose
 network connectors reach the pair with failover (masterslave:)."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Seed 003: a plain network of brokers balances load but is not HA (a dead broker's store is out of
+"""A plain network of brokers balances load but is not HA (a dead broker's store is out of
 reach until it returns); the combined topology keeps a dead master's messages available through its
 slave. The same kill -9 on both."""
 
@@ -16,7 +16,7 @@ from harness.topology import combined, network
     "7 messages in one run",
 )
 def test_a_killed_network_broker_delivers_nothing_twice(cluster, workload, faults):
-    """Seed 003's plain network: producers and consumers on both brokers; kill -9 amq1 for a while.
+    """A plain network: producers and consumers on both brokers; kill -9 amq1 for a while.
     Nothing receipted is lost, nothing waits beyond the bound, and nothing acked comes back."""
     with workload.running(producers={"amq1": 1, "amq2": 1}, consumers={"amq1": 1, "amq2": 1}, processing_delay_s=0.05):
         workload.wait_for_traffic(receipts=200)

@@ -1,4 +1,4 @@
-"""Seed 003 and ActiveMQ's networkTTL: multicast discovery finds the brokers by itself, and a message
+"""Multicast discovery and ActiveMQ's networkTTL: multicast discovery finds the brokers by itself, and a message
 travels at most networkTTL hops, so a line of three brokers needs a TTL of 2 end to end."""
 
 import pytest
@@ -8,7 +8,7 @@ from harness.topology import network
 
 @pytest.mark.topology(network(3, "multicast"))
 def test_multicast_network_delivers_to_a_remote_consumer(cluster, workload):
-    """Seed 003: every broker advertises itself on a multicast group and bridges to those it hears;
+    """Every broker advertises itself on a multicast group and bridges to those it hears;
     messages produced on amq1 reach the consumer on amq3."""
     with workload.running(producers={"amq1": 2}, consumers={"amq3": 1}):
         workload.wait_for_traffic(receipts=200)

@@ -18,6 +18,7 @@ from harness.vendors.activemq_dist import Distribution
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.nightly,
     pytest.mark.skipif(not Path("/usr/share/activemq/bin/activemq.jar").exists(), reason="needs Debian's activemq"),
 ]
 

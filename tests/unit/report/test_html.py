@@ -124,3 +124,13 @@ def test_a_history_moved_with_its_results_directory_is_found(tmp_path: Path, res
 def test_a_missing_results_directory_is_an_error_that_names_it(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         write_html_report([tmp_path / "nowhere"], tmp_path / "index.html")
+
+
+def test_versions_of_two_installations_of_one_vendor(results: list[dict[str, object]]):
+    labelled = [
+        {**results[1], "vendor_label": "activemq-5.17.2"},
+        {**results[1], "vendor_label": "activemq-6.1.2", "vendor_version": "6.1.2"},
+    ]
+    document = render_html(labelled)  # type: ignore[arg-type]
+    assert "activemq-6.1.2 / local</td><td>activemq 6.1.2" in document
+    assert "activemq-5.17.2 / local</td><td>activemq 5.17.2" in document

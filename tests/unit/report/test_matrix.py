@@ -80,3 +80,13 @@ def test_database_versions_are_shortened_to_what_a_reader_needs():
     answer = "PostgreSQL 15.8 (Debian 15.8-0+deb12u1) on x86_64-pc-linux-gnu, compiled by gcc (Debian 12.2.0-14) 12.2.0"
     assert short_version("postgresql", answer) == "PostgreSQL 15.8 (Debian 15.8-0+deb12u1)"
     assert short_version("mariadb", "10.11.6-MariaDB-0+deb12u1") == "MariaDB 10.11.6-MariaDB-0+deb12u1"
+
+
+def test_two_installations_of_one_vendor_are_two_columns_of_one_row():
+    lines = [
+        result_line("t.py::test_kill[activemq-5.17.2-2-nodes]", "activemq", vendor_label="activemq-5.17.2"),
+        result_line("t.py::test_kill[activemq-6.1.2-2-nodes]", "activemq", "fail", vendor_label="activemq-6.1.2"),
+    ]
+    (section,) = build_matrix(lines)
+    assert [c.label for c in section.columns] == ["activemq-5.17.2 / local", "activemq-6.1.2 / local"]
+    assert list(section.rows) == ["t.py::test_kill[2-nodes]"]
