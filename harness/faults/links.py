@@ -68,6 +68,12 @@ def _positive(fault: str, **values: float) -> None:
             raise ValueError(f"{fault}: {name} must be > 0, got {value}")
 
 
+def _not_negative(fault: str, **values: float) -> None:
+    for name, value in values.items():
+        if value < 0:
+            raise ValueError(f"{fault}: {name} must be >= 0, got {value}")
+
+
 class SlowLink(LinkToxic):
     """Delay every chunk by ``latency_ms`` (± ``jitter_ms``) in each chosen direction (Toxiproxy's latency)."""
 
@@ -99,8 +105,7 @@ class Bandwidth(LinkToxic):
     toxic_type = "bandwidth"
 
     def __init__(self, target: str, link: ProxiedLink, rate_kb_s: int, streams: Streams = "both") -> None:
-        if rate_kb_s < 0:
-            raise ValueError(f"bandwidth: rate_kb_s must be >= 0, got {rate_kb_s}")
+        _not_negative("bandwidth", rate_kb_s=rate_kb_s)
         super().__init__(target, link, {"rate": int(rate_kb_s)}, streams)
 
 
@@ -111,8 +116,7 @@ class ResetPeer(LinkToxic):
     toxic_type = "reset_peer"
 
     def __init__(self, target: str, link: ProxiedLink, after_ms: int = 0, streams: Streams = "downstream") -> None:
-        if after_ms < 0:
-            raise ValueError(f"reset peer: after_ms must be >= 0, got {after_ms}")
+        _not_negative("reset peer", after_ms=after_ms)
         super().__init__(target, link, {"timeout": int(after_ms)}, streams)
 
 
@@ -145,6 +149,5 @@ class LimitData(LinkToxic):
     toxic_type = "limit_data"
 
     def __init__(self, target: str, link: ProxiedLink, limit_bytes: int, streams: Streams = "both") -> None:
-        if limit_bytes < 0:
-            raise ValueError(f"limit data: limit_bytes must be >= 0, got {limit_bytes}")
+        _not_negative("limit data", limit_bytes=limit_bytes)
         super().__init__(target, link, {"bytes": int(limit_bytes)}, streams)
