@@ -129,5 +129,5 @@ case "${1:-all}" in
     report
     exit "$overall"
     ;;
-  *) echo "usage: $0 [jobs | run JOB | report [RESULTS_DIR...] | sweep [SEEDS]]" >&2; exit 2 ;;
+  *) echo "usage: $0 [jobs | run JOB | report [RESULTS_DIR...] | sweep FIRST_SEED LAST_SEED]" >&2; exit 2 ;;
 esac
