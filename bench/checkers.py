@@ -68,15 +68,25 @@ def write_history(path: Path, total_ops: int, seed: int) -> int:
             index += 1
 
         for consumer in range(CONSUMERS):
-            emit(PRODUCERS + consumer, "ok", SUBSCRIBED, {"destination": "/queue/bench", "exclusive": False,
-                                                         "cause": "subscribe"}, node=NODES[master])
+            emit(
+                PRODUCERS + consumer,
+                "ok",
+                SUBSCRIBED,
+                {"destination": "/queue/bench", "exclusive": False, "cause": "subscribe"},
+                node=NODES[master],
+            )
         seqs = [0] * PRODUCERS
         message = 0
         while index < total_ops:
             if message % PROBE_EVERY == 0:
                 for node_no, node in enumerate(NODES):
-                    emit(PROBE, "ok", PROBE_NODE, {"round": message // PROBE_EVERY, "accepting": node_no == master,
-                                                   "group": "pair"}, node=node)
+                    emit(
+                        PROBE,
+                        "ok",
+                        PROBE_NODE,
+                        {"round": message // PROBE_EVERY, "accepting": node_no == master, "group": "pair"},
+                        node=node,
+                    )
             if message and message % FAULT_EVERY == 0:
                 fault_id += 1
                 describe = {"fault": "kill", "target": NODES[master], "fault_id": fault_id}
@@ -98,8 +108,17 @@ def write_history(path: Path, total_ops: int, seed: int) -> int:
             else:
                 emit(producer, "ok", SEND, key, node=NODES[master])
             consumer = PRODUCERS + GROUPS.index(group) % CONSUMERS  # a group belongs to one consumer
-            emit(consumer, "ok", RECEIVE, key, node=NODES[master], redelivered=False, destination="/queue/bench",
-                 message_id=f"ID:{NODES[master]}-{message}", group=group)
+            emit(
+                consumer,
+                "ok",
+                RECEIVE,
+                key,
+                node=NODES[master],
+                redelivered=False,
+                destination="/queue/bench",
+                message_id=f"ID:{NODES[master]}-{message}",
+                group=group,
+            )
             emit(consumer, "invoke", ACK, key)
             emit(consumer, "ok", ACK, key, node=NODES[master])
             message += 1
@@ -128,8 +147,10 @@ def measure_one(path: Path) -> None:
     start = time.perf_counter()
     verdict = run_checkers(ops, standard_checkers(groups={"pair": list(NODES)}))
     together_s = time.perf_counter() - start
-    print(f"  every checker    {together_s:7.2f} s  {count / together_s:>12,.0f} ops/s  (run together; "
-          f"one by one they took {total:.2f} s)")
+    print(
+        f"  every checker    {together_s:7.2f} s  {count / together_s:>12,.0f} ops/s  (run together; "
+        f"one by one they took {total:.2f} s)"
+    )
     print(f"  load + check     {load_s + together_s:7.2f} s")
     print(f"  peak memory      {peak_rss_mib():7.0f} MiB")
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Literal
 
-from harness.history import NEMESIS, PROBE, RECEIVE, SEND, MessageKey, Op, completions
+from harness.checkers._shared import shared
+from harness.history import NEMESIS, PROBE, RECEIVE, SEND, MessageKey, Op
+from harness.history import completions as _completions
 
 HistoryLike = Iterable[Op]
 """A History or any iterable of Op (a list loaded from JSON lines, a slice of a history ...)."""
@@ -38,7 +40,8 @@ def is_client(op: Op) -> bool:
 
 def is_delivery(op: Op) -> bool:
     """A successful delivery: a lone ``ok receive`` carrying a message key."""
-    return is_client(op) and op.f == RECEIVE and op.type == "ok" and isinstance(op.value, MessageKey)
+    # The operation name first: it rules out most records of a history with one comparison.
+    return op.f == RECEIVE and op.type == "ok" and isinstance(op.value, MessageKey) and is_client(op)
 
 
 def is_drain(op: Op) -> bool:
@@ -60,9 +63,14 @@ def message_identity(delivery: Op) -> MessageIdentity:
     return (delivery.key, str(message_id) if message_id else None)
 
 
+def completions(ops: Sequence[Op]) -> dict[int, Op]:
+    """:func:`harness.history.completions`, built once per run of the checkers."""
+    return shared("completions", ops, _completions)
+
+
 def origin_ns(ops: Sequence[Op]) -> int:
     """The time all reported times are relative to: the earliest recorded op."""
-    return min((op.time_ns for op in ops), default=0)
+    return shared("origin", ops, lambda found: min((op.time_ns for op in found), default=0))
 
 
 def rel_ms(time_ns: int, origin: int) -> float:
@@ -104,11 +112,15 @@ class SendRecord:
 
 
 def send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
-    """The send of every attempted key.
+    """The send of every attempted key (built once per run of the checkers).
 
     A key invoked more than once (a workload that retries at its level) gets the best outcome:
     ``ok`` if any attempt was receipted, else ``info`` if any attempt was uncertain, else ``fail``.
     """
+    return shared("send-records", ops, _send_records)
+
+
+def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
     done = completions(ops)
     rank = {"ok": 0, "info": 1, "fail": 2}
     records: dict[MessageKey, SendRecord] = {}

@@ -21,6 +21,7 @@ from harness.checkers._common import (
     HistoryLike,
     MessageIdentity,
     as_ops,
+    completions,
     format_keys,
     is_client,
     is_delivery,
@@ -30,7 +31,7 @@ from harness.checkers._common import (
     origin_ns,
     where,
 )
-from harness.history import ACK, MessageKey, Op, completions
+from harness.history import ACK, MessageKey, Op
 
 
 @dataclass(frozen=True)

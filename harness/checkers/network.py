@@ -19,6 +19,7 @@ from harness.checkers._common import (
     MAX_DETAILS,
     HistoryLike,
     as_ops,
+    completions,
     fmt_ms,
     format_keys,
     is_client,
@@ -29,7 +30,7 @@ from harness.checkers._common import (
     span_ms,
 )
 from harness.checkers.verdict import Checker
-from harness.history import ACK, SUBSCRIBED, UNSUBSCRIBED, MessageKey, Op, completions
+from harness.history import ACK, SUBSCRIBED, UNSUBSCRIBED, MessageKey, Op
 
 # A message waiting this long while some consumer was connected somewhere is stuck, by default.
 DEFAULT_STUCK_BOUND_MS = 10_000.0

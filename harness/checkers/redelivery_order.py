@@ -28,6 +28,7 @@ from harness.checkers._common import (
     HistoryLike,
     MessageIdentity,
     as_ops,
+    completions,
     fmt_ms,
     format_keys,
     is_client,
@@ -40,7 +41,7 @@ from harness.checkers._common import (
     where,
 )
 from harness.checkers.sessions import Session, consumer_sessions
-from harness.history import ACK, MessageKey, Op, completions
+from harness.history import ACK, MessageKey, Op
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.checkers._common import is_client, is_delivery
+from harness.checkers._shared import shared
 from harness.history import SUBSCRIBED, UNSUBSCRIBED, Op
 
 
@@ -52,7 +53,11 @@ def _is_session_event(op: Op) -> bool:
 
 
 def consumer_sessions(ops: Sequence[Op]) -> Sessions:
-    """Cut each consumer's records into sessions (``ops`` in history order)."""
+    """Cut each consumer's records into sessions (``ops`` in history order; built once per run)."""
+    return shared("consumer-sessions", ops, _consumer_sessions)
+
+
+def _consumer_sessions(ops: Sequence[Op]) -> Sessions:
     tracked = {op.process for op in ops if _is_session_event(op)}
     current: dict[int | str, Session] = {}
     last: dict[int | str, Session] = {}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from harness.checkers._common import HistoryLike, as_ops, jsonable
+from harness.checkers._shared import shared_indexes
 from harness.history import Op, gc_paused
 
 
@@ -152,6 +153,6 @@ class Verdict:
 
 def run_checkers(history: HistoryLike, checkers: Mapping[str, Checker]) -> Verdict:
     """Run each named checker on the same operations, in the mapping's order."""
-    with gc_paused():
+    with gc_paused(), shared_indexes():
         ops = as_ops(history)
         return Verdict({name: checker(ops) for name, checker in checkers.items()})
