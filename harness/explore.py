@@ -48,7 +48,7 @@ def control_path() -> Path:
 
 def topology_named(name: str, nodes: int, database: str) -> Topology:
     if nodes < 1:
-        raise InvalidOption("amq-harness up", "--nodes", "1 or more", nodes)
+        raise InvalidOption("--nodes", "the number of nodes", "1 or more", nodes)
     if name == "shared_file":
         return shared_file(nodes)
     if name == "jdbc":

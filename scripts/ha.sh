@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec "${PYTHON:-python3}" -m pytest suites/ha "$@"
+# Two workers (pytest-xdist): each scenario's cluster, ports, databases and directories are its worker's
+# own, so scenarios cannot disturb each other; `-n 0` (or -n N) overrides it.
+exec "${PYTHON:-python3}" -m pytest suites/ha -n 2 "$@"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from harness.checkers._common import HistoryLike, as_ops, jsonable
-from harness.history import Op
+from harness.history import Op, gc_paused
 
 
 class CheckResult(Protocol):
@@ -152,5 +152,6 @@ class Verdict:
 
 def run_checkers(history: HistoryLike, checkers: Mapping[str, Checker]) -> Verdict:
     """Run each named checker on the same operations, in the mapping's order."""
-    ops = as_ops(history)
-    return Verdict({name: checker(ops) for name, checker in checkers.items()})
+    with gc_paused():
+        ops = as_ops(history)
+        return Verdict({name: checker(ops) for name, checker in checkers.items()})

@@ -52,6 +52,10 @@ def vendor_choices(vendors: list[str], homes: list[Path]) -> list[VendorChoice]:
     Raises VendorUnavailable when a home is not a distribution: a run that would silently fall back to
     another ActiveMQ would compare the wrong versions.
     """
+    resolved = [home.resolve() for home in homes]
+    if len(set(resolved)) != len(resolved):
+        twice = sorted({str(home) for home in resolved if resolved.count(home) > 1})
+        raise VendorUnavailable(f"--activemq-home: the same installation is given twice ({', '.join(twice)})")
     names = list(dict.fromkeys(vendors))
     if homes and "activemq" not in names:
         names.append("activemq")
@@ -68,8 +72,10 @@ def vendor_choices(vendors: list[str], homes: list[Path]) -> list[VendorChoice]:
         for home, version in zip(homes, versions, strict=True):
             # Two homes of one version still get columns of their own, told apart by directory.
             label = f"activemq-{version}" + (f"-{home.resolve().name}" if version in repeated else "")
-            choices.append(VendorChoice(name, label=label, home=home.resolve()))
-    labels = [choice.label for choice in choices]
-    if len(set(labels)) != len(labels):
-        raise VendorUnavailable(f"--activemq-home: the same installation is given twice ({', '.join(labels)})")
+            taken = {choice.label for choice in choices}
+            unique, n = label, 1
+            while unique in taken:  # same version, same directory name, different places
+                n += 1
+                unique = f"{label}-{n}"
+            choices.append(VendorChoice(name, label=unique, home=home.resolve()))
     return choices

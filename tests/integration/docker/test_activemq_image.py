@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,54 +52,26 @@ def given_image() -> Iterator[str]:
         client.close()
 
 
+def run_on_image(project: Path, image: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """The scenario run in ``project`` with --activemq-image ``image``: pytest's outcome and the result line."""
+    (project / "test_kill.py").write_text(SCENARIO)
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-html-report"]
+    argv += ["--results-dir", "out", "--runtime", "docker", "--vendor", "activemq", "--activemq-image", image]
+    done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=900)
+    [line] = [json.loads(text) for text in (project / "out" / "results.jsonl").read_text().splitlines()]
+    return done, line
+
+
 def test_a_scenario_runs_on_the_given_image(tmp_path: Path, given_image: str) -> None:
-    (tmp_path / "test_kill.py").write_text(SCENARIO)
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--no-html-report",
-        "--results-dir",
-        "out",
-        "--runtime",
-        "docker",
-        "--vendor",
-        "activemq",
-        "--activemq-image",
-        given_image,
-    ]
-    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    done, line = run_on_image(tmp_path, given_image)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    [line] = [json.loads(text) for text in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert (line["vendor"], line["runtime"], line["verdict"]) == ("activemq", "docker", "pass"), line
     assert line["vendor_version"] == "5.17.2"  # the image's version label
 
 
 def test_an_image_that_is_not_here_is_an_error_naming_it(tmp_path: Path) -> None:
-    (tmp_path / "test_kill.py").write_text(SCENARIO)
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--no-html-report",
-        "--results-dir",
-        "out",
-        "--runtime",
-        "docker",
-        "--vendor",
-        "activemq",
-        "--activemq-image",
-        "amq-harness-test/nothing:here",
-    ]
-    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    done, line = run_on_image(tmp_path, "amq-harness-test/nothing:here")
     assert done.returncode != 0
-    [line] = [json.loads(text) for text in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert line["verdict"] == "error"
     assert "--activemq-image amq-harness-test/nothing:here: no such image on this machine" in line["reason"]
 
