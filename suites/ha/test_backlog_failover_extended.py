@@ -17,6 +17,13 @@ def assert_nothing_receipted_went_missing(result):
     assert result.valid, result.summary()
 
 
+@pytest.mark.known_finding(
+    vendor="activemq",
+    strict=False,
+    reason="intermittent (1 of 2 runs): with 200+ receipted messages queued, the master paused while its lock "
+    "file was deleted lost 232 receipted messages of the backlog, sent long before the fault (not found even "
+    "after restarting both brokers), and both nodes confirmed client operations",
+)
 @pytest.mark.topology(shared_file(nodes=2, lock_keepalive_ms=1000))
 def test_shared_file_master_paused_while_its_lock_is_stolen_with_a_backlog(cluster, workload, faults):
     """SIGSTOP the master with a backlog queued, delete its lock file: the slave takes the store and
@@ -52,9 +59,10 @@ def test_jdbc_master_killed_with_a_backlog(cluster, workload, faults):
 @pytest.mark.known_finding(
     vendor="activemq",
     strict=False,
-    reason="intermittent (1 of 2 runs): the woken master and the new one allocate the same message ids; "
-    "2 receipted messages were stranded (in the database, delivered only after every broker restarted) and 2 "
-    "sends answered with an ERROR (duplicate key on ACTIVEMQ_MSGS.ID) were delivered all the same",
+    reason="intermittent (2 of 3 runs): the woken master and the new one allocate the same message ids; "
+    "sends answered with an ERROR (duplicate key on ACTIVEMQ_MSGS.ID) were delivered all the same (2, then 1), "
+    "2 receipted messages were stranded (in the database, delivered only after every broker restarted), and "
+    "once both brokers accepted clients in one probe round",
 )
 @pytest.mark.parametrize(
     "topology", [pytest.param(jdbc(nodes=2, db="postgresql", locker="lease"), id="postgresql-lease")]
