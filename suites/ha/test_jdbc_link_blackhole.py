@@ -14,7 +14,7 @@ DATABASES = ("postgresql", "mariadb")
     vendor="activemq",
     strict=False,
     reason="lease locker, blackholed database link: the old master's renewal hangs instead of failing, so it never "
-    "learns that its lease ran out and keeps its connectors open; measured 4 of 4 runs (2026-12-07): clients stuck on "
+    "learns that its lease ran out and keeps its connectors open; measured 6 of 6 runs (2026-12-07): clients stuck on "
     "it (first receipted send 17.4 s after the fault), both brokers accepting clients for 3-6 s, or both confirming "
     "client operations once the link came back",
 )

@@ -20,6 +20,14 @@ TOXICS = {
 }
 
 
+@pytest.mark.known_finding(
+    vendor="activemq",
+    case="database-reset_peer",
+    strict=False,
+    reason="lease locker, every database connection of the master reset 0.5 s after bytes flow, for 5 s: in 2 of 4 "
+    "runs (2026-12-07, PostgreSQL and MariaDB) receipted messages were stranded (3 and 7, delivered only after a "
+    "restart) and both brokers accepted clients at once",
+)
 @pytest.mark.parametrize("toxic", TOXICS)
 @pytest.mark.parametrize("topology", GROUPS)
 def test_master_link_misbehaves_for_a_while(cluster, workload, faults, toxic):
