@@ -28,9 +28,15 @@ def as_ops(history: HistoryLike) -> list[Op]:
     ``run_checkers`` hands every checker) is returned as it is: checkers only read it, and sorting a
     million ops again in every checker cost more than some checks.
     """
-    if isinstance(history, list) and all(a.index < b.index for a, b in pairwise(history)):
-        return history
+    if isinstance(history, list):
+        return shared("in-order", history, _in_order)
     return sorted(history, key=lambda op: op.index)
+
+
+def _in_order(ops: Sequence[Op]) -> list[Op]:
+    if isinstance(ops, list) and all(a.index < b.index for a, b in pairwise(ops)):
+        return ops
+    return sorted(ops, key=lambda op: op.index)
 
 
 def is_client(op: Op) -> bool:
@@ -42,6 +48,11 @@ def is_delivery(op: Op) -> bool:
     """A successful delivery: a lone ``ok receive`` carrying a message key."""
     # The operation name first: it rules out most records of a history with one comparison.
     return op.f == RECEIVE and op.type == "ok" and isinstance(op.value, MessageKey) and is_client(op)
+
+
+def delivery_ops(ops: Sequence[Op]) -> list[Op]:
+    """Every delivery of a history (see :func:`is_delivery`), in history order; built once per run."""
+    return shared("deliveries", ops, lambda found: [op for op in found if is_delivery(op)])
 
 
 def is_drain(op: Op) -> bool:

@@ -36,10 +36,10 @@ from typing import Any
 from harness.checkers._common import (
     HistoryLike,
     as_ops,
+    delivery_ops,
     fmt_duration,
     fmt_ms,
     is_client,
-    is_delivery,
     is_drain,
     jsonable,
     origin_ns,
@@ -177,7 +177,7 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
     )
     send_invokes = sorted(op.time_ns for op in ops if is_client(op) and op.f == SEND and op.type == "invoke")
     receipts = sorted(done for _, done, _ in ok_sends)
-    delivered = sorted((op.time_ns, op.node or "") for op in ops if is_delivery(op) and not is_drain(op))
+    delivered = sorted((op.time_ns, op.node or "") for op in delivery_ops(ops) if not is_drain(op))
     deliveries = [t for t, _ in delivered]
     successes = sorted(receipts + deliveries)
 
@@ -203,8 +203,12 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
 
         attempted = len(send_invokes) - bisect.bisect_left(send_invokes, start)
         # Successes that count for this fault: sends invoked after it, deliveries recorded after it.
-        recovered_sends = [done for invoked, done, node in ok_sends if invoked >= start and counts(done, node)]
-        recovered_deliveries = [t for t, node in delivered if t > start and counts(t, node)]
+        # Both lists are in time order: skip what precedes the fault instead of testing it (a long run
+        # has many faults, and each would otherwise walk every send and delivery).
+        first_after = bisect.bisect_left(ok_sends, start, key=lambda sent: sent[0])
+        recovered_sends = [done for _, done, node in ok_sends[first_after:] if counts(done, node)]
+        first_after = bisect.bisect_right(delivered, start, key=lambda got: got[0])
+        recovered_deliveries = [t for t, node in delivered[first_after:] if counts(t, node)]
         after = sorted(recovered_sends + recovered_deliveries)
         first_send = min(recovered_sends, default=None)
         first_receive = min(recovered_deliveries, default=None)

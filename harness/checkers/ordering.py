@@ -35,8 +35,8 @@ from harness.checkers._common import (
     MAX_DETAILS,
     HistoryLike,
     as_ops,
+    delivery_ops,
     format_keys,
-    is_delivery,
     jsonable,
     origin_ns,
     rel_ms,
@@ -165,7 +165,7 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
     for seqs in acked.values():
         seqs.sort()
 
-    deliveries = [op for op in ops if is_delivery(op)]
+    deliveries = delivery_ops(ops)
     # A message's group: from its send if the workload recorded it there, else from a delivery.
     key_group: dict[MessageKey, str | None] = {
         key: send.invoke.meta["group"] for key, send in sends.items() if "group" in send.invoke.meta

@@ -17,10 +17,10 @@ from harness.checkers._common import (
     HistoryLike,
     SendRecord,
     as_ops,
+    delivery_ops,
     fmt_ms,
     format_keys,
     is_after_restart,
-    is_delivery,
     is_drain,
     jsonable,
     origin_ns,
@@ -119,9 +119,8 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
     sends = send_records(ops)
 
     deliveries: dict[MessageKey, list[Op]] = {}
-    for op in ops:
-        if is_delivery(op):
-            deliveries.setdefault(op.key, []).append(op)
+    for op in delivery_ops(ops):
+        deliveries.setdefault(op.key, []).append(op)
     counts = Counter({key: len(found) for key, found in deliveries.items()})
 
     acknowledged = {k for k, s in sends.items() if s.outcome == "ok"}
