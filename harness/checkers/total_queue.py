@@ -130,11 +130,13 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
     received = set(deliveries)
 
     lost = sorted_keys(acknowledged - received)
-    stranded = sorted_keys(k for k in acknowledged & received if all(is_after_restart(op) for op in deliveries[k]))
+    # Only a key delivered by the drain after the restart can be stranded: look at those alone.
+    restarted = {k for k, found in deliveries.items() if is_after_restart(found[-1])}
+    stranded = sorted_keys(k for k in acknowledged & restarted if all(is_after_restart(op) for op in deliveries[k]))
     unexpected = sorted_keys(received - set(sends))
     recovered = sorted_keys(indeterminate & received)
     unacked_received = sorted_keys(failed & received)
-    duplicates = {k: counts[k] for k in sorted_keys(received) if counts[k] > 1}
+    duplicates = {k: counts[k] for k in sorted_keys(k for k in received if counts[k] > 1)}
     duplicated = sum(n - 1 for n in duplicates.values())
     in_drain = sum(1 for found in deliveries.values() if is_drain(found[0]))
 
