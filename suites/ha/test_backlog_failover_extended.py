@@ -2,7 +2,6 @@
 the master of a shared-file pair paused while its lock is stolen, a JDBC master killed, and a JDBC
 master paused past its lease, each while hundreds of receipted messages are queued."""
 
-import time
 
 import pytest
 
@@ -36,7 +35,7 @@ def test_shared_file_master_paused_while_its_lock_is_stolen_with_a_backlog(clust
             faults.steal_lock(how="delete")
             cluster.wait_for_master(timeout=30, exclude=(old.name,))
         workload.wait_for_traffic()
-        time.sleep(2)  # the woken master's next keep-alive checks find the lock gone
+        faults.hold_for(2)  # the woken master's next keep-alive checks find the lock gone
     assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=20_000))
 
 
@@ -76,7 +75,7 @@ def test_jdbc_master_paused_past_its_lease_with_a_backlog(cluster, workload, fau
         old = cluster.master()
         with faults.pause(old):
             cluster.wait_for_master(timeout=30, exclude=(old.name,))
-            time.sleep(6 - 3)
+            faults.hold_for(3)  # frozen for twice the 3 s lease in all
         workload.wait_for_traffic()
-        time.sleep(2)
+        faults.hold_for(2)  # the woken master's next lease renewal finds the lease taken
     assert_nothing_receipted_went_missing(workload.check(failover_bound_ms=20_000))
