@@ -19,6 +19,6 @@ def test_partitioned_master_keeps_the_lock_and_serves_after_healing(cluster, wor
             faults.hold_for(3)
             assert cluster.masters() == [], "a slave became master while the lock holder was only cut off"
         assert cluster.wait_for_master(timeout=30).name == master.name
-        workload.wait_for_traffic()
+        workload.wait_for_traffic(receipts=50)  # the same master serves again, under load
     result = workload.check(failover_bound_ms=15_000)
     result.require(lost=0, reordered=0, split_brain=False)
