@@ -30,9 +30,9 @@ def test_database_outage_with_stop_start_handler(cluster, workload, faults):
     vendor="activemq",
     case="postgresql",
     strict=False,
-    reason="intermittent on PostgreSQL (most runs): the default IO exception handler stops the master when the "
+    reason="intermittent on PostgreSQL: the default IO exception handler stops the master when the "
     "database goes away, and the slave, blocked in createTablesOnStartup behind the master's row lock, fails its "
-    "start and exits too: both stay down after the database returns; in some runs the slave outlives the outage "
+    "start and exits too: both stay down after the database returns; in other runs the slave outlives the outage "
     "and takes over (on MariaDB the slave waits in its lock loop instead and takes over)",
 )
 @pytest.mark.known_finding(
