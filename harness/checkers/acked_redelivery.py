@@ -21,7 +21,7 @@ from harness.checkers._common import (
     HistoryLike,
     MessageIdentity,
     as_ops,
-    completions,
+    client_completions,
     format_keys,
     is_client,
     is_delivery,
@@ -29,6 +29,7 @@ from harness.checkers._common import (
     jsonable,
     message_identity,
     origin_ns,
+    views,
     where,
 )
 from harness.history import ACK, MessageKey, Op
@@ -75,7 +76,7 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     """Find deliveries of a message after a receipted ACK of it (valid iff none, or acks are non-durable)."""
     ops: Sequence[Op] = as_ops(history)
     origin = origin_ns(ops)
-    invoked_by = {completion.index: invoke for invoke, completion in completions(ops).items()}
+    invoked_by = {completion.index: invoke for invoke, completion in client_completions(ops, ACK).items()}
     acking: dict[int, Op] = {}  # ACK invoke index -> the delivery it acknowledges
 
     # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.
@@ -84,7 +85,7 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     acks_receipted = 0
     redeliveries: list[AckedRedelivery] = []
     problems: list[str] = []
-    for op in ops:
+    for op in views(ops).deliveries_and_acks:
         if is_delivery(op):
             latest[(op.process, op.key)] = op
             identity = message_identity(op)

@@ -28,11 +28,11 @@ from harness.checkers._common import (
     HistoryLike,
     MessageIdentity,
     as_ops,
-    completions,
+    client_completions,
+    deliveries_before,
+    delivery_ops,
     fmt_ms,
     format_keys,
-    is_client,
-    is_delivery,
     jsonable,
     message_identity,
     origin_ns,
@@ -87,10 +87,8 @@ def _returned_before(
     a producer then sent again is a new message, not a returned one.
     """
     last_delivery: dict[MessageIdentity, Op] = {}
-    for op in ops:
-        if op.time_ns >= session.start_ns:
-            break
-        if is_delivery(op) and op.meta.get("destination") == session.destination:
+    for op in deliveries_before(ops, session.start_ns):
+        if op.meta.get("destination") == session.destination:
             last_delivery[message_identity(op)] = op
     return {
         identity
@@ -113,8 +111,8 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
     origin = origin_ns(ops)
     sessions = consumer_sessions(ops)
     acked_at: dict[MessageKey, list[int]] = {}
-    for completion in completions(ops).values():
-        if is_client(completion) and completion.f == ACK and completion.type == "ok":
+    for completion in client_completions(ops, ACK).values():
+        if completion.type == "ok":
             acked_at.setdefault(completion.key, []).append(completion.time_ns)
 
     sends = send_records(ops)
@@ -125,9 +123,8 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
         if send.outcome == "ok" and send.completion is not None
     }
     first_delivery_ns: dict[MessageIdentity, int] = {}
-    for op in ops:
-        if is_delivery(op):
-            first_delivery_ns.setdefault(message_identity(op), op.time_ns)
+    for op in delivery_ops(ops):
+        first_delivery_ns.setdefault(message_identity(op), op.time_ns)
 
     checked = returned_total = 0
     late: list[LateRedelivery] = []

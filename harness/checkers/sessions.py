@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from harness.checkers._common import is_client, is_delivery
+from harness.checkers._common import is_client, is_delivery, views
 from harness.checkers._shared import shared
 from harness.history import SUBSCRIBED, UNSUBSCRIBED, Op
 
@@ -58,13 +58,14 @@ def consumer_sessions(ops: Sequence[Op]) -> Sessions:
 
 
 def _consumer_sessions(ops: Sequence[Op]) -> Sessions:
-    tracked = {op.process for op in ops if _is_session_event(op)}
+    found = views(ops)
+    tracked = found.session_processes
     current: dict[int | str, Session] = {}
     last: dict[int | str, Session] = {}
     sessions: list[Session] = []
     of_delivery: dict[int, Session] = {}
     untracked = 0
-    for op in ops:
+    for op in found.session_events:
         if is_delivery(op):
             if op.process not in tracked:
                 untracked += 1
