@@ -23,8 +23,6 @@ from harness.checkers._common import (
     as_ops,
     client_completions,
     format_keys,
-    is_client,
-    is_delivery,
     is_drain,
     jsonable,
     message_identity,
@@ -32,7 +30,7 @@ from harness.checkers._common import (
     views,
     where,
 )
-from harness.history import ACK, MessageKey, Op
+from harness.history import ACK, RECEIVE, MessageKey, Op
 
 
 @dataclass(frozen=True)
@@ -85,11 +83,14 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     acks_receipted = 0
     redeliveries: list[AckedRedelivery] = []
     problems: list[str] = []
+    # Deliveries (named receive) and acks carrying a key, in history order.
     for op in views(ops).deliveries_and_acks:
-        if is_delivery(op):
-            latest[(op.process, op.key)] = op
-            identity = message_identity(op)
-            found = acked.get(identity) or (acked.get((op.key, None)) if identity[1] is not None else None)
+        if op.f == RECEIVE:
+            key = op.value
+            latest[(op.process, key)] = op
+            message_id = op.meta.get("message_id")
+            identity = (key, str(message_id) if message_id else None)  # message_identity, inline: a hot loop
+            found = acked.get(identity) or (acked.get((key, None)) if identity[1] is not None else None)
             if found is None:
                 continue
             ack, first = found
@@ -113,7 +114,7 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
                     f"(the delivery it acked came {where(first, origin)}): expected no delivery after a "
                     "receipted ACK"
                 )
-        elif is_client(op) and op.f == ACK and isinstance(op.value, MessageKey):
+        else:
             if op.type == "invoke":
                 delivery = latest.get((op.process, op.value))
                 if delivery is not None:
