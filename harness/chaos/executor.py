@@ -70,7 +70,8 @@ class ChaosExecutor:
         events: list[tuple[float, int, int]] = []  # (time, 0 heal / 1 inject, index): heals first at a tie
         for index, fault in enumerate(self.schedule.faults):
             events.append((fault.start_s, 1, index))
-            events.append((fault.end_s, 0, index))
+            if fault.duration_s:  # an instantaneous fault heals as soon as it started
+                events.append((fault.end_s, 0, index))
         events.sort()
         self._t0 = time.monotonic()
         stop = stop or threading.Event()
@@ -81,6 +82,8 @@ class ChaosExecutor:
                     break
                 if action == 1:
                     self._start(index)
+                    if not self.schedule.faults[index].duration_s:
+                        heal_errors += self._heal(index)
                 else:
                     heal_errors += self._heal(index)
             stop.wait(max(0.0, self.schedule.duration_s - self._now()))

@@ -18,7 +18,7 @@ from harness.errors import ScenarioError
 
 SCHEDULE_VERSION = 1
 TARGETS = ("master", "slave", "node", "database", "zookeeper", "store", "link")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
