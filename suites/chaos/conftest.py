@@ -14,6 +14,16 @@ ACTIVEMQ_KNOWN_LOSSES = {
     "jdbc": {
         "database_outage": "with the default IO exception handler both brokers may exit and stay down "
         "(suites/ha/test_jdbc_database_outage.py)",
+        # Seen in a 30 s chaos run (2026-12-07, --seed 532216429, test_jdbc_pair_under_chaos): the master's
+        # database link cut for 1 s aborted a batch INSERT; the producer got an ERROR for the send, and the
+        # message was delivered anyway. Killed sessions, blackholes and resets lose the connection the same way.
+        "cut_link": "a send answered with an ERROR when the cut aborted its INSERT is delivered anyway",
+        "kill_db_sessions": "a send whose INSERT dies with its session may be answered with an ERROR and "
+        "delivered anyway (as with cut_link)",
+        "blackhole": "the lease findings of suites/ha/test_jdbc_link_blackhole.py; a connection closed "
+        "mid-INSERT as with cut_link",
+        "reset_peer": "stranded messages and two masters (suites/ha/test_link_toxics.py); a connection reset "
+        "mid-INSERT as with cut_link",
     },
 }
 
