@@ -14,6 +14,7 @@ import sys
 from harness.broker.config.activemq_xml import ConfigError, load_config
 from harness.broker.ha import master_slave_for
 from harness.broker.logs import setup_logging
+from harness.broker.network.service import NetworkService
 from harness.broker.server import BrokerServer, StartupError
 
 
@@ -38,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     log = setup_logging(config.broker_name, getattr(logging, args.log_level))
     log.info("pybroker starting with %s", args.config)
     try:
-        return asyncio.run(BrokerServer(config, log, master_slave_for).run())
+        network = config.network
+        services = None
+        if network.listen is not None or network.connectors:
+            services = NetworkService(network, log).run
+        return asyncio.run(BrokerServer(config, log, master_slave_for, services).run())
     except StartupError as exc:
         log.error("%s", exc)
         print(f"pybroker: error: {exc}", file=sys.stderr)

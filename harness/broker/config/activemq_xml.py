@@ -932,7 +932,7 @@ class _Parser:
         dead_letter = DeadLetterStrategy()
         groups = self.group_factory_type(element)
         seen: set[str] = set()
-        replay = False
+        replay = True  # pybroker's default; the factory's own attribute defaults to false, as in ActiveMQ
         for child in self.only_children(
             element,
             frozenset({"deadLetterStrategy", "messageGroupMapFactory", "networkBridgeFilterFactory"}),

@@ -90,7 +90,10 @@ def test_replay_and_audit_come_from_the_policy_entry() -> None:
     )
     policy = parse_config(text).policies.policy_for("/queue/q")
     assert policy.replay_when_no_consumers and not policy.enable_audit
-    assert not parse_config(bare("")).policies.policy_for("/queue/q").replay_when_no_consumers
+    # pybroker replays unless told not to; a factory without the attribute is ActiveMQ's false.
+    assert parse_config(bare("")).policies.policy_for("/queue/q").replay_when_no_consumers
+    factory_only = text.replace('replayWhenNoConsumers="true"', "")
+    assert not parse_config(factory_only).policies.policy_for("/queue/q").replay_when_no_consumers
 
 
 @pytest.mark.parametrize(
