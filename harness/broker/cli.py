@@ -17,6 +17,7 @@ from harness.broker.config.activemq_xml import BrokerConfig, ConfigError, load_c
 from harness.broker.config.replicated_leveldb import ROUTES_ENV, ReplicatedStoreConfig, parse_routes
 from harness.broker.ha import master_slave_for
 from harness.broker.logs import setup_logging
+from harness.broker.network.service import NetworkService
 from harness.broker.server import BrokerServer, StartupError
 
 
@@ -54,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     log = setup_logging(config.broker_name, getattr(logging, args.log_level))
     log.info("pybroker starting with %s", args.config)
     try:
-        return asyncio.run(BrokerServer(config, log, master_slave_for).run())
+        network = config.network
+        services = None
+        if network.listen is not None or network.connectors:
+            services = NetworkService(network, log).run
+        return asyncio.run(BrokerServer(config, log, master_slave_for, services).run())
     except StartupError as exc:
         log.error("%s", exc)
         print(f"pybroker: error: {exc}", file=sys.stderr)

@@ -23,10 +23,10 @@ def write_config(tmp_path: Path, port: int = 61613, extra: str = "") -> Path:
 
 
 def test_unsupported_element_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_config(tmp_path, extra="<networkConnectors/>")
+    path = write_config(tmp_path, extra="<systemUsage/>")
     assert main(["--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"{path}: <networkConnectors> is not supported by pybroker yet" in err
+    assert f"{path}: <systemUsage> is not supported by pybroker yet" in err
     assert "Traceback" not in err
     assert not (tmp_path / "store").exists()
 
