@@ -8,7 +8,7 @@ import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from harness.checkers._shared import shared
 from harness.history import ACK, NEMESIS, PROBE, RECEIVE, SEND, SUBSCRIBED, UNSUBSCRIBED, MessageKey, Op
@@ -226,9 +226,9 @@ def fmt_duration(ms: float) -> str:
     return f"{minutes:.0f} min {seconds:.0f} s"
 
 
-@dataclass(frozen=True)
-class SendRecord:
-    """Everything the history says about one message's send."""
+class SendRecord(NamedTuple):
+    """Everything the history says about one message's send (a named tuple: a long history has
+    millions, built in C)."""
 
     key: MessageKey
     invoke: Op
@@ -249,6 +249,10 @@ def send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
     return shared("send-records", ops, _send_records)
 
 
+# A send's outcome by its completion's type: an uncertain completion is "info", as is none at all.
+_OUTCOMES: dict[str, SendOutcome] = {"ok": "ok", "info": "info", "fail": "fail"}
+
+
 def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
     done = client_completions(ops, SEND)
     rank = {"ok": 0, "info": 1, "fail": 2}
@@ -257,17 +261,10 @@ def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
         if not (op.type == "invoke" and isinstance(op.value, MessageKey)):
             continue
         completion = done.get(op.index)
-        outcome: SendOutcome
-        if completion is None or completion.type == "info":
-            outcome = "info"
-        elif completion.type == "ok":
-            outcome = "ok"
-        else:
-            outcome = "fail"
-        record = SendRecord(op.value, op, completion, outcome)
+        outcome: SendOutcome = "info" if completion is None else _OUTCOMES.get(completion.type, "fail")
         previous = records.get(op.value)
         if previous is None or rank[outcome] < rank[previous.outcome]:
-            records[op.value] = record
+            records[op.value] = SendRecord(op.value, op, completion, outcome)
     return records
 
 
