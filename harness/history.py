@@ -12,13 +12,20 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
-import orjson
+_loads: Callable[[bytes], Any]
+_DecodeError: type[ValueError]
+try:
+    import orjson
+
+    _loads, _DecodeError = orjson.loads, orjson.JSONDecodeError
+except ImportError:  # an environment installed before orjson was a dependency: slower, the same ops
+    _loads, _DecodeError = json.loads, json.JSONDecodeError
 
 OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
@@ -223,7 +230,7 @@ def read_ops(lines: Iterable[bytes], source: str = "history") -> list[Op]:
     once, and so is each message key (a message's send, delivery and ack share one): a history of
     millions of ops would otherwise hold millions of copies of a few names. Errors name the line.
     """
-    loads = orjson.loads
+    loads = _loads
     new = tuple.__new__
     strings: dict[str, str] = {}
     keys: dict[MessageKey, MessageKey] = {}
@@ -233,7 +240,7 @@ def read_ops(lines: Iterable[bytes], source: str = "history") -> list[Op]:
         try:
             try:
                 record = loads(line)
-            except orjson.JSONDecodeError:
+            except _DecodeError:
                 if not line.strip():
                     continue
                 record = json.loads(line)  # what orjson refuses and json reads (NaN, huge integers)
