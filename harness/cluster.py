@@ -151,16 +151,13 @@ class Cluster:
         "<node>-><target>" when the topology proxies its bridges."""
         if not self.topology.bridge_links:
             return self.bridge_addresses
-        if self.runtime.name != "local":
-            raise ClusterError(
-                f"topology {self.topology.name}: bridge links run on the local runtime only (a container's "
-                "inter-broker port is not reachable from the harness's link proxies)"
-            )
         targets: dict[str, BridgeAddress] = {}
         for target in connector.targets:
             name = f"{connector.node}->{target}"
             address = self.bridge_addresses[target]
-            link = self.named_links.get(name) or self.link_proxy(name, (address.peer_host, address.peer_port))
+            # The proxy listens where brokers reach the harness's services and relays to where this
+            # machine reaches the target's listener (a container's is published on loopback).
+            link = self.named_links.get(name) or self.link_proxy(name, address.outside)
             targets[target] = BridgeAddress(
                 address.listen_host, address.listen_port, link.listen_host, link.listen_port
             )
