@@ -18,11 +18,17 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 OUT=${NIGHTLY_DIR:-reports/nightly}
 JOBS=(ha-local ha-jdbc-postgresql-local ha-jdbc-mariadb-local other-suites-local
-  ha-docker ha-jdbc-postgresql-docker ha-jdbc-mariadb-docker other-suites-docker sweep1-local sweep2-local)
+  ha-docker ha-jdbc-postgresql-docker ha-jdbc-mariadb-docker other-suites-docker sweep1-local sweep2-local
+  chaos-local chaos-docker soak-local)
 # The false-positive sweep: suites/ha and suites/ordering on pybroker, once per seed (1-20, in two jobs of
 # ten so that each fits a runner's time). pybroker keeps every promise these scenarios check, so any red
 # result is a checker or a scenario that cries wolf.
 SWEEP_HALF=10
+
+# Seeded chaos (suites/chaos): every topology for the default --chaos-duration (60 s) with the night's seed,
+# and in containers, where partitions join the mix, the shared-file and JDBC pairs. The soak job runs the
+# shared-file pair for 30 minutes per vendor and prints its throughput per 10 s window.
+SOAK_DURATION=${SOAK_DURATION:-30m}
 
 # The pytest arguments of one job (in ARGS): the shared-file and other HA scenarios, the JDBC ones per
 # database (so each database's servers start on one runner), and every suite besides suites/ha.
@@ -32,7 +38,10 @@ job_args() {
     ha) ARGS=(suites/ha -k "not jdbc") ;;
     ha-jdbc-postgresql) ARGS=(suites/ha -k jdbc --database postgresql) ;;
     ha-jdbc-mariadb) ARGS=(suites/ha -k jdbc --database mariadb) ;;
-    other-suites) ARGS=(suites --ignore=suites/ha) ;;
+    other-suites) ARGS=(suites --ignore=suites/ha --ignore=suites/chaos) ;;
+    chaos) ARGS=(suites/chaos)
+      [ "$runtime" = docker ] && ARGS+=(-k "shared_file_pair_under_chaos or jdbc_pair_under_chaos") ;;
+    soak) ARGS=(suites/chaos/test_chaos.py::test_shared_file_pair_under_chaos --chaos-duration "$SOAK_DURATION") ;;
     sweep1 | sweep2) ARGS=(suites/ha suites/ordering) ;;
     *) echo "nightly: unknown job '$job' (jobs: ${JOBS[*]})" >&2; return 2 ;;
   esac
@@ -62,6 +71,21 @@ SUMMARY
   return "$status"
 }
 
+# Throughput over time of each soak run (its result line's chaos.throughput), and how it ended.
+soak_summary() {
+  [ -f "$1" ] || return 0
+  "$PY" - "$1" <<'SOAK'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(line)
+    chaos = r.get("chaos") or {}
+    windows = chaos.get("throughput") or []
+    print(f"soak: {r['scenario']}: {r['verdict']}, {chaos.get('started', 0)} faults started, "
+          f"{r['figures'].get('attempted', 0)} sends; receipted sends/s per {chaos.get('throughput_window_s')} s:")
+    print("  " + " ".join(f"{w['sent_per_s']:.0f}" for w in windows))
+SOAK
+}
+
 run_job() {
   local job=$1 status=0
   case "${job%-*}" in
@@ -72,6 +96,7 @@ run_job() {
   echo "== nightly job $job: pytest ${ARGS[*]}"
   "$PY" -m pytest "${ARGS[@]}" --results-dir "$OUT/$job/results" --alluredir "$OUT/$job/allure" \
     --no-html-report -q -p no:cacheprovider --durations=10 || status=$?
+  [ "${job%-*}" = soak ] && soak_summary "$OUT/$job/results/results.jsonl"
   # 5: the job selected no scenario (a suite without JDBC scenarios, say): nothing to report, no failure.
   [ "$status" -eq 5 ] && { echo "nightly: job $job ran no scenario"; status=0; }
   if [ "$job" = other-suites-docker ]; then

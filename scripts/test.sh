@@ -52,6 +52,9 @@ echo "== suites/ha in Docker containers: shared-file kill -9, partition and JDBC
 echo "== suites/network: one scenario per network topology on pybroker and activemq (the rest: scripts/nightly.sh)"
 "$PY" -m pytest suites/network -k "$NETWORK_CI" --vendor pybroker --vendor activemq \
   --results-dir reports/results --no-html-report -q || suites_status=$?
+echo "== suites/chaos: the shared-file and JDBC pairs under 30 s of seeded chaos on pybroker and activemq (the rest: nightly)"
+"$PY" -m pytest suites/chaos -k "shared_file_pair_under_chaos or jdbc_pair_under_chaos" --chaos-duration 30s \
+  --vendor pybroker --vendor activemq --results-dir reports/results --no-html-report -q || suites_status=$?
 "$PY" -m harness.cli report compare reports/results/results.jsonl -o reports/comparison.md
 cat reports/comparison.md
 # nightly.sh's report step on CI's own results (each pytest run above skips its own: --no-html-report):

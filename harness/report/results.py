@@ -49,6 +49,9 @@ class ScenarioResult:
     # Set when one run compares several installations of a vendor (--activemq-home twice): the column
     # this result goes in, e.g. "activemq-6.1.2"; None when the vendor's name says it.
     vendor_label: str | None = None
+    # A chaos scenario's schedule, what each fault did, throughput per window and, with --shrink, the
+    # smallest schedule that still failed.
+    chaos: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

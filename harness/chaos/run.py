@@ -1,0 +1,99 @@
+"""One chaos run on a running cluster: draw (or take) the schedule, print it, execute it, and keep what
+the result line says about it (the schedule, what each fault did, throughput over time)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from harness.chaos.executor import ChaosExecutor, ExecutedFault
+from harness.chaos.generator import generate
+from harness.chaos.schedule import Schedule, ScheduleError
+from harness.chaos.throughput import throughput_windows
+from harness.cluster import Cluster
+from harness.faults.api import Faults
+from harness.history import History
+
+THROUGHPUT_WINDOW_S = 10.0
+
+
+class ChaosRun:
+    """A scenario's chaos: ``run(leave_out=...)`` blocks while the schedule runs (inside
+    ``workload.running()``), then every fault it started is healed."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        faults: Faults,
+        history: History,
+        *,
+        seed: int,
+        duration_s: float,
+        given: Schedule | None = None,
+        progress: Callable[[str], None] = print,
+    ) -> None:
+        self.cluster = cluster
+        self.faults = faults
+        self.history = history
+        self.seed = seed
+        self.duration_s = duration_s
+        self.given = given
+        self.progress = progress
+        self.schedule: Schedule | None = None
+        self.executed: list[ExecutedFault] = []
+        self.started_ns: int | None = None
+        self.ended_ns: int | None = None
+
+    def plan(self, leave_out: Mapping[str, str] | None = None) -> Schedule:
+        """The schedule this run executes: the given one (checked against the topology), else the seed's."""
+        topology = self.cluster.topology
+        if self.given is not None:
+            if self.given.topology != topology.name:
+                raise ScheduleError(
+                    f"--chaos-schedule: the schedule was drawn for topology {self.given.topology}, this scenario "
+                    f"runs {topology.name}"
+                )
+            return self.given
+        return generate(
+            self.seed,
+            topology,
+            self.duration_s,
+            runtime_faults=self.cluster.runtime.faults,
+            left_out=dict(leave_out or {}),
+            vendor=self.cluster.vendor.name,
+            runtime=self.cluster.runtime.name,
+        )
+
+    def run(self, leave_out: Mapping[str, str] | None = None) -> list[ExecutedFault]:
+        """Execute the schedule (``leave_out``: fault kinds not drawn, with why, e.g. a vendor's known
+        data loss). Returns what became of each fault; skipped ones say why."""
+        self.schedule = self.plan(leave_out)
+        self.progress(self.schedule.describe())
+        executor = ChaosExecutor(self.schedule, self.faults, self.cluster, self.progress)
+        self.started_ns = time.monotonic_ns()
+        try:
+            self.executed = executor.run()
+        finally:
+            self.executed = executor.executed
+            self.ended_ns = time.monotonic_ns()
+        started = sum(1 for e in self.executed if e.skipped is None)
+        self.progress(f"chaos: {started} of {len(self.executed)} faults started, every one healed")
+        return self.executed
+
+    def describe(self) -> dict[str, Any] | None:
+        """The result line's ``chaos`` object: schedule, what each fault did, throughput per window."""
+        if self.schedule is None:
+            return None
+        described: dict[str, Any] = {
+            "schedule": self.schedule.to_json(),
+            "executed": [e.to_json() for e in self.executed],
+            "started": sum(1 for e in self.executed if e.skipped is None),
+            "skipped": sum(1 for e in self.executed if e.skipped is not None),
+        }
+        if self.started_ns is not None and self.ended_ns is not None:
+            described["throughput_window_s"] = THROUGHPUT_WINDOW_S
+            described["throughput"] = throughput_windows(
+                self.history.ops(), self.started_ns, self.ended_ns, THROUGHPUT_WINDOW_S
+            )
+        return described

@@ -1,0 +1,42 @@
+"""Throughput over time of a chaos run: receipted sends and deliveries per window of the history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from harness.history import RECEIVE, SEND, Op
+
+
+def throughput_windows(ops: Iterable[Op], start_ns: int, end_ns: int, window_s: float = 10.0) -> list[dict[str, Any]]:
+    """Per ``window_s`` from ``start_ns`` to ``end_ns``: receipted sends and deliveries (not the final
+    drain's), each also per second. A window with none is where the cluster served nobody."""
+    if window_s <= 0:
+        raise ValueError(f"throughput: window_s must be more than 0, got {window_s}")
+    width = int(window_s * 1e9)
+    # A tail shorter than half a window joins the last window instead of making one of its own.
+    count = max(1, (end_ns - start_ns + width // 2) // width)
+    sent = [0] * count
+    received = [0] * count
+    for op in ops:
+        if op.type != "ok" or not start_ns <= op.time_ns < end_ns:
+            continue
+        slot = min((op.time_ns - start_ns) // width, count - 1)
+        if op.f == SEND:
+            sent[slot] += 1
+        elif op.f == RECEIVE and not op.meta.get("drain"):
+            received[slot] += 1
+    windows = []
+    for slot in range(count):
+        begin = slot * width
+        span = (width if slot < count - 1 else end_ns - start_ns - begin) / 1e9
+        windows.append(
+            {
+                "from_s": round(begin / 1e9, 1),
+                "sent": sent[slot],
+                "received": received[slot],
+                "sent_per_s": round(sent[slot] / span, 1) if span > 0 else 0.0,
+                "received_per_s": round(received[slot] / span, 1) if span > 0 else 0.0,
+            }
+        )
+    return windows

@@ -1,0 +1,37 @@
+"""The chaos options are checked before any cluster starts: a bad one stops the run saying what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+NOTHING = "def test_nothing():\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--chaos-duration=-5s"], "--chaos-duration: a duration must be zero or more, not '-5s'"),
+        (["--chaos-duration", "soon"], "--chaos-duration: a duration such as 60, 60s, 30m or 1h"),
+        (["--shrink-runs", "0"], "--shrink-runs: at least 1, not 0"),
+        (["--chaos-schedule", "missing.json"], "--chaos-schedule missing.json: cannot read it"),
+    ],
+)
+def test_bad_chaos_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    pytester.makepyfile(test_nothing=NOTHING)
+    run = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in run.stderr.str()
+
+
+def test_a_schedule_file_that_is_not_a_schedule_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_nothing=NOTHING)
+    pytester.path.joinpath("bad.json").write_text('{"version": 1, "topology": "t", "faults": []}')
+    run = pytester.runpytest_subprocess("--chaos-schedule", "bad.json", "-p", "no:cacheprovider")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--chaos-schedule bad.json: field 'duration_s' is missing" in run.stderr.str()
+
+
+def test_good_chaos_options_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_nothing=NOTHING)
+    run = pytester.runpytest_subprocess("--chaos-duration", "30m", "--shrink", "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=1)
