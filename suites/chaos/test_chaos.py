@@ -54,7 +54,7 @@ def test_combined_pairs_under_chaos(cluster, workload, chaos, known_losses):
 @pytest.mark.known_finding(
     vendor="activemq",
     strict=False,
-    expects=("split_brain", "lost"),
+    expects=("split_brain", "lost", "stranded"),
     reason="ActiveMQ's default lockKeepAlivePeriod=0 never re-checks the lock: when the schedule steals it, "
     "two masters serve one store, and what the old one receipted may be lost "
     "(suites/ha/test_shared_file_lock_stealing.py)",
