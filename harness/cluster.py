@@ -6,6 +6,7 @@ CONNECT is acting as master; a running node that does not is a slave.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -18,11 +19,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from harness.broker.config.replicated_leveldb import ROUTES_ENV
 from harness.errors import ScenarioError, UnknownName
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
 from harness.services import DatabaseRef, DatabaseServer, ZooKeeperEnsemble
+from harness.services.zookeeper import ZooKeeperNode
 from harness.topology.model import MasterSlaveGroup, Topology
 from harness.topology.network import BridgeAddress, NetworkConnector, connector_uri, multicast_uri
 from harness.topology.render import DataSource, NodeConfig, NodeNetwork, ReplicationNode, render_activemq_xml
@@ -95,6 +98,8 @@ class Cluster:
         self.bridge_addresses: dict[str, BridgeAddress] = {}
         self.zookeepers: dict[str, ZooKeeperEnsemble] = {}
         self.zookeeper_links: dict[str, list[ProxiedLink]] = {}  # each replicated node's links to ZooKeeper
+        self._replication_ports: dict[str, dict[str, int]] = {}  # replicated group -> node -> bind port
+        self._replication_routes: dict[str, str] = {}  # node -> its routes to the others (pybroker's env)
         self._databases = databases
         self._link_proxies = link_proxies
         self._own_link_server: BuiltinToxiproxy | None = None
@@ -183,16 +188,18 @@ class Cluster:
         if group.replicated is None:
             return None
         if group.name not in self.zookeepers:
-            ensemble = ZooKeeperEnsemble(
-                group.replicated.zookeepers,
-                host=self.runtime.services_host,
-                workdir=self.runtime.shared_dir(f"zookeeper-{group.name}"),
-            )
-            self.zookeepers[group.name] = ensemble.start()
+            ensemble = self.runtime.zookeeper_ensemble(group.replicated.zookeepers, group.name)
+            self.zookeepers[group.name] = ensemble
+            ensemble.on_moved(self._repoint_zookeeper_links)
+            ensemble.start()
         if self.runtime.name == "local":
-            bind_host, bind_port, hostname = self.runtime.host, self.runtime.allocate_port(), self.runtime.host
+            ports = self._replication_ports.get(group.name) or {n: self.runtime.allocate_port() for n in group.nodes}
+            self._replication_ports[group.name] = ports
+            bind_host, bind_port, hostname = self.runtime.host, ports[node], self.runtime.host
         else:  # a container: ActiveMQ's default bind port, reached by its name on the cluster's network
             bind_host, bind_port, hostname = "0.0.0.0", REPLICATION_PORT, node
+        if group.replicated.replication_links:
+            self._replication_routes[node] = self._replication_links(group, node)
         # Each broker reaches every ZooKeeper node through a link of its own, so that one broker can be
         # cut from ZooKeeper while it still reaches its peers and clients.
         links = self.zookeeper_links[node] = [
@@ -207,6 +214,28 @@ class Cluster:
             replicas=len(group.nodes),
             weight=group.replicated.weight(group.nodes.index(node)),
         )
+
+    def _repoint_zookeeper_links(self, moved: ZooKeeperNode) -> None:
+        """Send every broker's link to a ZooKeeper node that started again elsewhere to its new address."""
+        for links in self.zookeeper_links.values():
+            for link in links:
+                if link.label.endswith(f"->{moved.name}"):
+                    link.repoint((moved.address.host, moved.address.client_port))
+
+    def _replication_links(self, group: MasterSlaveGroup, node: str) -> str:
+        """Links "<node>-><peer>" to each peer's replication port, as the routes pybroker's slave dials
+        instead of the address a master publishes (ActiveMQ's slaves have no such setting)."""
+        if self.runtime.name != "local":
+            raise ClusterError(
+                f"topology {self.topology.name}: replication links run on the local runtime only (a broker "
+                "container that starts again may get another address, which the links do not follow)"
+            )
+        routes = []
+        for peer, port in self._replication_ports[group.name].items():
+            if peer != node:
+                link = self.link_proxy(f"{node}->{peer}", (self.runtime.host, port))
+                routes.append(f"{self.runtime.host}:{port}={link.listen}")
+        return ",".join(routes)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> Cluster:
@@ -242,6 +271,8 @@ class Cluster:
                 xml = render_activemq_xml(config)
                 self.configs[name] = xml
                 launch = self.vendor.prepare(self.runtime.node_dir(name), xml)
+                if name in self._replication_routes:
+                    launch = dataclasses.replace(launch, env={**launch.env, ROUTES_ENV: self._replication_routes[name]})
                 self.nodes[name] = self.runtime.add_node(name, launch, port)
                 if self.topology.client_links:
                     proxy_name, label = f"{self._link_prefix}.clients.{name}", f"clients->{name}"
@@ -483,6 +514,22 @@ class Cluster:
                 standing_by_since = None
             time.sleep(0.1)
         raise ClusterError(f"node {node.name} did not become a slave within {timeout:.0f} s: {node.logs(tail=20)}")
+
+    def log_mark(self, node: Node | str) -> int:
+        """Where a node's log ends now: ``wait_for_log(..., since=mark)`` reads only what comes after."""
+        return len(self.node(node).logs())
+
+    def wait_for_log(self, node: Node | str, line: str, since: int = 0, timeout: float = 30.0) -> None:
+        """Block until the node logs ``line`` after ``since`` (a log_mark)."""
+        target = self.node(node)
+        deadline = time.monotonic() + timeout
+        while line not in target.logs()[since:]:
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"node {target.name} did not log {line!r} within {timeout:.0f} s; its log ends with:\n"
+                    f"{target.logs(tail=20)}"
+                )
+            time.sleep(0.1)
 
     def comes_back(self, timeout: float = 30.0) -> bool:
         """True if every group has a master within ``timeout`` (a cluster that recovers by itself)."""

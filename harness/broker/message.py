@@ -15,6 +15,9 @@ TEMP_QUEUE_PREFIX = "/temp-queue/"
 TEMP_TOPIC_PREFIX = "/temp-topic/"
 DLQ_NAME = "ActiveMQ.DLQ"
 DLQ = QUEUE_PREFIX + DLQ_NAME
+# The brokers a message was forwarded through (comma-separated names), kept with the message's
+# headers so that it survives a restart; never shown to a consumer.
+BROKER_PATH_HEADER = "pybroker-broker-path"
 DEFAULT_PRIORITY = 4  # JMS default, and what ActiveMQ stamps on a STOMP message without a priority header
 
 

@@ -37,6 +37,9 @@ class MasterSlave(Protocol):
 
 
 MasterSlaveFor = Callable[["BrokerServer", StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig], MasterSlave]
+# What else runs while this broker is master, on the term's broker (the network's bridges); cancelled
+# when the term ends.
+TermServices = Callable[[Broker], Coroutine[Any, Any, None]]
 
 
 class StartupError(Exception):
@@ -48,9 +51,17 @@ class StartupError(Exception):
 
 
 class BrokerServer:
-    def __init__(self, config: BrokerConfig, log: logging.Logger, master_slave: MasterSlaveFor) -> None:
-        """``master_slave`` makes the lifecycle of the configured store's master/slave mode (ha/)."""
+    def __init__(
+        self,
+        config: BrokerConfig,
+        log: logging.Logger,
+        master_slave: MasterSlaveFor,
+        term_services: TermServices | None = None,
+    ) -> None:
+        """``master_slave`` makes the lifecycle of the configured store's master/slave mode (ha/);
+        ``term_services`` runs beside each master term (network/)."""
         self.config = config
+        self._term_services = term_services
         self._master_slave = master_slave
         self.log = log
         self.name = config.broker_name
@@ -114,6 +125,8 @@ class BrokerServer:
         self.term = term
         broker = Broker(self.name, term, store, fence.check, loop, self.settings, limits=limits)
         broker.restore(messages, subscriptions)
+        if self._term_services is not None:
+            watchers = [*watchers, self._term_services(broker)]
         ctx = self._context(broker, fence, f"ID:{self.name}-{term}")
         tasks: list[asyncio.Future[None]] = []
         try:
@@ -217,9 +230,14 @@ class BrokerServer:
         await self._open_listeners(ctx)
         self.role = "master"
         self.log.info("Broker %s is now master (epoch 0), accepting STOMP on %s", self.name, self._endpoints())
+        services = None if self._term_services is None else asyncio.ensure_future(self._term_services(broker))
         try:
             await self._stop.wait()
         finally:
+            if services is not None:
+                services.cancel()
+                with contextlib.suppress(BaseException):
+                    await services
             await self._end_term(ctx, None, graceful=True)
             self.log.info("Broker %s stopped", self.name)
 

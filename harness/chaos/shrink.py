@@ -64,14 +64,20 @@ def ddmin(items: Sequence[T], fails: Callable[[list[T]], bool]) -> list[T]:
 
 
 def compact(schedule: Schedule) -> Schedule:
-    """The same faults moved so the first starts after the warm-up, the schedule ending once the last
-    fault has had its time to settle: a shorter run to replay."""
+    """The same faults moved so the first starts right after the warm-up, the schedule as much shorter:
+    the time after the last fault is kept (a failure may take that long to show, e.g. a slave's lock
+    poll before two masters serve)."""
     if not schedule.faults:
         return replace(schedule, duration_s=min(schedule.duration_s, WARM_UP_S + SETTLE_S))
-    shift = min(f.start_s for f in schedule.faults) - WARM_UP_S
-    moved = [replace(f, start_s=round(f.start_s - max(shift, 0.0), 1)) for f in schedule.faults]
-    end = max(f.end_s for f in moved) + SETTLE_S
-    return replace(schedule.with_faults(moved), duration_s=round(min(schedule.duration_s, end), 1))
+    shift = max(min(f.start_s for f in schedule.faults) - WARM_UP_S, 0.0)
+    moved = [replace(f, start_s=round(f.start_s - shift, 1)) for f in schedule.faults]
+    return replace(schedule.with_faults(moved), duration_s=round(schedule.duration_s - shift, 1))
+
+
+def with_tail(schedule: Schedule, tail_s: float) -> Schedule:
+    """The schedule ending ``tail_s`` after its last fault ends."""
+    end = max((f.end_s for f in schedule.faults), default=WARM_UP_S)
+    return replace(schedule, duration_s=round(end + tail_s, 1))
 
 
 @dataclass
@@ -149,5 +155,16 @@ def shrink(
                 break
             smallest = candidate
             report.steps.append(f"{fault.kind} shortened to {halved.duration_s} s")
+    # Then a shorter time after the last fault, halved while the run still fails.
+    while True:
+        end = max((f.end_s for f in smallest.faults), default=WARM_UP_S)
+        tail = smallest.duration_s - end
+        if tail / 2 < SETTLE_S:
+            break
+        candidate = with_tail(smallest, tail / 2)
+        if not fails(candidate, f"{tail / 2:.0f} s after the last fault"):
+            break
+        smallest = candidate
+        report.steps.append(f"ends {tail / 2:.0f} s after the last fault")
     report.smallest = replace(smallest, seed=None) if smallest != schedule else smallest
     return report

@@ -10,7 +10,10 @@ Two sources of evidence, per master/slave group:
   A legitimate fail-back (A fails, B takes over, B fails, A takes over again) has the same shape, so
   by default a return is not counted when a nemesis record (a fault starting or healing) lies between
   the previous run's last confirmation and the return; ``handover_at_faults=False`` counts every
-  return.
+  return. A fault whose effect shows only after a detection delay (a stolen lock noticed at the next
+  keep-alive check, while the deposed master still confirms) may precede the previous run's last
+  confirmation by up to ``handover_grace_ms`` (default 0: the record must lie between the two); such a
+  record explains one handover only, so masters going back and forth after it are still split brain.
   A node that is killed, paused or stopped does no new work until the fault heals, so a confirmation
   from it recorded in that time is the late arrival of earlier work (a receipt already on the wire
   when the node died) and is not taken as evidence of it serving.
@@ -157,6 +160,7 @@ def _confirmation_intervals(
     nemesis_times: list[int],
     handover_at_faults: bool,
     origin: int,
+    grace_ns: int = 0,
 ) -> tuple[list[SplitBrainInterval], list[str], int]:
     """Intervals where nodes of one group interleave in confirming client operations."""
     runs: list[_Run] = []
@@ -167,12 +171,18 @@ def _confirmation_intervals(
             runs.append(_Run(node, op, op))
     found: list[_Found] = []
     interleavings = 0
+    used: set[int] = set()  # fault records that already explained a handover within the grace
     for i, run in enumerate(runs):
         j = next((j for j in range(i - 1, -1, -1) if runs[j].node == run.node), None)
         if j is None:
             continue
         previous = runs[i - 1]
         if handover_at_faults and any(previous.last.time_ns <= t <= run.first.time_ns for t in nemesis_times):
+            continue
+        # A fault shortly before the previous run's end explains one handover, not a back-and-forth.
+        late = [t for t in nemesis_times if previous.last.time_ns - grace_ns <= t < previous.last.time_ns]
+        if handover_at_faults and grace_ns and any(t not in used for t in late):
+            used.add(next(t for t in late if t not in used))
             continue
         interleavings += 1
         nodes = {r.node for r in runs[j : i + 1]}
@@ -244,6 +254,7 @@ def check_split_brain(
     groups: Mapping[str, list[str]] | None = None,
     endpoints: Mapping[str, str] | None = None,
     handover_at_faults: bool = True,
+    handover_grace_ms: float = 0.0,
 ) -> SplitBrainResult:
     """Look for two masters in a master/slave group, in probe rounds and in confirmations."""
     ops = as_ops(history)
@@ -297,7 +308,7 @@ def check_split_brain(
     interleavings = 0
     for group in sorted(confirmed):
         found, texts, count = _confirmation_intervals(
-            group, confirmed[group], nemesis_times, handover_at_faults, origin
+            group, confirmed[group], nemesis_times, handover_at_faults, origin, int(handover_grace_ms * 1e6)
         )
         intervals.extend(found)
         problems.extend(texts)

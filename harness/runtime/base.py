@@ -9,6 +9,7 @@ from harness.vendors.base import LaunchSpec
 
 if TYPE_CHECKING:
     from harness.services.database import DatabaseRef, DatabaseServer
+    from harness.services.zookeeper import ZooKeeperEnsemble
     from harness.topology.model import DatabaseKind
     from harness.topology.network import BridgeAddress
 
@@ -91,5 +92,9 @@ class Runtime(Protocol):
 
     def databases(self) -> DatabaseProvider:
         """This runtime's database servers (processes, or containers on the cluster's network)."""
+
+    def zookeeper_ensemble(self, size: int, group: str) -> ZooKeeperEnsemble:
+        """A ZooKeeper ensemble of ``size`` nodes for a replicated group, not started yet (processes, or
+        containers on the cluster's network)."""
 
     def close(self) -> None: ...

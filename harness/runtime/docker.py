@@ -45,6 +45,7 @@ from harness.runtime.docker_labels import (
     network_name,
     node_command,
 )
+from harness.runtime.docker_zookeeper import ContainerZooKeeperEnsemble
 from harness.runtime.engine import connect, engine_address
 from harness.runtime.ports import PortAllocator
 from harness.runtime.run import register_directory, register_docker_run
@@ -287,6 +288,7 @@ class DockerRuntime:
         self.bridge_ports: dict[str, int] = {}  # each networked node's inter-broker port, published on loopback
         self._database_image = database_image
         self._databases: ContainerDatabases | None = None
+        self._zookeepers: list[ContainerZooKeeperEnsemble] = []
         # Brokers reach the harness's database links at the network's gateway, this machine's address on it.
         self.services_host = str(self.docker_network().attrs["IPAM"]["Config"][0]["Gateway"])
         self._closed = False
@@ -345,11 +347,26 @@ class DockerRuntime:
             self._databases = ContainerDatabases(self, self._database_image)
         return self._databases
 
+    def zookeeper_ensemble(self, size: int, group: str) -> ContainerZooKeeperEnsemble:
+        """ZooKeeper servers as containers (zk1, zk2, ...) on this cluster's network, from the base image."""
+        if self._database_image is None:
+            from harness.images.recipes import database_image
+
+            self._database_image = database_image()
+        ensemble = ContainerZooKeeperEnsemble(self, self._database_image, size)
+        self._zookeepers.append(ensemble)
+        return ensemble
+
     def close(self) -> None:
         """Remove every container (saving its log) and the network. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        for ensemble in self._zookeepers:
+            try:
+                ensemble.reap()
+            except Exception as exc:  # teardown must reach every container
+                log.error("removing ZooKeeper containers failed: %s", exc)
         if self._databases is not None:
             try:
                 self._databases.close()

@@ -27,6 +27,7 @@ from harness.vendors.base import LaunchSpec
 
 if TYPE_CHECKING:
     from harness.services.pool import DatabasePool
+    from harness.services.zookeeper import ZooKeeperEnsemble
 
 log = logging.getLogger("harness.runtime")
 
@@ -224,6 +225,12 @@ class LocalRuntime:
             # pytest's private (0700) temporary directories.
             self._databases = DatabasePool(host=self.host)
         return self._databases
+
+    def zookeeper_ensemble(self, size: int, group: str) -> ZooKeeperEnsemble:
+        """ZooKeeper servers as processes on this machine, in a directory of the run's."""
+        from harness.services.zookeeper import ZooKeeperEnsemble
+
+        return ZooKeeperEnsemble(size, host=self.services_host, workdir=self.shared_dir(f"zookeeper-{group}"))
 
     def close(self) -> None:
         """Stop every node: resume paused ones, ask politely, then SIGKILL. Safe to call twice."""

@@ -134,7 +134,7 @@ class ZooKeeperNode:
 
     def __init__(self, name: str, address: ZooKeeperAddress, root: Path) -> None:
         self.name = name
-        self.address = address
+        self._address = address
         self.root = root
         self.log_path = root / "node.log"
         argv = [
@@ -156,12 +156,22 @@ class ZooKeeperNode:
         return f"<zookeeper {self.name} {self.endpoint} pid={self.pid}>"
 
     @property
+    def address(self) -> ZooKeeperAddress:
+        """Where the node listens now (a container's address may change when it starts again)."""
+        return self._address
+
+    @property
     def endpoint(self) -> str:
         return f"{self.address.host}:{self.address.client_port}"
 
     @property
     def pid(self) -> int | None:
         return self.process.pid
+
+    @property
+    def started(self) -> bool:
+        """Started at least once (a node that is not alive then has exited or was killed)."""
+        return self.pid is not None
 
     @property
     def alive(self) -> bool:
@@ -291,7 +301,7 @@ class ZooKeeperEnsemble:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             # A node a fault killed on purpose is not a start-up failure.
-            dead = [n for n in self.nodes if n.pid is not None and not n.alive and n.name not in self._killed]
+            dead = [n for n in self.nodes if n.started and not n.alive and n.name not in self._killed]
             if dead:
                 raise ZooKeeperUnavailable(
                     f"zookeeper {dead[0].name} exited; its log ({dead[0].log_path}) ends with:\n{dead[0].logs()}"
@@ -301,6 +311,9 @@ class ZooKeeperEnsemble:
             time.sleep(0.1)
         tails = "\n".join(f"--- {n.name}:\n{n.logs(10)}" for n in self.nodes)
         raise ZooKeeperUnavailable(f"timed out after {timeout:.0f} s waiting for {what} ({self.modes()}):\n{tails}")
+
+    def on_moved(self, callback: Callable[[ZooKeeperNode], None]) -> None:
+        """Call ``callback`` with every node that starts again at another address (local nodes never do)."""
 
     def kill(self, name: str) -> None:
         self._killed.add(name)

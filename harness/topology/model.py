@@ -80,6 +80,8 @@ class ReplicatedStore:
     once a quorum (replicas/2 + 1, itself included) holds it: in memory (quorum_mem) or on disk
     (quorum_disk). ``replicas`` is the group's size; ActiveMQ's attribute defaults are zkPath /default,
     zkSessionTimeout 2 s, weight 1 (the weight breaks ties between equally up-to-date nodes).
+    ``replication_links``: each slave reaches each possible master through a link proxy of its own,
+    named "<slave>-><master>" (e.g. "amq3->amq1"), so that one slave can be cut from the master.
     """
 
     zookeepers: int = 3
@@ -87,6 +89,7 @@ class ReplicatedStore:
     zk_session_timeout_ms: int = 2000
     zk_path: str = "/default"
     weights: tuple[int, ...] = ()
+    replication_links: bool = False
 
     def __post_init__(self) -> None:
         if self.zookeepers < 1:
@@ -113,6 +116,8 @@ class ReplicatedStore:
         }
         if self.weights:
             described["weights"] = list(self.weights)
+        if self.replication_links:
+            described["replication_links"] = True
         return described
 
 

@@ -100,20 +100,27 @@ def replicated(
     zk_session_timeout_ms: int = 2000,
     zk_path: str = "/default",
     weights: tuple[int, ...] = (),
+    replication_links: bool = False,
     name: str | None = None,
     broker: BrokerSettings | None = None,
 ) -> Topology:
     """Replicated master/slave: ``nodes`` brokers (``replicas``), each with its own store, electing a
     master through a ZooKeeper ensemble of ``zookeepers`` nodes (three brokers: a quorum of
     two; with fewer than a quorum alive there is no master). ``weights`` (one per node, default 1)
-    breaks ties between nodes that are equally up to date.
+    breaks ties between nodes that are equally up to date. ``replication_links`` runs each slave's
+    stream from each possible master through a link proxy "<slave>-><master>" (local runtime only).
     """
     if nodes < 1:
         raise ValueError(f"replicated: nodes must be at least 1, got {nodes}")
     if len(weights) > nodes:
         raise ValueError(f"replicated: {len(weights)} weights for {nodes} nodes")
     store = ReplicatedStore(
-        zookeepers=zookeepers, sync=sync, zk_session_timeout_ms=zk_session_timeout_ms, zk_path=zk_path, weights=weights
+        zookeepers=zookeepers,
+        sync=sync,
+        zk_session_timeout_ms=zk_session_timeout_ms,
+        zk_path=zk_path,
+        weights=weights,
+        replication_links=replication_links,
     )
     group = MasterSlaveGroup(
         name="ms-broker-a",

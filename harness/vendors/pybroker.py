@@ -33,8 +33,6 @@ class PyBroker:
         for group in topology.groups:
             if group.store not in SUPPORTED_STORES:
                 return f"pybroker {self.version()} has no {group.store} store yet"
-        if topology.is_network:
-            return f"pybroker {self.version()} has no networkConnectors (networks of brokers) yet"
         return None
 
     def prepare(self, node_dir: Path, activemq_xml: str) -> LaunchSpec:

@@ -16,6 +16,13 @@ from harness.topology import combined, network
     "over the bridge and that amq2's consumer had acked (its own record of the bridge's ack died with it): "
     "7 messages in one run",
 )
+@pytest.mark.known_finding(
+    vendor="pybroker",
+    expects=("redelivered_after_ack", "cross_bridge_duplicates_after_ack"),
+    strict=False,
+    reason="killed between amq2's receipt of a forwarded message and the fsync of its own ack, amq1 restarts with "
+    "the message and delivers it to its own consumer: amq2's audit cannot see that (1 message in one run)",
+)
 def test_a_killed_network_broker_delivers_nothing_twice(cluster, workload, faults):
     """A plain network: producers and consumers on both brokers; kill -9 amq1 for a while.
     Nothing receipted is lost, nothing waits beyond the bound, and nothing acked comes back."""

@@ -12,6 +12,17 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from harness.broker.config.network import (
+    CONNECTOR_ATTRIBUTES,
+    DESTINATION_LISTS,
+    Endpoint,
+    MulticastGroup,
+    NetworkConfig,
+    NetworkConfigError,
+    NetworkConnectorConfig,
+    parse_connector_uri,
+    parse_multicast,
+)
 from harness.broker.config.replicated_leveldb import (
     ReplicatedConfigError,
     ReplicatedStoreConfig,
@@ -59,7 +70,7 @@ _BEAN_ATTRIBUTES = frozenset({"id", "class", "destroy-method"})
 _DATA_SOURCE_PROPERTIES = frozenset({"driverClassName", "url", "username", "password"})
 _KAHADB_ATTRIBUTES = frozenset({"directory", "lockKeepAlivePeriod"}) | IGNORED_KAHADB_ATTRIBUTES
 _LOCKER_ATTRIBUTES = frozenset({"lockAcquireSleepInterval", "failIfLocked"})
-_CONNECTOR_SCHEMES = frozenset({"stomp", "stomp+nio"})
+_CONNECTOR_SCHEMES = frozenset({"stomp", "stomp+nio", "tcp"})
 _CONNECTOR_OPTIONS = frozenset({"maximumConnections", "wireFormat.maxFrameSize"})
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 _DESTINATION_ATTRIBUTES = frozenset({"queue", "topic", "tempQueue", "tempTopic"})
@@ -74,6 +85,7 @@ _POLICY_ENTRY_ATTRIBUTES = _DESTINATION_ATTRIBUTES | frozenset(
         "durableTopicPrefetch",
         "queueBrowserPrefetch",
         "messageGroupMapFactoryType",
+        "enableAudit",
     }
 )
 _REDELIVERY_POLICY_ATTRIBUTES = _DESTINATION_ATTRIBUTES | frozenset(
@@ -126,6 +138,8 @@ class ConnectorConfig:
     port: int
     maximum_connections: int = DEFAULT_MAXIMUM_CONNECTIONS
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    # tcp:// only: the listener accepting other brokers' bridges, advertised on this multicast group
+    discovery: MulticastGroup | None = None
 
     @property
     def uri(self) -> str:
@@ -179,6 +193,8 @@ class BrokerConfig:
     source: str = "activemq.xml"
     ignored: tuple[str, ...] = field(default=())  # accepted-but-ignored settings, for the startup log
     io_exception_handler: IOExceptionHandlerConfig | None = None
+    # <networkConnectors> and the tcp:// listener that accepts other brokers' bridges
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
 def load_config(path: str | Path) -> BrokerConfig:
@@ -358,6 +374,7 @@ class _Parser:
         store: StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig | None = None
         io_handler: IOExceptionHandlerConfig | None = None
         connectors: tuple[ConnectorConfig, ...] = ()
+        network_connectors: tuple[NetworkConnectorConfig, ...] = ()
         policies = PolicyMap()
         redelivery: RedeliverySettings | None = None
         authentication: Authenticator | None = None
@@ -377,8 +394,26 @@ class _Parser:
                 redelivery, authentication = self.plugins(child)
             elif tag == "destinationPolicy":
                 policies = self.destination_policy(child)
+            elif tag == "networkConnectors":
+                network_connectors = self.network_connectors(child)
             else:
                 raise self.unsupported(child, "broker")
+        bridge_listeners = [c for c in connectors if c.scheme == "tcp"]
+        connectors = tuple(c for c in connectors if c.scheme != "tcp")
+        if len(bridge_listeners) > 1:
+            raise self.error("pybroker accepts bridges on one tcp:// <transportConnector> only")
+        listener = bridge_listeners[0] if bridge_listeners else None
+        network = NetworkConfig(
+            listen=Endpoint(listener.host, listener.port) if listener else None,
+            listener_name=listener.name if listener else "openwire",
+            advertise=listener.discovery if listener else None,
+            connectors=network_connectors,
+        )
+        if listener is None and any(c.discovery == "multicast" for c in network_connectors):
+            raise self.error(
+                "a multicast <networkConnector> needs a tcp:// <transportConnector discoveryUri=...> "
+                "for the others to find this broker"
+            )
         if not connectors:
             raise self.error("<broker> needs at least one stomp <transportConnector>")
         if persistent and store is None:
@@ -415,6 +450,7 @@ class _Parser:
             source=self.source,
             ignored=tuple(self.ignored),
             io_exception_handler=io_handler,
+            network=network,
         )
 
     def persistence_adapter(self, element: ET.Element) -> StoreConfig | JdbcStoreConfig | ReplicatedStoreConfig:
@@ -576,7 +612,7 @@ class _Parser:
         return tuple(connectors)
 
     def connector(self, element: ET.Element) -> ConnectorConfig:
-        self.check_attributes(element, frozenset({"name", "uri"}))
+        self.check_attributes(element, frozenset({"name", "uri", "discoveryUri"}))
         for child in element:
             raise self.unsupported(child, "transportConnector")
         uri = self.attr(element, "uri")
@@ -592,7 +628,8 @@ class _Parser:
         scheme = parts.scheme.lower()
         if scheme not in _CONNECTOR_SCHEMES:
             raise self.error(
-                f"{where}: scheme {scheme or '(none)'!r} is not supported by pybroker yet (supported: stomp, stomp+nio)"
+                f"{where}: scheme {scheme or '(none)'!r} is not supported by pybroker yet "
+                "(supported: stomp, stomp+nio; tcp for the inter-broker listener)"
             )
         if not parts.hostname:
             raise self.error(f"{where} has no host")
@@ -600,6 +637,17 @@ class _Parser:
             raise self.error(f"{where} has no port")
         if parts.path not in ("", "/") or parts.fragment or parts.username:
             raise self.error(f"{where}: only scheme://host:port?options is supported")
+        discovery_uri = self.attr(element, "discoveryUri")
+        discovery: MulticastGroup | None = None
+        if discovery_uri is not None:
+            if scheme != "tcp":
+                raise self.error(f"{where}: discoveryUri is supported by pybroker on the tcp:// listener only")
+            try:
+                discovery = parse_multicast(discovery_uri, f"<transportConnector name={name!r}> discoveryUri")
+            except NetworkConfigError as exc:
+                raise self.error(str(exc)) from None
+        if scheme == "tcp" and parts.query:
+            raise self.error(f"{where}: options on the inter-broker listener are not supported by pybroker yet")
         options: dict[str, str] = {}
         for key, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
             if key not in _CONNECTOR_OPTIONS:
@@ -614,6 +662,68 @@ class _Parser:
             port=port,
             maximum_connections=self._option_int(where, options, "maximumConnections", DEFAULT_MAXIMUM_CONNECTIONS),
             max_frame_size=self._option_int(where, options, "wireFormat.maxFrameSize", DEFAULT_MAX_FRAME_SIZE),
+            discovery=discovery,
+        )
+
+    # -- <networkConnectors> ------------------------------------------------------------------------
+
+    def network_connectors(self, element: ET.Element) -> tuple[NetworkConnectorConfig, ...]:
+        self.check_attributes(element, frozenset())
+        connectors = tuple(
+            self.network_connector(child)
+            for child in self.only_children(element, frozenset({"networkConnector"}), "networkConnectors")
+        )
+        names = [c.name for c in connectors]
+        for name in names:
+            if names.count(name) > 1:
+                # ActiveMQ names each bridge after its connector: two of one name would share a bridge id.
+                raise self.error(f"two <networkConnector> elements are named {name!r} (give each a name)")
+        return connectors
+
+    def network_connector(self, element: ET.Element) -> NetworkConnectorConfig:
+        self.check_attributes(element, CONNECTOR_ATTRIBUTES)
+        uri = self.attr(element, "uri")
+        if not uri:
+            raise self.error("<networkConnector> needs a uri attribute")
+        name = self.attr(element, "name") or "NC"
+        where = f"<networkConnector name={name!r}>"
+        try:
+            discovery, targets, multicast, reconnect = parse_connector_uri(uri, where)
+        except NetworkConfigError as exc:
+            raise self.error(str(exc)) from None
+        lists: dict[str, tuple[str, ...]] = {}
+        for child in self.only_children(element, frozenset(DESTINATION_LISTS), "networkConnector"):
+            tag = _local(child.tag)
+            if tag in lists:
+                raise self.error(f"{where}: <{tag}> appears more than once")
+            self.check_attributes(child, frozenset())
+            names: list[str] = []
+            for destination in child:
+                if _local(destination.tag) != "queue":
+                    raise self.unsupported(
+                        destination, tag, "pybroker bridges queues only: list <queue physicalName=...>"
+                    )
+                self.check_attributes(destination, frozenset({"physicalName"}))
+                physical = self.attr(destination, "physicalName")
+                if not physical:
+                    raise self.error(f"{where}: <{tag}><queue> needs a physicalName")
+                names.append(physical)
+            lists[tag] = tuple(names)
+        return NetworkConnectorConfig(
+            discovery=discovery,
+            targets=targets,
+            multicast=multicast,
+            name=name,
+            duplex=self.boolean(element, "duplex", False),
+            network_ttl=self.integer(element, "networkTTL", 1, minimum=1),
+            conduit_subscriptions=self.boolean(element, "conduitSubscriptions", True),
+            dynamic_only=self.boolean(element, "dynamicOnly", False),
+            decrease_network_consumer_priority=self.boolean(element, "decreaseNetworkConsumerPriority", False),
+            prefetch_size=self.integer(element, "prefetchSize", 1000, minimum=1),
+            excluded=lists.get("excludedDestinations", ()),
+            dynamically_included=lists.get("dynamicallyIncludedDestinations", ()),
+            statically_included=lists.get("staticallyIncludedDestinations", ()),
+            reconnect=reconnect,
         )
 
     def _option_int(self, where: str, options: dict[str, str], key: str, default: int) -> int:
@@ -822,15 +932,22 @@ class _Parser:
         dead_letter = DeadLetterStrategy()
         groups = self.group_factory_type(element)
         seen: set[str] = set()
+        replay = True  # pybroker's default; the factory's own attribute defaults to false, as in ActiveMQ
         for child in self.only_children(
-            element, frozenset({"deadLetterStrategy", "messageGroupMapFactory"}), "policyEntry"
+            element,
+            frozenset({"deadLetterStrategy", "messageGroupMapFactory", "networkBridgeFilterFactory"}),
+            "policyEntry",
         ):
             tag = _local(child.tag)
             if tag in seen:
                 raise self.error(f"<{tag}> appears more than once inside <policyEntry>")
             seen.add(tag)
             self.check_attributes(child, frozenset())
-            if tag == "deadLetterStrategy":
+            if tag == "networkBridgeFilterFactory":
+                factory = self.single_child(child, frozenset({"conditionalNetworkBridgeFilterFactory"}))
+                self.check_attributes(factory, frozenset({"replayWhenNoConsumers"}))
+                replay = self.boolean(factory, "replayWhenNoConsumers", False)
+            elif tag == "deadLetterStrategy":
                 dead_letter = self.dead_letter_strategy(
                     self.single_child(child, frozenset(kind.value for kind in DeadLetterKind))
                 )
@@ -849,6 +966,8 @@ class _Parser:
             queue_browser_prefetch=self.integer(element, "queueBrowserPrefetch", 500, minimum=1),
             dead_letter=dead_letter,
             groups=groups,
+            replay_when_no_consumers=replay,
+            enable_audit=self.boolean(element, "enableAudit", True),
         )
 
     def dead_letter_strategy(self, element: ET.Element) -> DeadLetterStrategy:

@@ -7,6 +7,12 @@ tcp://0.0.0.0:61619, hostname (the machine's name), weight 1, securityToken "" (
 it). The LevelDB tuning knobs (logSize, index*, flushDelay ...) only matter to LevelDB's own files: they
 are accepted and ignored. local_*/remote_* sync values are refused: pybroker implements the two quorum
 modes, which are the ones that keep a quorum's promise.
+
+Outside activemq.xml, the environment variable PYBROKER_REPLICATION_ROUTES (``published=dialled`` pairs,
+comma separated, each a host:port) tells a slave to reach the master that published an address through
+another one: a proxy in front of that master, of this slave's own, so that one slave's replication link
+can be broken while the others' are not. ActiveMQ has no such setting (its slaves always dial the
+published address).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ DEFAULT_BIND = "tcp://0.0.0.0:61619"
 DEFAULT_ZK_ADDRESS = "127.0.0.1:2181"
 DEFAULT_ZK_PATH = "/default"
 DEFAULT_ZK_SESSION_TIMEOUT_MS = 2000
+ROUTES_ENV = "PYBROKER_REPLICATION_ROUTES"
 
 ATTRIBUTES = frozenset(
     {
@@ -82,6 +89,8 @@ class ReplicatedStoreConfig:
     hostname: str = ""
     weight: int = 1
     security_token: str = ""
+    # (published master address, the address this node dials instead): see ROUTES_ENV.
+    routes: tuple[tuple[str, str], ...] = ()
 
     @property
     def quorum(self) -> int:
@@ -96,6 +105,10 @@ class ReplicatedStoreConfig:
     def address(self) -> str:
         """Where slaves reach this node when it is master (published in ZooKeeper)."""
         return f"{self.hostname}:{self.bind_port}"
+
+    def route(self, published: str) -> str:
+        """Where this node dials to reach the master that published ``published``."""
+        return dict(self.routes).get(published, published)
 
 
 def timespan_ms(text: str, what: str) -> int:
@@ -154,6 +167,24 @@ def parse_replicated_leveldb(attrs: dict[str, str], ignored: list[str]) -> Repli
         weight=_integer(attrs, "weight", 1, minimum=0),
         security_token=attrs.get("securityToken", ""),
     )
+
+
+def parse_routes(text: str) -> tuple[tuple[str, str], ...]:
+    """The value of PYBROKER_REPLICATION_ROUTES: ``host:port=host:port`` pairs, comma separated."""
+    routes = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        published, sep, dialled = item.partition("=")
+        if not sep or not all(_is_address(a.strip()) for a in (published, dialled)):
+            raise ReplicatedConfigError(f"{ROUTES_ENV}: expected published=dialled host:port pairs, not {item!r}")
+        routes.append((published.strip(), dialled.strip()))
+    return tuple(routes)
+
+
+def _is_address(text: str) -> bool:
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host and port.isdigit())
 
 
 def _integer(attrs: dict[str, str], name: str, default: int, minimum: int) -> int:

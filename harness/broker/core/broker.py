@@ -258,6 +258,13 @@ class Broker:
         self._route(msg, ops)
         return self._log(ops)
 
+    def receive(self, msg: Message) -> asyncio.Future[None] | None:
+        """Accept a message another broker forwarded, under its own id (the network's audit keys on it)."""
+        self.check_destination(msg.destination)
+        ops: list[Op] = []
+        self._route(msg, ops)
+        return self._log(ops)
+
     def _route(self, msg: Message, ops: list[Op]) -> None:
         if is_queue(msg.destination):
             queue = self.queues.get(msg.destination)

@@ -17,7 +17,7 @@ live in one module.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Protocol
 
@@ -70,8 +70,11 @@ class Subscription:
         exclusive: bool = False,
         priority: int = 0,
         browser: bool = False,
+        accepts: Callable[[Message], bool] | None = None,
     ) -> None:
+        """``accepts``: a per-message filter besides the selector (a network bridge's forwarding rules)."""
         self.client = client
+        self.accepts = accepts
         self.sub_id = sub_id
         self.destination = destination
         self.container = container
@@ -236,6 +239,8 @@ class Queue:
         resolve = None
         for sub in self.candidates():
             if not sub.has_capacity():
+                continue
+            if sub.accepts is not None and not sub.accepts(msg):
                 continue
             if sub.selector is not None:
                 if resolve is None:

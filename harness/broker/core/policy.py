@@ -176,6 +176,14 @@ class PolicyEntry:
     queue_browser_prefetch: int = DEFAULT_QUEUE_BROWSER_PREFETCH
     dead_letter: DeadLetterStrategy = field(default_factory=DeadLetterStrategy)
     groups: GroupMapSettings = field(default_factory=GroupMapSettings)
+    # <conditionalNetworkBridgeFilterFactory replayWhenNoConsumers>: a queue message that came over a
+    # bridge may go back to a broker in its path while this broker has no consumer of its own.
+    # On unless a policy says replayWhenNoConsumers="false" (ActiveMQ: off), so that messages follow
+    # their consumers (see the broker README).
+    replay_when_no_consumers: bool = True
+    # The destination's duplicate audit (ActiveMQ's enableAudit); see the broker README for what it
+    # means to pybroker's bridges.
+    enable_audit: bool = True
 
 
 DEFAULT_POLICY = PolicyEntry()

@@ -6,6 +6,8 @@ A node, in a loop until it is stopped:
     election is due and a quorum stands, proposes the winner (choose_master) with a versioned write;
   - follows the elected master when another node won a term newer than the last one it saw end: it
     receives the master's state, then every write, and acknowledges them (replicated_store.py);
+  - attaches again to a master whose stream it lost while that master still serves (a lagging replica:
+    its own link broke, the master kept a quorum), once no election is possible without it;
   - serves as master when it won: claims nothing more than the elected term (the fencing token), opens
     a new journal epoch from its own state, serves its slaves, and opens the client connectors only once
     ``replicas/2`` slaves are in sync. The term ends when a stop is requested, when the in-sync slaves
@@ -26,7 +28,14 @@ from functools import partial
 
 from harness.broker.config.replicated_leveldb import ReplicatedStoreConfig
 from harness.broker.fence import Fence
-from harness.broker.ha.zk_group import Elected, GroupUnavailable, GroupView, ZooKeeperGroup, choose_master
+from harness.broker.ha.zk_group import (
+    Elected,
+    GroupUnavailable,
+    GroupView,
+    ZooKeeperGroup,
+    choose_master,
+    may_rejoin,
+)
 from harness.broker.server import BrokerServer, StartupError
 from harness.broker.store.replicated import (
     FollowEnded,
@@ -186,7 +195,14 @@ class ReplicatedMasterSlave:
                 await self._follow(elected, view)
                 return
         proposal = choose_master(view, self.config.quorum)
-        if proposal is not None and await self._propose(proposal, view):
+        if proposal is not None:
+            if await self._propose(proposal, view):
+                return
+        elif (
+            elected is not None
+            and may_rejoin(view, self.name, self.lost_term, self.followed_term)
+            and await self._rejoin(elected, view)
+        ):
             return
         await self._wait_change(_POLL_S)
 
@@ -223,7 +239,7 @@ class ReplicatedMasterSlave:
     # -- slave ----------------------------------------------------------------------------------------
     async def _follow(self, elected: Elected, view: GroupView) -> None:
         assert self.group is not None
-        host, _, port = elected.address.rpartition(":")
+        host, _, port = self.config.route(elected.address).rpartition(":")
         try:
             await self.group.publish(self._busy_state())
         except Exception:
@@ -270,6 +286,35 @@ class ReplicatedMasterSlave:
             reason,
             self.local.position,
         )
+
+    async def _rejoin(self, elected: Elected, view: GroupView) -> bool:
+        """Attach again to the master of a term this node alone saw end (True if it tried).
+
+        A knock on the master's replication port first: a master that is gone must not cost ZooKeeper
+        writes. Then this node stops standing and rewrites the elected record at the version it read,
+        so that an election proposed from a view that still counted it as a candidate fails, and every
+        later view (the elected record is read first) sees it busy: no new master can be elected from
+        a quorum that counts a node which then acknowledges the old master's writes.
+        """
+        assert self.group is not None
+        host, _, port = self.config.route(elected.address).rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
+        except (OSError, TimeoutError, ValueError):
+            return False
+        writer.close()
+        try:
+            await self.group.publish(self._busy_state())
+            if not await self.group.confirm(elected, view.elected_version):
+                return False
+        except Exception as exc:
+            self.log.debug("Rejoining failed: %r", exc)
+            return False
+        self.log.info(
+            "Rejoining master %s (term %d): its stream to this node broke, it still serves", elected.id, elected.term
+        )
+        await self._follow(elected, view)
+        return True
 
     async def _watch_master(self, elected: Elected) -> str:
         """Returns why following ``elected`` should end: a stop, a newer term, or the master left."""

@@ -84,6 +84,17 @@ def choose_master(view: GroupView, quorum: int) -> Elected | None:
     return Elected(winner.id, winner.address, max(current, newest) + 1)
 
 
+def may_rejoin(view: GroupView, broker_id: str, lost_term: int, followed_term: int) -> bool:
+    """A member that saw the elected term end (``lost_term``) may attach to its master again while that
+    master still serves it: it is in the group and does not stand for election, so only this member's
+    stream broke (a lagging replica). Asked only when no election is possible (choose_master is None)."""
+    elected = view.elected
+    if elected is None or elected.id == broker_id:
+        return False
+    master = view.member(elected.id)
+    return elected.term == lost_term and elected.term >= followed_term and master is not None and not master.standing
+
+
 class ZooKeeperGroup:
     def __init__(
         self, hosts: str, path: str, session_timeout_ms: int, log: logging.Logger, password: str | None = None
@@ -195,6 +206,14 @@ class ZooKeeperGroup:
         self.member_path = str(created)
 
     async def view(self) -> GroupView:
+        """The elected record, then the members. In this order: a member that stops standing and then
+        rewrites the elected record (``confirm``) is seen busy by every view that reads the rewrite."""
+        elected, version = None, -1
+        try:
+            data, stat = await self._call(self.client.get_async(f"{self.path}/elected", watch=self._watch))
+            elected, version = _elected(data), stat.version
+        except NoNodeError:
+            await self._call(self.client.exists_async(f"{self.path}/elected", watch=self._watch))
         children = await self._call(self.client.get_children_async(f"{self.path}/members", watch=self._watch))
         reads = [self._call(self.client.get_async(f"{self.path}/members/{c}")) for c in sorted(children)]
         members: list[Member] = []
@@ -206,12 +225,6 @@ class ZooKeeperGroup:
             member = _member(child, outcome[0])
             if member is not None:
                 members.append(member)
-        elected, version = None, -1
-        try:
-            data, stat = await self._call(self.client.get_async(f"{self.path}/elected", watch=self._watch))
-            elected, version = _elected(data), stat.version
-        except NoNodeError:
-            await self._call(self.client.exists_async(f"{self.path}/elected", watch=self._watch))
         return GroupView(tuple(members), elected, version)
 
     async def propose(self, elected: Elected, version: int) -> bool:
@@ -225,6 +238,11 @@ class ZooKeeperGroup:
         except (BadVersionError, NodeExistsError):
             return False
         return True
+
+    async def confirm(self, elected: Elected, version: int) -> bool:
+        """Rewrite the elected record unchanged if nobody changed it since ``version`` was read; True if
+        written. Any proposal made from a view read before the rewrite then fails."""
+        return await self.propose(elected, version) if version >= 0 else False
 
 
 def _member(node: str, data: bytes) -> Member | None:

@@ -26,6 +26,7 @@ from harness.broker.core.selector import SelectorError
 from harness.broker.core.selector import parse as parse_selector
 from harness.broker.fence import Fence
 from harness.broker.message import (
+    BROKER_PATH_HEADER,
     REMOTE_TEMP_QUEUE_PREFIX,
     REMOTE_TEMP_TOPIC_PREFIX,
     TEMP_QUEUE_PREFIX,
@@ -215,6 +216,8 @@ class StompConnection(StompTransport):
         lines.append(f"priority:{message.priority}")
         lines.append(f"timestamp:{message.timestamp}")
         for name, value in message.headers.items():
+            if name == BROKER_PATH_HEADER:
+                continue
             if name == "reply-to":
                 value = self._present(value)
             lines.append(f"{escape_header(name, version)}:{escape_header(value, version)}")
@@ -362,7 +365,8 @@ class StompConnection(StompTransport):
             delay = _integer(frame, "AMQ_SCHEDULED_DELAY", 0)
             if delay:
                 deliver_at = self.broker.now_ms() + delay
-        headers = {k: v for k, v in frame.headers.items() if k not in _PROTOCOL_HEADERS}
+        # A client cannot claim a broker path: only a bridge sets it.
+        headers = {k: v for k, v in frame.headers.items() if k not in _PROTOCOL_HEADERS and k != BROKER_PATH_HEADER}
         if "reply-to" in headers:
             headers["reply-to"] = self._resolve(headers["reply-to"])
         return self.broker.send(

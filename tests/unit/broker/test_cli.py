@@ -23,10 +23,10 @@ def write_config(tmp_path: Path, port: int = 61613, extra: str = "") -> Path:
 
 
 def test_unsupported_element_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_config(tmp_path, extra="<networkConnectors/>")
+    path = write_config(tmp_path, extra="<systemUsage/>")
     assert main(["--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"{path}: <networkConnectors> is not supported by pybroker yet" in err
+    assert f"{path}: <systemUsage> is not supported by pybroker yet" in err
     assert "Traceback" not in err
     assert not (tmp_path / "store").exists()
 
@@ -53,3 +53,11 @@ def test_config_option_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
+
+
+def test_replication_routes_need_a_replicated_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYBROKER_REPLICATION_ROUTES", "127.0.0.1:5001=127.0.0.1:6001")
+    assert main(["--config", str(write_config(tmp_path))]) == 2
+    assert "PYBROKER_REPLICATION_ROUTES is set, but the store is not <replicatedLevelDB>" in capsys.readouterr().err

@@ -5,6 +5,7 @@ imports itself back through others.
     config -> the setting types of core, store and stomp
     server -> stomp, core, store.contract, config
     ha (one lifecycle per master/slave mode) -> server, the stores, config
+    network (bridges, beside ha) -> server, core, config, stomp
     cli -> anything; message and fence are shared by every layer and import nothing.
 """
 
@@ -28,7 +29,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "config": ("core", "store", "stomp", *SHARED),
     "server": ("stomp", "core", "store.contract", "config", *SHARED),
     "ha": ("server", "store", "config", *SHARED),
-    "cli": ("ha", "server", "config", "logs", *SHARED),
+    # networks of brokers sit beside ha: a term's bridges feed and drain the core over stomp frames
+    "network": ("server", "core", "config", "stomp", *SHARED),
+    "cli": ("ha", "network", "server", "config", "logs", *SHARED),
     "__main__": ("cli",),
 }
 
@@ -129,6 +132,14 @@ def test_an_upward_import_is_reported_with_what_the_layer_may_import():
 def test_a_module_outside_every_layer_is_reported():
     assert layer_violations({"bridge.network": set()}) == [
         "bridge.network: in no layer (add its package to the layer table and its docstring)"
+    ]
+
+
+def test_core_and_server_may_not_import_the_network():
+    graph: Graph = {"core.broker": {"network.bridge"}, "server": {"network.service"}}
+    assert layer_violations(graph) == [
+        "core.broker imports network.bridge: core may import only store.contract, message, fence",
+        "server imports network.service: server may import only stomp, core, store.contract, config, message, fence",
     ]
 
 

@@ -102,10 +102,19 @@ def test_shrink_needs_at_least_one_run() -> None:
         shrink(schedule_of(2), lambda s: True, runs=0)
 
 
-def test_compact_moves_faults_to_the_warm_up_and_ends_after_the_settle() -> None:
+def test_compact_moves_faults_to_the_warm_up_and_keeps_the_time_after_them() -> None:
     schedule = Schedule(
         seed=1, duration_s=100, topology="t", faults=(ScheduledFault("kill", 50.0, 4.0, "master", "g"),)
     )
     moved = compact(schedule)
     assert moved.faults[0].start_s == 3.0
-    assert moved.duration_s == 3.0 + 4.0 + 5.0
+    assert moved.duration_s == 100 - 47.0
+
+
+def test_the_time_after_the_last_fault_is_halved_while_the_run_fails() -> None:
+    schedule = Schedule(
+        seed=1, duration_s=100, topology="t", faults=(ScheduledFault("steal_lock", 3.0, 0.0, "store", "g"),)
+    )
+    # The failure shows 20 s after the theft: a run must last at least until then.
+    report = shrink(schedule, lambda s: s.duration_s >= 23.0, runs=1)
+    assert 23.0 <= report.smallest.duration_s < 2 * 23.0

@@ -108,10 +108,6 @@ def test_not_persistent_has_no_store() -> None:
 @pytest.mark.parametrize(
     ("inner", "expected"),
     [
-        (
-            '<networkConnectors><networkConnector uri="static:(tcp://a:61616)"/></networkConnectors>',
-            "activemq.xml: <networkConnectors> is not supported by pybroker yet",
-        ),
         ("<systemUsage/>", "activemq.xml: <systemUsage> is not supported by pybroker yet"),
         (
             "<plugins><statisticsBrokerPlugin/></plugins>",
@@ -144,11 +140,20 @@ def test_replicated_leveldb_with_children_is_refused() -> None:
     assert "<replicatedLevelDB> takes no child elements" in refusal(text)
 
 
-def test_openwire_connector_is_refused() -> None:
-    text = bare("").replace("stomp://0.0.0.0:61613", "tcp://0.0.0.0:61616")
-    message = refusal(text)
-    assert "scheme 'tcp' is not supported by pybroker yet" in message
+def test_other_connector_schemes_are_refused() -> None:
+    message = refusal(bare("").replace("stomp://0.0.0.0:61613", "ssl://0.0.0.0:61616"))
+    assert "scheme 'ssl' is not supported by pybroker yet" in message
     assert "<transportConnector name='stomp'>" in message
+
+
+def test_a_tcp_connector_is_the_bridge_listener_not_a_stomp_one() -> None:
+    # Clients need a STOMP connector; the tcp:// one only accepts other brokers' bridges.
+    only_tcp = bare("").replace("stomp://0.0.0.0:61613", "tcp://0.0.0.0:61616")
+    assert "needs at least one stomp <transportConnector>" in refusal(only_tcp)
+    with_options = bare("").replace(
+        "</transportConnectors>", '<transportConnector name="ow" uri="tcp://0.0.0.0:61616?x=1"/></transportConnectors>'
+    )
+    assert "options on the inter-broker listener are not supported" in refusal(with_options)
 
 
 def test_unknown_connector_option_is_refused() -> None:
@@ -230,10 +235,10 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_load_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "activemq.xml"
-    path.write_text(bare("<networkConnectors/>"))
+    path.write_text(bare("<systemUsage/>"))
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value).startswith(f"{path}: <networkConnectors>")
+    assert str(info.value).startswith(f"{path}: <systemUsage>")
 
 
 # -- plugins and destination policies --------------------------------------------------------------

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from harness.broker.config.activemq_xml import ConfigError, parse_config
 from harness.broker.config.replicated_leveldb import (
+    ROUTES_ENV,
     ReplicatedConfigError,
     ReplicatedStoreConfig,
     parse_replicated_leveldb,
+    parse_routes,
     timespan_ms,
 )
 
@@ -102,3 +106,17 @@ def test_activemq_xml_with_replicated_leveldb() -> None:
 def test_activemq_xml_error_names_the_file() -> None:
     with pytest.raises(ConfigError, match=r"activemq.xml: <replicatedLevelDB sync=\"local_mem\">"):
         parse_config(_activemq_xml('<replicatedLevelDB directory="/d" sync="local_mem"/>'))
+
+
+def test_replication_routes_map_a_published_address_to_the_one_dialled() -> None:
+    routes = parse_routes(" 127.0.0.1:5001=127.0.0.1:6001, amq2:61619=proxy:7002 ,")
+    config = dataclasses.replace(_parse(hostname="amq1"), routes=routes)
+    assert config.route("127.0.0.1:5001") == "127.0.0.1:6001"
+    assert config.route("amq2:61619") == "proxy:7002"
+    assert config.route("amq3:61619") == "amq3:61619", "an address without a route is dialled as published"
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:5001", "127.0.0.1:5001=proxy", "=127.0.0.1:1", "a:1=b:port"])
+def test_malformed_replication_routes_are_refused(text: str) -> None:
+    with pytest.raises(ReplicatedConfigError, match=f"{ROUTES_ENV}: expected published=dialled host:port pairs"):
+        parse_routes(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.broker.ha.zk_group import Elected, GroupView, Member, choose_master
+from harness.broker.ha.zk_group import Elected, GroupView, Member, choose_master, may_rejoin
 from harness.broker.store.replicated import Position
 
 
@@ -59,3 +59,23 @@ def test_the_new_term_is_newer_than_every_position() -> None:
     members = (_member("amq1", (9, 3)), _member("amq2", (9, 3)))
     elected = choose_master(GroupView(members, None, -1), quorum=2)
     assert elected is not None and elected.term == 10
+
+
+def test_a_lagging_slave_rejoins_a_master_that_still_serves() -> None:
+    # amq1 serves term 4 with amq2 following; amq3's stream broke: it stands, having seen term 4 end.
+    members = (_member("amq1", None), _member("amq2", None), _member("amq3", (4, 10), lost=4))
+    view = GroupView(members, Elected("amq1", "amq1:61619", 4), 7)
+    assert choose_master(view, quorum=2) is None, "one member alone cannot elect"
+    assert may_rejoin(view, "amq3", lost_term=4, followed_term=4)
+
+
+def test_no_rejoining_a_master_whose_term_is_over_or_gone() -> None:
+    elected = Elected("amq1", "amq1:61619", 4)
+    standing_master = (_member("amq1", (4, 12), lost=4), _member("amq3", (4, 10), lost=4))
+    assert not may_rejoin(GroupView(standing_master, elected, 7), "amq3", 4, 4), "its term ended: it stands"
+    master_left = (_member("amq2", None), _member("amq3", (4, 10), lost=4))
+    assert not may_rejoin(GroupView(master_left, elected, 7), "amq3", 4, 4), "it left the group"
+    serving = (_member("amq1", None), _member("amq3", (4, 10), lost=4))
+    assert not may_rejoin(GroupView(serving, elected, 7), "amq3", 3, 3), "a term it never followed: follow it"
+    assert not may_rejoin(GroupView(serving, elected, 7), "amq3", 4, 5), "it followed a newer term already"
+    assert not may_rejoin(GroupView(serving, elected, 7), "amq1", 4, 4), "the master does not rejoin itself"

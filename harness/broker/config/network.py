@@ -1,0 +1,251 @@
+"""``<networkConnectors>`` and the inter-broker listener of activemq.xml -> ``NetworkConfig``.
+
+The same elements and attributes as ActiveMQ, with ActiveMQ's defaults (activemq-broker 5.17:
+NetworkBridgeConfiguration, DiscoveryNetworkConnector, SimpleDiscoveryAgent, MulticastDiscoveryAgent),
+except decreaseNetworkConsumerPriority, whose default follows the 5.17 release the harness runs
+against (false; it became true in 5.18). Anything else on a connector is refused by name.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
+
+Discovery = Literal["static", "masterslave", "multicast"]
+
+DEFAULT_CONNECTOR_NAME = "NC"
+DEFAULT_NETWORK_TTL = 1
+DEFAULT_PREFETCH_SIZE = 1000
+# SimpleDiscoveryAgent (static:): reconnect after 1 s, doubling up to 30 s.
+DEFAULT_INITIAL_RECONNECT_DELAY_MS = 1000
+DEFAULT_MAX_RECONNECT_DELAY_MS = 30_000
+DEFAULT_BACK_OFF_MULTIPLIER = 2.0
+# MulticastDiscoveryAgent: multicast://default is this group address; a heartbeat every 500 ms, a
+# peer is dead after 10 missed ones.
+DEFAULT_MULTICAST_HOST = "239.255.2.3"
+DEFAULT_MULTICAST_PORT = 6155
+DEFAULT_MULTICAST_GROUP = "default"
+DEFAULT_MULTICAST_HEARTBEAT_MS = 500
+DEFAULT_MULTICAST_MISSED_HEARTBEATS = 10
+
+CONNECTOR_ATTRIBUTES = frozenset(
+    {
+        "uri",
+        "name",
+        "duplex",
+        "networkTTL",
+        "conduitSubscriptions",
+        "dynamicOnly",
+        "decreaseNetworkConsumerPriority",
+        "prefetchSize",
+    }
+)
+DESTINATION_LISTS = ("excludedDestinations", "dynamicallyIncludedDestinations", "staticallyIncludedDestinations")
+_STATIC_OPTIONS = frozenset(
+    {"initialReconnectDelay", "maxReconnectDelay", "useExponentialBackOff", "backOffMultiplier"}
+)
+_MULTICAST_OPTIONS = frozenset({"group"})
+
+
+class NetworkConfigError(ValueError):
+    """A network setting pybroker cannot use; the message names the element and the attribute."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """How a connector retries a target that does not answer (or a bridge that failed)."""
+
+    initial_delay_ms: int = DEFAULT_INITIAL_RECONNECT_DELAY_MS
+    max_delay_ms: int = DEFAULT_MAX_RECONNECT_DELAY_MS
+    exponential: bool = True
+    multiplier: float = DEFAULT_BACK_OFF_MULTIPLIER
+
+    def delays_ms(self) -> list[int]:
+        """The first few delays between attempts (for the log and the tests)."""
+        out, delay = [], float(self.initial_delay_ms)
+        for _ in range(8):
+            out.append(int(delay))
+            if self.exponential:
+                delay = min(delay * self.multiplier, self.max_delay_ms)
+        return out
+
+    def next_delay_ms(self, previous_ms: int | None) -> int:
+        if previous_ms is None or not self.exponential:
+            return self.initial_delay_ms
+        return int(min(previous_ms * self.multiplier, self.max_delay_ms))
+
+
+@dataclass(frozen=True)
+class MulticastGroup:
+    host: str = DEFAULT_MULTICAST_HOST
+    port: int = DEFAULT_MULTICAST_PORT
+    group: str = DEFAULT_MULTICAST_GROUP
+    heartbeat_ms: int = DEFAULT_MULTICAST_HEARTBEAT_MS
+    missed_heartbeats: int = DEFAULT_MULTICAST_MISSED_HEARTBEATS
+
+
+@dataclass(frozen=True)
+class NetworkConnectorConfig:
+    """One ``<networkConnector>``."""
+
+    discovery: Discovery
+    # static: every target; masterslave: the pair, in failover order (no randomizing); multicast: none
+    targets: tuple[Endpoint, ...] = ()
+    multicast: MulticastGroup | None = None
+    name: str = DEFAULT_CONNECTOR_NAME
+    duplex: bool = False
+    network_ttl: int = DEFAULT_NETWORK_TTL
+    conduit_subscriptions: bool = True
+    dynamic_only: bool = False
+    decrease_network_consumer_priority: bool = False
+    prefetch_size: int = DEFAULT_PREFETCH_SIZE
+    # Queue names or ActiveMQ wildcards, physical names (no /queue/ prefix).
+    excluded: tuple[str, ...] = ()
+    dynamically_included: tuple[str, ...] = ()
+    statically_included: tuple[str, ...] = ()
+    reconnect: Reconnect = Reconnect()
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The inter-broker side of a broker: where it accepts bridges, what it advertises, its connectors."""
+
+    listen: Endpoint | None = None
+    listener_name: str = "openwire"
+    advertise: MulticastGroup | None = None  # the listener's discoveryUri
+    connectors: tuple[NetworkConnectorConfig, ...] = ()
+
+    @property
+    def advertised_endpoint(self) -> Endpoint | None:
+        """Where peers reach the listener: a wildcard bind is published under the host name, like
+        ActiveMQ's default published address."""
+        if self.listen is None:
+            return None
+        host = self.listen.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()
+        return Endpoint(host, self.listen.port)
+
+
+def parse_endpoint(uri: str, where: str) -> Endpoint:
+    try:
+        parts = urlsplit(uri.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise NetworkConfigError(f"{where}: {uri!r} is not a valid URI: {exc}") from None
+    if parts.scheme.lower() not in ("tcp", "nio"):
+        raise NetworkConfigError(
+            f"{where}: {uri!r}: scheme {parts.scheme or '(none)'!r} is not supported by pybroker yet (supported: tcp)"
+        )
+    if not parts.hostname or port is None:
+        raise NetworkConfigError(f"{where}: {uri!r} needs a host and a port")
+    if parts.query or parts.path not in ("", "/"):
+        raise NetworkConfigError(f"{where}: {uri!r}: options on a bridge target are not supported by pybroker yet")
+    return Endpoint(parts.hostname, port)
+
+
+def _split_composite(uri: str, scheme: str, where: str) -> tuple[list[str], str]:
+    """``scheme:(a,b)?opts`` or ``scheme:a`` -> ([a, b], opts)."""
+    rest = uri[len(scheme) + 1 :].strip()
+    query = ""
+    if rest.startswith("("):
+        close = rest.find(")")
+        if close < 0:
+            raise NetworkConfigError(f"{where}: {uri!r} has no closing parenthesis")
+        inner, tail = rest[1:close], rest[close + 1 :]
+        if tail and not tail.startswith("?"):
+            raise NetworkConfigError(f"{where}: {uri!r}: unexpected {tail!r} after the parenthesis")
+        query = tail[1:]
+    else:
+        inner = rest
+    members = [m for m in (s.strip() for s in inner.split(",")) if m]
+    if not members:
+        raise NetworkConfigError(f"{where}: {uri!r} names no broker")
+    return members, query
+
+
+def _options(query: str, allowed: frozenset[str], where: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in allowed:
+            raise NetworkConfigError(f"{where}: option {key!r} is not supported by pybroker yet")
+        options[key] = value
+    return options
+
+
+def parse_reconnect(options: dict[str, str], where: str) -> Reconnect:
+    def number(key: str, default: float) -> float:
+        if key not in options:
+            return default
+        try:
+            value = float(options[key])
+        except ValueError:
+            raise NetworkConfigError(f"{where}: option {key}={options[key]!r} is not a number") from None
+        if value <= 0:
+            raise NetworkConfigError(f"{where}: option {key}={options[key]!r} must be > 0")
+        return value
+
+    exponential = options.get("useExponentialBackOff", "true").lower()
+    if exponential not in ("true", "false"):
+        raise NetworkConfigError(f"{where}: option useExponentialBackOff={exponential!r} is not a boolean")
+    return Reconnect(
+        initial_delay_ms=int(number("initialReconnectDelay", DEFAULT_INITIAL_RECONNECT_DELAY_MS)),
+        max_delay_ms=int(number("maxReconnectDelay", DEFAULT_MAX_RECONNECT_DELAY_MS)),
+        exponential=exponential == "true",
+        multiplier=number("backOffMultiplier", DEFAULT_BACK_OFF_MULTIPLIER),
+    )
+
+
+def parse_multicast(uri: str, where: str) -> MulticastGroup:
+    """``multicast://default`` or ``multicast://host:port``, with ``?group=name``."""
+    try:
+        parts = urlsplit(uri.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise NetworkConfigError(f"{where}: {uri!r} is not a valid URI: {exc}") from None
+    if parts.scheme.lower() != "multicast":
+        raise NetworkConfigError(f"{where}: {uri!r}: only multicast:// discovery is supported by pybroker")
+    options = _options(parts.query, _MULTICAST_OPTIONS, where)
+    group = options.get("group", DEFAULT_MULTICAST_GROUP)
+    if parts.hostname in (None, "default"):
+        return MulticastGroup(group=group)
+    return MulticastGroup(host=parts.hostname, port=port or DEFAULT_MULTICAST_PORT, group=group)
+
+
+def parse_connector_uri(
+    uri: str, where: str
+) -> tuple[Discovery, tuple[Endpoint, ...], MulticastGroup | None, Reconnect]:
+    """The uri attribute of a ``<networkConnector>``."""
+    text = uri.strip()
+    lowered = text.lower()
+    if lowered.startswith("static:"):
+        if "failover:" in lowered:
+            raise NetworkConfigError(
+                f"{where}: {uri!r}: failover: inside static: is not supported by pybroker yet (use masterslave:)"
+            )
+        members, query = _split_composite(text, "static", where)
+        reconnect = parse_reconnect(_options(query, _STATIC_OPTIONS, where), where)
+        return "static", tuple(parse_endpoint(m, where) for m in members), None, reconnect
+    if lowered.startswith("masterslave:"):
+        members, query = _split_composite(text, "masterslave", where)
+        if len(members) < 2:
+            raise NetworkConfigError(f"{where}: {uri!r}: masterslave: needs the brokers of a master/slave pair")
+        _options(query, frozenset(), where)
+        return "masterslave", tuple(parse_endpoint(m, where) for m in members), None, Reconnect()
+    if lowered.startswith("multicast:"):
+        return "multicast", (), parse_multicast(text, where), Reconnect()
+    raise NetworkConfigError(
+        f"{where}: uri {uri!r} is not supported by pybroker yet (supported: static:(...), masterslave:(...), "
+        "multicast://...)"
+    )

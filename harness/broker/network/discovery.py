@@ -1,0 +1,119 @@
+"""Multicast discovery (ActiveMQ's multicast://): each broker announces its bridge listener on a UDP
+group every heartbeat; a broker heard is bridged to, one not heard for ``missed_heartbeats`` beats is
+dead. The packet is ``<group>.pybroker.alive.%<brokerName>%tcp://host:port``; packets of other
+groups (another run's brokers on the same machine) and this broker's own are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from harness.broker.config.network import Endpoint, MulticastGroup
+
+
+def announcement(group: str, broker: str, endpoint: Endpoint) -> bytes:
+    return f"{group}.pybroker.alive.%{broker}%{endpoint}".encode()
+
+
+def parse_announcement(data: bytes, group: str) -> tuple[str, Endpoint] | None:
+    """(brokerName, endpoint) of a packet of ``group``, or None for anything else."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    prefix = f"{group}.pybroker.alive.%"
+    if not text.startswith(prefix):
+        return None
+    broker, sep, uri = text[len(prefix) :].partition("%")
+    if not sep or not uri.startswith("tcp://"):
+        return None
+    host, sep, port = uri[len("tcp://") :].rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return broker, Endpoint(host, int(port))
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    def __init__(self, on_packet: Callable[[bytes], None]) -> None:
+        self.on_packet = on_packet
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.on_packet(data)
+
+
+class MulticastAgent:
+    def __init__(self, group: MulticastGroup, broker: str, endpoint: Endpoint | None, log: logging.Logger) -> None:
+        self.group = group
+        self.broker = broker
+        self.endpoint = endpoint
+        self.log = log
+        self.peers: dict[Endpoint, float] = {}  # last heard (monotonic)
+        self._tasks: dict[Endpoint, asyncio.Task[None]] = {}
+
+    def _socket(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(AttributeError, OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("", self.group.port))
+        membership = struct.pack("4s4s", socket.inet_aton(self.group.host), socket.inet_aton("0.0.0.0"))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        sock.setblocking(False)
+        return sock
+
+    async def run(self, bridge_to: Callable[[Endpoint], Coroutine[Any, Any, None]]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            sock = self._socket()
+        except OSError as exc:
+            self.log.error("Multicast discovery on %s:%d failed: %s", self.group.host, self.group.port, exc)
+            return
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Receiver(self._heard(bridge_to)), sock=sock)
+        beat = self.group.heartbeat_ms / 1000.0
+        dead_after = beat * self.group.missed_heartbeats
+        self.log.info("Multicast discovery on %s:%d group %s", self.group.host, self.group.port, self.group.group)
+        try:
+            while True:
+                if self.endpoint is not None:
+                    packet = announcement(self.group.group, self.broker, self.endpoint)
+                    try:
+                        transport.sendto(packet, (self.group.host, self.group.port))
+                    except OSError as exc:
+                        self.log.warning("Multicast announcement failed: %s", exc)
+                now = time.monotonic()
+                for endpoint, heard in list(self.peers.items()):
+                    if now - heard > dead_after:
+                        self.log.info(
+                            "Multicast discovery: %s not heard for %.1f s; dropping it", endpoint, now - heard
+                        )
+                        del self.peers[endpoint]
+                        task = self._tasks.pop(endpoint, None)
+                        if task is not None:
+                            task.cancel()
+                await asyncio.sleep(beat)
+        finally:
+            transport.close()
+            for task in self._tasks.values():
+                task.cancel()
+
+    def _heard(self, bridge_to: Callable[[Endpoint], Coroutine[Any, Any, None]]) -> Callable[[bytes], None]:
+        def on_packet(data: bytes) -> None:
+            found = parse_announcement(data, self.group.group)
+            if found is None or found[0] == self.broker:
+                return
+            broker, endpoint = found
+            if endpoint not in self.peers:
+                self.log.info("Multicast discovery: found %s at %s", broker, endpoint)
+                self._tasks[endpoint] = asyncio.ensure_future(bridge_to(endpoint))
+            self.peers[endpoint] = time.monotonic()
+
+        return on_packet

@@ -1,0 +1,257 @@
+"""The network side of one master term: the listener accepting other brokers' bridges and the
+connectors making this broker's own, each reconnecting like ActiveMQ's discovery agents.
+
+static:(a,b): one bridge to each target, each retried after 1 s, doubling up to 30 s (and from
+1 s again once a bridge that was up fails). masterslave:(a,b): one bridge to the first of the pair
+that accepts it (the master: a slave has no listener open). multicast: one bridge to each broker
+heard on the group (discovery.py). A bridge to this broker itself (a masterslave: connector naming
+its own pair) is refused as a loop-back, as ActiveMQ drops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from harness.broker.config.network import Endpoint, NetworkConfig, NetworkConnectorConfig
+from harness.broker.core.broker import Broker
+from harness.broker.network.bridge import Bridge, BridgeSettings, Registry
+from harness.broker.network.discovery import MulticastAgent
+from harness.broker.network.routing import QueueFilter
+from harness.broker.network.wire import frame_bytes
+from harness.broker.stomp.frames import V1_2, Frame, FrameError, FrameParser
+
+CONNECT_TIMEOUT_S = 2.0
+HANDSHAKE_TIMEOUT_S = 2.0
+
+
+class HandshakeRefused(Exception):
+    """The other end refused the bridge (a loop-back, or not a pybroker bridge listener)."""
+
+
+def _settings_headers(connector: NetworkConnectorConfig) -> dict[str, str]:
+    return {
+        "connector": connector.name,
+        "duplex": "true" if connector.duplex else "false",
+        "ttl": str(connector.network_ttl),
+        "conduit": "true" if connector.conduit_subscriptions else "false",
+        "decrease-priority": "true" if connector.decrease_network_consumer_priority else "false",
+        "prefetch": str(connector.prefetch_size),
+        "excluded": ",".join(connector.excluded),
+        "dynamic": ",".join(connector.dynamically_included),
+        "static": ",".join(connector.statically_included),
+    }
+
+
+def _settings_of(connector: NetworkConnectorConfig) -> BridgeSettings:
+    return BridgeSettings(
+        connector=connector.name,
+        ttl=connector.network_ttl,
+        conduit=connector.conduit_subscriptions,
+        decrease_priority=connector.decrease_network_consumer_priority,
+        prefetch=connector.prefetch_size,
+        queues=QueueFilter(connector),
+    )
+
+
+def _connector_from_headers(headers: dict[str, str]) -> NetworkConnectorConfig:
+    def names(key: str) -> tuple[str, ...]:
+        return tuple(n for n in headers.get(key, "").split(",") if n)
+
+    try:
+        return NetworkConnectorConfig(
+            discovery="static",
+            name=headers.get("connector", "NC"),
+            duplex=headers.get("duplex") == "true",
+            network_ttl=int(headers.get("ttl", "1")),
+            conduit_subscriptions=headers.get("conduit", "true") == "true",
+            decrease_network_consumer_priority=headers.get("decrease-priority") == "true",
+            prefetch_size=int(headers.get("prefetch", "1000")),
+            excluded=names("excluded"),
+            dynamically_included=names("dynamic"),
+            statically_included=names("static"),
+        )
+    except ValueError as exc:
+        raise HandshakeRefused(f"bad BRIDGE frame: {exc}") from None
+
+
+async def _read_frame(reader: asyncio.StreamReader, parser: FrameParser, timeout: float) -> Frame:
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = parser.pull()
+        if frame is not None:
+            return frame
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no answer")
+        data = await asyncio.wait_for(reader.read(65536), remaining)
+        if not data:
+            raise ConnectionError("closed during the handshake")
+        parser.append(data)
+
+
+class NetworkService:
+    """Runs for one master term: ``await service.run(broker)`` until cancelled."""
+
+    def __init__(self, config: NetworkConfig, log: logging.Logger) -> None:
+        self.config = config
+        self.log = log
+        self.registry: Registry | None = None
+        self._bridge_tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, broker: Broker) -> None:
+        registry = self.registry = Registry(broker)
+        server: asyncio.Server | None = None
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            listen = self.config.listen
+            if listen is not None:
+                server = await asyncio.start_server(self._accept, listen.host, listen.port, reuse_address=True)
+                self.log.info(
+                    "Connector %s started at tcp://%s:%d", self.config.listener_name, listen.host, listen.port
+                )
+            for connector in self.config.connectors:
+                if connector.discovery == "static":
+                    for target in connector.targets:
+                        tasks.append(asyncio.ensure_future(self._keep_bridged(connector, (target,))))
+                elif connector.discovery == "masterslave":
+                    tasks.append(asyncio.ensure_future(self._keep_bridged(connector, connector.targets)))
+            multicast = [c for c in self.config.connectors if c.discovery == "multicast"]
+            group = self.config.advertise or (multicast[0].multicast if multicast else None)
+            if group is not None:
+                agent = MulticastAgent(group, broker.name, self.config.advertised_endpoint, self.log)
+                tasks.append(asyncio.ensure_future(agent.run(self._on_discovered(multicast))))
+            await asyncio.Event().wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in list(self._bridge_tasks):
+                task.cancel()
+            for bridge in list(registry.bridges):
+                bridge.close()
+            if server is not None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 1.0)
+                self.log.info("Connector %s stopped", self.config.listener_name)
+
+    def _on_discovered(
+        self, connectors: list[NetworkConnectorConfig]
+    ) -> Callable[[Endpoint], Coroutine[Any, Any, None]]:
+        """What runs while a broker is heard on the group (the agent cancels it once it is not)."""
+
+        async def bridge_to(endpoint: Endpoint) -> None:
+            await asyncio.gather(*(self._keep_bridged(c, (endpoint,)) for c in connectors))
+
+        return bridge_to
+
+    # -- the connectors' side -------------------------------------------------------------------------
+
+    async def _keep_bridged(self, connector: NetworkConnectorConfig, targets: tuple[Endpoint, ...]) -> None:
+        """Keep one bridge up to the first of ``targets`` that accepts it, reconnecting as ActiveMQ does."""
+        delay: int | None = None
+        while True:
+            for target in targets:
+                try:
+                    bridge = await self._connect(connector, target)
+                except HandshakeRefused as exc:
+                    self.log.info("Network connector %s: %s refused the bridge: %s", connector.name, target, exc)
+                    continue
+                except (OSError, TimeoutError, ConnectionError, FrameError) as exc:
+                    self.log.debug("Network connector %s: %s unreachable: %s", connector.name, target, exc)
+                    continue
+                self.log.info(
+                    "Network connection between %s and %s (%s) has been established",
+                    bridge.local,
+                    target,
+                    bridge.peer,
+                )
+                await self._serve(bridge)
+                self.log.info("Network bridge %s to %s (%s) stopped", connector.name, target, bridge.peer)
+                delay = None
+                break
+            delay = connector.reconnect.next_delay_ms(delay)
+            await asyncio.sleep(delay / 1000.0)
+
+    async def _connect(self, connector: NetworkConnectorConfig, target: Endpoint) -> Bridge:
+        assert self.registry is not None
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port), CONNECT_TIMEOUT_S)
+        try:
+            headers = {"broker": self.registry.broker.name, **_settings_headers(connector)}
+            writer.write(frame_bytes("BRIDGE", headers))
+            parser = FrameParser(V1_2)
+            answer = await _read_frame(reader, parser, HANDSHAKE_TIMEOUT_S)
+            if answer.command == "ERROR":
+                raise HandshakeRefused(answer.headers.get("message", "refused"))
+            if answer.command != "BRIDGED" or not answer.headers.get("broker"):
+                raise HandshakeRefused(f"unexpected {answer.command} frame")
+        except BaseException:
+            writer.transport.abort()
+            raise
+        return Bridge(
+            self.registry,
+            answer.headers["broker"],
+            _settings_of(connector),
+            reader,
+            writer,
+            forward=True,
+            advertise=connector.duplex,
+            log=self.log,
+            parser=parser,
+        )
+
+    async def _serve(self, bridge: Bridge) -> None:
+        task = asyncio.ensure_future(bridge.run())
+        self._bridge_tasks.add(task)
+        try:
+            await task
+        finally:
+            self._bridge_tasks.discard(task)
+
+    # -- the listener's side ------------------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        registry = self.registry
+        assert registry is not None
+        parser = FrameParser(V1_2)
+        try:
+            hello = await _read_frame(reader, parser, HANDSHAKE_TIMEOUT_S)
+            if hello.command != "BRIDGE" or not hello.headers.get("broker"):
+                raise HandshakeRefused(f"expected BRIDGE, got {hello.command}")
+            peer = hello.headers["broker"]
+            if peer == registry.broker.name:
+                raise HandshakeRefused(f"loop-back: {peer} is this broker")
+            connector = _connector_from_headers(hello.headers)
+        except HandshakeRefused as exc:
+            writer.write(frame_bytes("ERROR", {"message": str(exc)}))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.drain(), 1.0)
+            writer.close()
+            return
+        except (OSError, TimeoutError, ConnectionError, FrameError):
+            writer.transport.abort()
+            return
+        writer.write(frame_bytes("BRIDGED", {"broker": registry.broker.name}))
+        bridge = Bridge(
+            registry,
+            peer,
+            _settings_of(connector),
+            reader,
+            writer,
+            forward=connector.duplex,
+            advertise=True,
+            log=self.log,
+            parser=parser,
+        )
+        self.log.info(
+            "Network connection between %s and %s (%s) has been established (%s)",
+            registry.broker.name,
+            peer,
+            connector.name,
+            "duplex" if connector.duplex else "inbound",
+        )
+        await self._serve(bridge)
