@@ -14,16 +14,20 @@ the vendors under the same clients, they are not absolute capacity.
 
 With ``--replicated``, pybroker is also measured as a 3-node replicated group on a 3-node ZooKeeper
 ensemble, once per sync mode (quorum_mem, quorum_disk), each row beside the one-node shared-file row
-and with its ratio to it (all on this machine: the three brokers and ZooKeeper share its cores).
+and with its ratio to it (all on this machine: the three brokers and ZooKeeper share its cores). The
+one-node broker and both replicated groups stay up together and are measured in turn, ``--rounds``
+times (default 3): on a machine whose load changes, each ratio is the median of the rounds' ratios,
+each taken between rounds run one after the other.
 
     python bench/throughput.py
     python bench/throughput.py --producers 4 --consumers 4 --messages 2000 --queued 100000
-    python bench/throughput.py --replicated --queued 0
+    python bench/throughput.py --replicated --queued 0 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import statistics
 import sys
@@ -237,6 +241,39 @@ def one_broker(vendor: str, workdir: Path) -> Cluster:
     return Cluster(shared_file(nodes=1, name=f"bench-{vendor}"), get_vendor(vendor), LocalRuntime(workdir / vendor))
 
 
+def replicated_rounds(
+    args: argparse.Namespace, workdir: Path, results: dict[str, Throughput]
+) -> dict[str, list[tuple[float, float]]]:
+    """The one-node shared-file broker and a replicated group per sync mode, all up at once, measured in
+    turn ``args.rounds`` times. Each round's (sends/s ratio, p50 ratio) to the shared-file round just
+    before it, per replicated row; ``results`` gets each row's median round (by sends/s)."""
+    rows: dict[str, list[Throughput]] = {}
+    with contextlib.ExitStack() as stack:
+        clusters = {"pybroker shared file (rounds)": stack.enter_context(one_broker("pybroker", workdir / "rounds"))}
+        for sync in ("quorum_mem", "quorum_disk"):
+            topology = replicated(3, 3, sync, name=f"bench-replicated-{sync}")
+            runtime = LocalRuntime(workdir / sync)
+            clusters[f"pybroker replicated {sync}"] = stack.enter_context(
+                Cluster(topology, get_vendor("pybroker"), runtime)
+            )
+        for round_no in range(1, args.rounds + 1):
+            for label, cluster in clusters.items():
+                print(f"round {round_no}: {label}: {args.producers} producers x {args.messages}", file=sys.stderr)
+                measured = measure_throughput(label, cluster.master(), args.producers, args.consumers, args.messages)
+                rows.setdefault(label, []).append(measured)
+    base_label, *replicated_labels = clusters
+    ratios: dict[str, list[tuple[float, float]]] = {}
+    for label in [base_label, *replicated_labels]:
+        ordered = sorted(rows[label], key=lambda r: r.send_rate)
+        results[label] = ordered[len(ordered) // 2]
+    for label in replicated_labels:
+        ratios[label] = [
+            (row.send_rate / base.send_rate, row.percentile(0.5) / base.percentile(0.5))
+            for row, base in zip(rows[label], rows[base_label], strict=True)
+        ]
+    return ratios
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--producers", type=int, default=4, help="concurrent producers (default 4)")
@@ -246,9 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--replicated", action="store_true", help="add pybroker rows for the replicated store, one per sync mode"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="with --replicated: rounds of each row (default 3)")
     args = parser.parse_args(argv)
-    if min(args.producers, args.consumers, args.messages) < 1 or args.queued < 0:
-        parser.error("--producers, --consumers and --messages must be at least 1, --queued at least 0")
+    if min(args.producers, args.consumers, args.messages, args.rounds) < 1 or args.queued < 0:
+        parser.error("--producers, --consumers, --messages and --rounds must be at least 1, --queued at least 0")
 
     results: dict[str, Throughput] = {}
     memory: tuple[int, int, float] | None = None
@@ -266,14 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                     before = rss_kib(node)
                     seconds = fill(node, args.queued)
                     memory = (before, rss_kib(node), seconds)
-        for sync in ("quorum_mem", "quorum_disk") if args.replicated else ():
-            topology = replicated(3, 3, sync, name=f"bench-replicated-{sync}")
-            with Cluster(topology, get_vendor("pybroker"), LocalRuntime(Path(tmp) / sync)) as cluster:
-                print(f"pybroker replicated {sync}: {args.producers} producers x {args.messages}", file=sys.stderr)
-                label = f"pybroker replicated {sync}"
-                results[label] = measure_throughput(
-                    label, cluster.master(), args.producers, args.consumers, args.messages
-                )
+        replicated_ratios = replicated_rounds(args, Path(tmp), results) if args.replicated else {}
 
     print(
         f"\npersistent {len(PAYLOAD)}-byte messages with receipts: {args.producers} producers x {args.messages} "
@@ -293,13 +324,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{ratio(py.percentile(0.5), amq.percentile(0.5))}, "
         f"p99 latency {ratio(py.percentile(0.99), amq.percentile(0.99))}"
     )
-    for label, result in results.items():
-        if label.startswith("pybroker replicated"):
-            print(
-                f"{label} / pybroker shared file (one node): sends/s {ratio(result.send_rate, py.send_rate)}, "
-                f"consumed/s {ratio(result.end_to_end_rate, py.end_to_end_rate)}, "
-                f"p50 latency {ratio(result.percentile(0.5), py.percentile(0.5))}"
-            )
+    for label, ratios in replicated_ratios.items():
+        sends = statistics.median(r[0] for r in ratios)
+        p50 = statistics.median(r[1] for r in ratios)
+        print(
+            f"{label} / pybroker shared file (one node), median of {len(ratios)} rounds "
+            f"({', '.join(f'{r[0]:.2f}' for r in ratios)}): sends/s {sends:.2f}, p50 latency {p50:.2f}"
+        )
     if memory is not None:
         before, after, seconds = memory
         per_message = (after - before) * 1024 / args.queued

@@ -49,7 +49,7 @@ from harness.broker.store.files import fsync_dir
 from harness.broker.store.group_commit import fail
 from harness.broker.store.journal import JOURNAL_DIR, Journal, list_segments, read_segment, recover
 from harness.broker.store.records import decode_ops, encode_ops
-from harness.broker.store.replication_protocol import Frame, Kind, Link, ProtocolError
+from harness.broker.store.replication_protocol import Acknowledger, Frame, Kind, Link, ProtocolError
 
 POSITION_FILE = "position.json"
 _KEPT_EPOCHS = 4
@@ -437,7 +437,8 @@ async def follow_master(
             partial(open_epoch, config.directory, start, messages, subscriptions, lambda: True, failure.append)
         )
         position = start
-        link.send(Frame(Kind.ACK, {"seq": start.seq}))
+        acks = Acknowledger(link)
+        acks.ack(start.seq)
         on_caught_up(start)
         log.info(
             "Attached to the master at %s:%d as a replica: %d message(s) at position %s",
@@ -462,9 +463,9 @@ async def follow_master(
             if failure:
                 raise FollowEnded(f"the local journal failed: {failure[0]}", None)
             if disk:
-                written.add_done_callback(partial(_ack_when_written, link, seq))
+                written.add_done_callback(partial(_ack_when_written, acks, seq))
             else:
-                link.send(Frame(Kind.ACK, {"seq": seq}))
+                acks.ack(seq)
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
         reason = f"the link to the master closed ({type(exc).__name__})"
     except TimeoutError:
@@ -483,6 +484,6 @@ async def follow_master(
     raise FollowEnded(reason, position)
 
 
-def _ack_when_written(link: Link, seq: int, written: asyncio.Future[None]) -> None:
+def _ack_when_written(acks: Acknowledger, seq: int, written: asyncio.Future[None]) -> None:
     if not written.cancelled() and written.exception() is None:
-        link.send(Frame(Kind.ACK, {"seq": seq}))
+        acks.ack(seq)

@@ -65,7 +65,11 @@ async def read_frame(reader: asyncio.StreamReader) -> Frame:
 
 
 class Link:
-    """One side of a replication connection: frames out in order, frames in one at a time."""
+    """One side of a replication connection: frames out in order, frames in one at a time.
+
+    Frames sent during one turn of the event loop leave in one write (a master under load sends each
+    slave many WAL frames per turn; a slave acknowledges in bursts), flushed when the turn ends.
+    """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, silence_s: float) -> None:
         self.reader = reader
@@ -73,15 +77,27 @@ class Link:
         self.silence_s = silence_s
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self._out: list[bytes] = []
 
     def send(self, frame: Frame) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(encode(frame))
+        if self.writer.is_closing():
+            return
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._out.append(encode(frame))
+
+    def flush(self) -> None:
+        """Write what was sent so far (called at the end of the loop's turn, and before closing)."""
+        out, self._out = self._out, []
+        if out and not self.writer.is_closing():
+            self.writer.write(b"".join(out))
 
     async def receive(self) -> Frame:
         """The next frame other than a heartbeat; TimeoutError after ``silence_s`` without any frame."""
         while True:
-            frame = await asyncio.wait_for(read_frame(self.reader), self.silence_s)
+            # asyncio.timeout, not wait_for: no task per frame (a frame already buffered is read at once).
+            async with asyncio.timeout(self.silence_s):
+                frame = await read_frame(self.reader)
             if frame.kind != Kind.HEARTBEAT:
                 return frame
 
@@ -92,11 +108,35 @@ class Link:
             self.send(Frame(Kind.HEARTBEAT))
 
     def close(self) -> None:
+        self.flush()
         if not self.writer.is_closing():
             self.writer.close()
 
     def abort(self) -> None:
-        """Reset the connection at once (a deposed or stopping master)."""
+        """Reset the connection at once (a deposed or stopping master); an ERROR frame sent just before
+        is written first."""
+        self.flush()
         transport = self.writer.transport
         if transport is not None and not transport.is_closing():
             transport.abort()
+
+
+class Acknowledger:
+    """A slave's acknowledgements: one ACK per turn of the event loop, for the highest seq held by then
+    (an ACK covers every write up to its seq)."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self._seq = -1
+        self._sent = -1
+
+    def ack(self, seq: int) -> None:
+        if seq > self._seq:
+            if self._seq == self._sent:
+                asyncio.get_running_loop().call_soon(self._send)
+            self._seq = seq
+
+    def _send(self) -> None:
+        if self._seq > self._sent:
+            self._sent = self._seq
+            self.link.send(Frame(Kind.ACK, {"seq": self._seq}))
