@@ -70,7 +70,6 @@ class Views:
     receives: list[Op]  # client ops named receive
     acks: list[Op]  # client ops named ack
     deliveries: list[Op]  # see is_delivery
-    delivery_positions: list[int]  # the position in ops of each delivery
     deliveries_and_acks: list[Op]  # deliveries, and client acks that carry a message key
     confirmations: list[Op]  # client ok send, receive or ack: work a node confirmed
     session_events: list[Op]  # deliveries, and consumers' ok subscribed and unsubscribed records
@@ -93,14 +92,13 @@ def _views(ops: Sequence[Op]) -> Views:
     acks: list[Op] = []
     others: list[Op] = []
     deliveries: list[Op] = []
-    positions: list[int] = []
     deliveries_and_acks: list[Op] = []
     confirmations: list[Op] = []
     session_events: list[Op] = []
     session_processes: set[int | str] = set()
     nemesis: list[Op] = []
     probes: list[Op] = []
-    for position, op in enumerate(ops):
+    for op in ops:
         process = op.process
         if process == NEMESIS:
             nemesis.append(op)
@@ -115,7 +113,6 @@ def _views(ops: Sequence[Op]) -> Views:
                 confirmations.append(op)
                 if isinstance(op.value, MessageKey):
                     deliveries.append(op)
-                    positions.append(position)
                     deliveries_and_acks.append(op)
                     session_events.append(op)
         elif f == ACK:
@@ -139,7 +136,6 @@ def _views(ops: Sequence[Op]) -> Views:
         receives=receives,
         acks=acks,
         deliveries=deliveries,
-        delivery_positions=positions,
         deliveries_and_acks=deliveries_and_acks,
         confirmations=confirmations,
         session_events=session_events,
@@ -158,7 +154,11 @@ def deliveries_before(ops: Sequence[Op], time_ns: int) -> list[Op]:
     # The running maximum of the times, so that the first op at or after time_ns is found by bisection.
     reached = shared("time-reached", ops, lambda all_ops: list(accumulate(map(_time, all_ops), max)))
     stop = bisect.bisect_left(reached, time_ns)
-    return found.deliveries[: bisect.bisect_left(found.delivery_positions, stop)]
+    # Where each delivery is in ops: asked for only when a lone consumer's session is checked.
+    positions = shared(
+        "delivery-positions", ops, lambda all_ops: [i for i, op in enumerate(all_ops) if is_delivery(op)]
+    )
+    return found.deliveries[: bisect.bisect_left(positions, stop)]
 
 
 def delivery_ops(ops: Sequence[Op]) -> list[Op]:
