@@ -6,18 +6,24 @@ the probe polls every node, and the nemesis kills the master now and then so tha
 changes. It is written as JSON lines like a saved history, then each size is measured in a process of
 its own (so that its peak memory is its own): load (``History.load``), then every standard checker on
 the loaded ops, one by one, each figure printed as seconds and operations per second, and the peak
-resident memory of that process.
+resident memory of that process. Each figure is given as wall-clock seconds and as the CPU seconds of
+the process: on a shared machine the wall clock measures the other load as much as the code.
+
+``--baseline DIR`` measures another checkout too (``git worktree add DIR COMMIT``), in the same run, on
+the same histories, alternating with this one, and prints the ratio of their load + check times.
 
 The machine is shared: run it a few times (``--repeat``) and read the spread, not one figure.
 
     python bench/checkers.py
     python bench/checkers.py --ops 100000 --ops 1000000 --repeat 3
+    python bench/checkers.py --ops 1000000 --baseline /tmp/before
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -129,30 +135,46 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
-def measure_one(path: Path) -> None:
+class Clock:
+    """Wall-clock and CPU seconds of this process since it was made."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def took(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def line(what: str, count: int, wall: float, cpu: float, extra: str = "") -> str:
+    return f"  {what:<22} {wall:7.2f} s {cpu:7.2f} s cpu  {count / cpu:>11,.0f} ops/cpu-s{extra}"
+
+
+def measure_one(path: Path, figures: Path | None = None) -> None:
     """Load ``path`` and run every standard checker on it, printing one line per figure."""
-    start = time.perf_counter()
+    source = Path(sys.modules["harness"].__file__ or "").parent.parent
+    print(f"  {'':<22} {'wall':>9} {'':<13}  (harness from {source})")
+    clock = Clock()
     history = History.load(path)
-    load_s = time.perf_counter() - start
+    load_wall, load_cpu = clock.took()
     ops = history.ops()
     count = len(ops)
-    print(f"  load             {load_s:7.2f} s  {count / load_s:>12,.0f} ops/s")
+    print(line("load", count, load_wall, load_cpu))
     total = 0.0
     for name, checker in standard_checkers(groups={"pair": list(NODES)}).items():
-        start = time.perf_counter()
+        clock = Clock()
         verdict = run_checkers(ops, {name: checker})
-        took = time.perf_counter() - start
-        total += took
-        print(f"  {name:<16} {took:7.2f} s  {count / took:>12,.0f} ops/s  valid={verdict.valid}")
-    start = time.perf_counter()
+        wall, cpu = clock.took()
+        total += cpu
+        print(line(name, count, wall, cpu, f"  valid={verdict.valid}"))
+    clock = Clock()
     verdict = run_checkers(ops, standard_checkers(groups={"pair": list(NODES)}))
-    together_s = time.perf_counter() - start
-    print(
-        f"  every checker    {together_s:7.2f} s  {count / together_s:>12,.0f} ops/s  (run together; "
-        f"one by one they took {total:.2f} s)"
-    )
-    print(f"  load + check     {load_s + together_s:7.2f} s")
-    print(f"  peak memory      {peak_rss_mib():7.0f} MiB")
+    wall, cpu = clock.took()
+    print(line("every checker", count, wall, cpu, f"  (run together; one by one {total:.2f} cpu-s)"))
+    print(line("load + check", count, load_wall + wall, load_cpu + cpu))
+    print(f"  peak memory            {peak_rss_mib():7.0f} MiB", flush=True)
+    if figures is not None:
+        totals = {"load_cpu": load_cpu, "check_cpu": cpu, "wall": load_wall + wall, "rss_mib": peak_rss_mib()}
+        figures.write_text(json.dumps(totals))
 
 
 def main() -> None:
@@ -160,10 +182,12 @@ def main() -> None:
     parser.add_argument("--ops", type=int, action="append", help="history sizes (default 100k, 1M, 5M)")
     parser.add_argument("--repeat", type=int, default=1, help="measure each size this many times")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline", type=Path, help="another checkout whose harness is measured alongside")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # one size, in this process
+    parser.add_argument("--figures", type=Path, help=argparse.SUPPRESS)  # where --measure leaves its totals
     args = parser.parse_args()
     if args.measure is not None:
-        measure_one(args.measure)
+        measure_one(args.measure, args.figures)
         return
     with tempfile.TemporaryDirectory(prefix="bench-checkers-") as tmp:
         for size in args.ops or [100_000, 1_000_000, 5_000_000]:
@@ -173,7 +197,32 @@ def main() -> None:
             for run in range(args.repeat):
                 if args.repeat > 1:
                     print(f" run {run + 1} of {args.repeat}", flush=True)
-                subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True)
+                totals: list[dict[str, float]] = []
+                for root in [None] if args.baseline is None else [args.baseline, None]:
+                    env = dict(os.environ)
+                    if root is not None:
+                        if not (root / "harness" / "history.py").is_file():
+                            parser.error(f"--baseline {root}: no harness/history.py there")
+                        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+                    figures = Path(tmp) / "figures.json"
+                    command = [sys.executable, __file__, "--measure", str(path), "--figures", str(figures)]
+                    subprocess.run(command, check=True, env=env)
+                    totals.append(json.loads(figures.read_text()))
+                if len(totals) == 2:
+                    before, after = totals
+                    for what in ("load_cpu", "check_cpu"):
+                        print(
+                            f"  {what}: baseline {before[what]:.2f} s, this {after[what]:.2f} s, "
+                            f"{before[what] / after[what]:.2f}x"
+                        )
+                    cpu_before = before["load_cpu"] + before["check_cpu"]
+                    cpu_after = after["load_cpu"] + after["check_cpu"]
+                    print(
+                        f"  load + check cpu: baseline {cpu_before:.2f} s, this {cpu_after:.2f} s, "
+                        f"{cpu_before / cpu_after:.2f}x; peak memory {before['rss_mib']:.0f} MiB -> "
+                        f"{after['rss_mib']:.0f} MiB",
+                        flush=True,
+                    )
             path.unlink()
 
 

@@ -318,12 +318,26 @@ class Cluster:
             time.sleep(0.05)
 
     def _wait_running(self, names: list[str], settle: float) -> None:
-        """Slaves open no port, so the best sign of health is a process that stays up."""
-        time.sleep(settle)
-        for name in names:
-            node = self.nodes[name]
-            if not node.alive:
-                raise NodeError(f"node {name} exited during start-up; its log ends with:\n{node.logs(tail=30)}")
+        """Slaves open no port: a node is up once it has logged that it waits for the lock (or holds its
+        replica), or failing that, once it has stayed alive for ``settle`` seconds. A slave that logs
+        standby at once (pybroker) is not kept waiting; one still starting (a JVM) gets ``settle``."""
+        deadline = time.monotonic() + settle
+        waiting = list(names)
+        while True:
+            for name in names:
+                node = self.nodes[name]
+                if not node.alive:
+                    raise NodeError(f"node {name} exited during start-up; its log ends with:\n{node.logs(tail=30)}")
+            waiting = [name for name in waiting if not self._logged_standby(self.nodes[name])]
+            if not waiting or time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
+
+    @staticmethod
+    def _logged_standby(node: Node) -> bool:
+        """Whether the node's current run has logged one of STANDBY_LOG_LINES."""
+        current_run = node.logs().rsplit(START_MARKER, 1)[-1]
+        return any(line in current_run for line in STANDBY_LOG_LINES)
 
     def __enter__(self) -> Cluster:
         try:
@@ -498,8 +512,7 @@ class Cluster:
         while time.monotonic() < deadline:
             if not node.alive:
                 raise ClusterError(f"node {node.name} exited; its log ends with:\n{node.logs(tail=20)}")
-            current_run = node.logs().rsplit(START_MARKER, 1)[-1]
-            if any(line in current_run for line in STANDBY_LOG_LINES) and self.role(node.name) == "slave":
+            if self._logged_standby(node) and self.role(node.name) == "slave":
                 # Still a slave a moment later: not a node on its way to serving.
                 standing_by_since = standing_by_since or time.monotonic()
                 if time.monotonic() - standing_by_since >= STANDBY_SETTLE_S:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import accumulate
 from typing import Any, Literal
 
 from harness.checkers._shared import shared
-from harness.history import NEMESIS, PROBE, RECEIVE, SEND, MessageKey, Op
+from harness.history import ACK, NEMESIS, PROBE, RECEIVE, SEND, SUBSCRIBED, UNSUBSCRIBED, MessageKey, Op
 from harness.history import completions as _completions
 
 HistoryLike = Iterable[Op]
@@ -33,10 +35,15 @@ def as_ops(history: HistoryLike) -> list[Op]:
     return sorted(history, key=lambda op: op.index)
 
 
+_index = operator.attrgetter("index")
+_time = operator.attrgetter("time_ns")
+
+
 def _in_order(ops: Sequence[Op]) -> list[Op]:
-    if isinstance(ops, list) and all(a.index < b.index for a, b in pairwise(ops)):
+    indexes = list(map(_index, ops))
+    if isinstance(ops, list) and all(map(operator.lt, indexes, indexes[1:])):
         return ops
-    return sorted(ops, key=lambda op: op.index)
+    return sorted(ops, key=_index)
 
 
 def is_client(op: Op) -> bool:
@@ -50,9 +57,113 @@ def is_delivery(op: Op) -> bool:
     return op.f == RECEIVE and op.type == "ok" and isinstance(op.value, MessageKey) and is_client(op)
 
 
+@dataclass(frozen=True, slots=True)
+class Views:
+    """The ops of a history sorted out in one pass, each list in history order (built once per run).
+
+    A checker walks the few kinds of ops it reads instead of the whole history: a long history is
+    mostly sends, deliveries and acks, and testing each op against each checker's filter took longer
+    than the checks.
+    """
+
+    sends: list[Op]  # client ops named send: invokes and completions
+    receives: list[Op]  # client ops named receive
+    acks: list[Op]  # client ops named ack
+    deliveries: list[Op]  # see is_delivery
+    delivery_positions: list[int]  # the position in ops of each delivery
+    deliveries_and_acks: list[Op]  # deliveries, and client acks that carry a message key
+    confirmations: list[Op]  # client ok send, receive or ack: work a node confirmed
+    session_events: list[Op]  # deliveries, and consumers' ok subscribed and unsubscribed records
+    session_processes: set[int | str]  # processes that recorded a subscribed or unsubscribed
+    nemesis: list[Op]
+    probes: list[Op]
+    first_client_ns: int | None  # the earliest client op
+    origin: int  # the earliest op (0 for no ops)
+    last_ns: int | None  # the latest op
+
+
+def views(ops: Sequence[Op]) -> Views:
+    """:class:`Views` of ``ops`` (in history order), built once per run of the checkers."""
+    return shared("views", ops, _views)
+
+
+def _views(ops: Sequence[Op]) -> Views:
+    sends: list[Op] = []
+    receives: list[Op] = []
+    acks: list[Op] = []
+    others: list[Op] = []
+    deliveries: list[Op] = []
+    positions: list[int] = []
+    deliveries_and_acks: list[Op] = []
+    confirmations: list[Op] = []
+    session_events: list[Op] = []
+    session_processes: set[int | str] = set()
+    nemesis: list[Op] = []
+    probes: list[Op] = []
+    for position, op in enumerate(ops):
+        process = op.process
+        if process == NEMESIS:
+            nemesis.append(op)
+            continue
+        if process == PROBE:
+            probes.append(op)
+            continue
+        f = op.f
+        if f == RECEIVE:
+            receives.append(op)
+            if op.type == "ok":
+                confirmations.append(op)
+                if isinstance(op.value, MessageKey):
+                    deliveries.append(op)
+                    positions.append(position)
+                    deliveries_and_acks.append(op)
+                    session_events.append(op)
+        elif f == ACK:
+            acks.append(op)
+            if op.type == "ok":
+                confirmations.append(op)
+            if isinstance(op.value, MessageKey):
+                deliveries_and_acks.append(op)
+        elif f == SEND:
+            sends.append(op)
+            if op.type == "ok":
+                confirmations.append(op)
+        else:
+            others.append(op)
+            if f in (SUBSCRIBED, UNSUBSCRIBED) and op.type == "ok":
+                session_events.append(op)
+                session_processes.add(process)
+    client_starts = [min(map(_time, found)) for found in (sends, receives, acks, others) if found]
+    return Views(
+        sends=sends,
+        receives=receives,
+        acks=acks,
+        deliveries=deliveries,
+        delivery_positions=positions,
+        deliveries_and_acks=deliveries_and_acks,
+        confirmations=confirmations,
+        session_events=session_events,
+        session_processes=session_processes,
+        nemesis=nemesis,
+        probes=probes,
+        first_client_ns=min(client_starts, default=None),
+        origin=min(map(_time, ops), default=0),
+        last_ns=max(map(_time, ops), default=None),
+    )
+
+
+def deliveries_before(ops: Sequence[Op], time_ns: int) -> list[Op]:
+    """The deliveries among the ops that precede the first op recorded at or after ``time_ns``."""
+    found = views(ops)
+    # The running maximum of the times, so that the first op at or after time_ns is found by bisection.
+    reached = shared("time-reached", ops, lambda all_ops: list(accumulate(map(_time, all_ops), max)))
+    stop = bisect.bisect_left(reached, time_ns)
+    return found.deliveries[: bisect.bisect_left(found.delivery_positions, stop)]
+
+
 def delivery_ops(ops: Sequence[Op]) -> list[Op]:
     """Every delivery of a history (see :func:`is_delivery`), in history order; built once per run."""
-    return shared("deliveries", ops, lambda found: [op for op in found if is_delivery(op)])
+    return views(ops).deliveries
 
 
 def is_drain(op: Op) -> bool:
@@ -79,9 +190,16 @@ def completions(ops: Sequence[Op]) -> dict[int, Op]:
     return shared("completions", ops, _completions)
 
 
+def client_completions(ops: Sequence[Op], f: str) -> dict[int, Op]:
+    """The completions of the client invokes named ``f`` (send or ack): what :func:`completions` gives
+    for them, found among those ops alone (a completion has its invoke's process and name)."""
+    lists = {SEND: lambda: views(ops).sends, ACK: lambda: views(ops).acks}
+    return shared(f"completions-{f}", ops, lambda _: _completions(lists[f]()))
+
+
 def origin_ns(ops: Sequence[Op]) -> int:
     """The time all reported times are relative to: the earliest recorded op."""
-    return shared("origin", ops, lambda found: min((op.time_ns for op in found), default=0))
+    return views(ops).origin
 
 
 def rel_ms(time_ns: int, origin: int) -> float:
@@ -132,11 +250,11 @@ def send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
 
 
 def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
-    done = completions(ops)
+    done = client_completions(ops, SEND)
     rank = {"ok": 0, "info": 1, "fail": 2}
     records: dict[MessageKey, SendRecord] = {}
-    for op in ops:
-        if not (is_client(op) and op.f == SEND and op.type == "invoke" and isinstance(op.value, MessageKey)):
+    for op in views(ops).sends:
+        if not (op.type == "invoke" and isinstance(op.value, MessageKey)):
             continue
         completion = done.get(op.index)
         outcome: SendOutcome

@@ -21,17 +21,16 @@ from harness.checkers._common import (
     HistoryLike,
     MessageIdentity,
     as_ops,
-    completions,
+    client_completions,
     format_keys,
-    is_client,
-    is_delivery,
     is_drain,
     jsonable,
     message_identity,
     origin_ns,
+    views,
     where,
 )
-from harness.history import ACK, MessageKey, Op
+from harness.history import ACK, RECEIVE, MessageKey, Op
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     """Find deliveries of a message after a receipted ACK of it (valid iff none, or acks are non-durable)."""
     ops: Sequence[Op] = as_ops(history)
     origin = origin_ns(ops)
-    invoked_by = {completion.index: invoke for invoke, completion in completions(ops).items()}
+    invoked_by = {completion.index: invoke for invoke, completion in client_completions(ops, ACK).items()}
     acking: dict[int, Op] = {}  # ACK invoke index -> the delivery it acknowledges
 
     # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.
@@ -84,11 +83,14 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     acks_receipted = 0
     redeliveries: list[AckedRedelivery] = []
     problems: list[str] = []
-    for op in ops:
-        if is_delivery(op):
-            latest[(op.process, op.key)] = op
-            identity = message_identity(op)
-            found = acked.get(identity) or (acked.get((op.key, None)) if identity[1] is not None else None)
+    # Deliveries (named receive) and acks carrying a key, in history order.
+    for op in views(ops).deliveries_and_acks:
+        if op.f == RECEIVE:
+            key = op.value
+            latest[(op.process, key)] = op
+            message_id = op.meta.get("message_id")
+            identity = (key, str(message_id) if message_id else None)  # message_identity, inline: a hot loop
+            found = acked.get(identity) or (acked.get((key, None)) if identity[1] is not None else None)
             if found is None:
                 continue
             ack, first = found
@@ -112,7 +114,7 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
                     f"(the delivery it acked came {where(first, origin)}): expected no delivery after a "
                     "receipted ACK"
                 )
-        elif is_client(op) and op.f == ACK and isinstance(op.value, MessageKey):
+        else:
             if op.type == "invoke":
                 delivery = latest.get((op.process, op.value))
                 if delivery is not None:

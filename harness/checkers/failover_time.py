@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from harness.checkers._common import (
@@ -39,15 +41,15 @@ from harness.checkers._common import (
     delivery_ops,
     fmt_duration,
     fmt_ms,
-    is_client,
     is_drain,
     jsonable,
     origin_ns,
     rel_ms,
     send_records,
     span_ms,
+    views,
 )
-from harness.history import FAULT_END, FAULT_START, NEMESIS, RECEIVE, SEND, Op
+from harness.history import FAULT_END, FAULT_START, Op
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,12 @@ class _Fault:
     end: Op | None
 
 
-def _faults(ops: list[Op]) -> list[_Fault]:
+def _faults(nemesis: list[Op]) -> list[_Fault]:
     """Pair nemesis start and stop records, by fault_id, else by (fault, target), else in order."""
     starts: list[Op] = []
     stops: list[Op] = []
-    for op in ops:
-        if op.process == NEMESIS and isinstance(op.value, dict):
+    for op in nemesis:
+        if isinstance(op.value, dict):
             if op.f == FAULT_START:
                 starts.append(op)
             elif op.f == FAULT_END:
@@ -159,14 +161,35 @@ def _longest(points: list[int]) -> tuple[int, int] | None:
     return best
 
 
+def _after(heal: int, at: int, _node: str) -> bool:
+    return at > heal
+
+
+def _first_receipt(ok_sends: list[tuple[int, int, str]], first: int, counts: Callable[[int, str], bool]) -> int | None:
+    """The earliest receipt that ``counts`` among ``ok_sends[first:]`` (sorted by invoke time).
+
+    A receipt never precedes its send's invoke: once invokes pass the earliest receipt found, no later
+    send can beat it.
+    """
+    best: int | None = None
+    for i in range(first, len(ok_sends)):
+        invoked, done, node = ok_sends[i]
+        if best is not None and invoked > best:
+            break
+        if (best is None or done < best) and counts(done, node):
+            best = done
+    return best
+
+
 def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) -> FailoverResult:
     """Measure, per fault, the time to the first successful send and delivery after it (module doc)."""
     ops = as_ops(history)
     origin = origin_ns(ops)
     sends = send_records(ops)
 
-    workload = [op for op in ops if is_client(op) and (op.f == SEND or (op.f == RECEIVE and not is_drain(op)))]
-    run_start = min((op.time_ns for op in ops if is_client(op)), default=None)
+    kinds = views(ops)
+    workload = [*kinds.sends, *(op for op in kinds.receives if not is_drain(op))]
+    run_start = kinds.first_client_ns
     run_end = max((op.time_ns for op in workload), default=None)
 
     # Successful sends as (invoke time, receipt time, confirming node), deliveries as (time, node).
@@ -175,7 +198,7 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
         for s in sends.values()
         if s.outcome == "ok" and s.completion is not None
     )
-    send_invokes = sorted(op.time_ns for op in ops if is_client(op) and op.f == SEND and op.type == "invoke")
+    send_invokes = sorted(op.time_ns for op in kinds.sends if op.type == "invoke")
     receipts = sorted(done for _, done, _ in ok_sends)
     delivered = sorted((op.time_ns, op.node or "") for op in delivery_ops(ops) if not is_drain(op))
     deliveries = [t for t, _ in delivered]
@@ -193,7 +216,7 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
     problems: list[str] = []
     recoveries: list[FaultRecovery] = []
     unrecovered = 0
-    for fault in _faults(ops):
+    for fault in _faults(kinds.nemesis):
         start = fault.start.time_ns
         healed = fault.end.time_ns if fault.end is not None else None
 
@@ -203,15 +226,15 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
 
         attempted = len(send_invokes) - bisect.bisect_left(send_invokes, start)
         # Successes that count for this fault: sends invoked after it, deliveries recorded after it.
-        # Both lists are in time order: skip what precedes the fault instead of testing it (a long run
-        # has many faults, and each would otherwise walk every send and delivery).
-        first_after = bisect.bisect_left(ok_sends, start, key=lambda sent: sent[0])
-        recovered_sends = [done for _, done, node in ok_sends[first_after:] if counts(done, node)]
-        first_after = bisect.bisect_right(delivered, start, key=lambda got: got[0])
-        recovered_deliveries = [t for t, node in delivered[first_after:] if counts(t, node)]
-        after = sorted(recovered_sends + recovered_deliveries)
-        first_send = min(recovered_sends, default=None)
-        first_receive = min(recovered_deliveries, default=None)
+        # Both lists are in time order (sends by invoke): each walk starts at the fault and stops as soon
+        # as nothing later can change its answer, so that a long run's many faults do not each walk
+        # every send and delivery.
+        first_sent = bisect.bisect_left(ok_sends, start, key=lambda sent: sent[0])
+        first_delivered = bisect.bisect_right(delivered, start, key=lambda got: got[0])
+        first_send = _first_receipt(ok_sends, first_sent, counts)
+        first_receive = next(
+            (delivered[i][0] for i in range(first_delivered, len(delivered)) if counts(*delivered[i])), None
+        )
         send_ms = None if first_send is None else span_ms(start, first_send)
         receive_ms = None if first_receive is None else span_ms(start, first_receive)
         failover_ms = send_ms if attempted else receive_ms
@@ -219,11 +242,31 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
         # Unavailability: from the start through the fault to the first success after it healed.
         if fault.end is not None:
             heal = fault.end.time_ns
-            points = [start, *(t for t in after if t <= heal)]
-            later = next((t for t in after if t > heal), None)
+            during: list[int] = []
+            for i in range(first_sent, len(ok_sends)):
+                invoked, done, node = ok_sends[i]
+                if invoked > heal:
+                    break
+                if done <= heal and counts(done, node):
+                    during.append(done)
+            for i in range(first_delivered, len(delivered)):
+                t, node = delivered[i]
+                if t > heal:
+                    break
+                if counts(t, node):
+                    during.append(t)
+            points = [start, *sorted(during)]
+            # After the heal every success counts: the earliest receipt of a send invoked after the start
+            # and the first delivery after the heal.
+            healed_sends = _first_receipt(ok_sends, first_sent, partial(_after, heal))
+            next_delivery = bisect.bisect_right(delivered, heal, key=lambda got: got[0])
+            healed_delivery = delivered[next_delivery][0] if next_delivery < len(delivered) else None
+            later = min((t for t in (healed_sends, healed_delivery) if t is not None), default=None)
             tail = later if later is not None else run_end
         else:
-            points = [start, *after]
+            recovered_sends = [done for _, done, node in ok_sends[first_sent:] if counts(done, node)]
+            recovered_deliveries = [t for t, node in delivered[first_delivered:] if counts(t, node)]
+            points = [start, *sorted(recovered_sends + recovered_deliveries)]
             tail = run_end
         if tail is not None and tail > points[-1]:
             points.append(tail)

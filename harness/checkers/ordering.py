@@ -171,8 +171,8 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
         key: send.invoke.meta["group"] for key, send in sends.items() if "group" in send.invoke.meta
     }
     for op in deliveries:
-        key_group.setdefault(op.key, op.meta.get("group"))
-    delivered_ever = {op.key for op in deliveries}
+        key_group.setdefault(op.value, op.meta.get("group"))
+    delivered_ever = {op.value for op in deliveries}
 
     streams: dict[StreamId, _Stream] = {}
     jumps: list[_Jump] = []
@@ -182,7 +182,7 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
     checked = reordered = redelivered_steps = unconfirmed = repeats = 0
 
     for op in deliveries:
-        key = op.key
+        key = op.value  # a delivery's value is its key
         group = op.meta.get("group")
         if scope == "group" and group is None:
             delivered.add(key)
@@ -193,10 +193,10 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
         redelivery = bool(op.meta.get("redelivered")) or key in delivered
         seq = key.seq
         top = stream.top
-        if top is None or seq > top.key.seq:
+        if top is None or seq > top.value.seq:
             if top is not None:
                 seqs = acked.get(key.producer, [])
-                lo = bisect.bisect_right(seqs, top.key.seq)
+                lo = bisect.bisect_right(seqs, top.value.seq)
                 up = bisect.bisect_left(seqs, seq)
                 skipped = []
                 for q in seqs[lo:up]:

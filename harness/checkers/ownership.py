@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.checkers._common import MAX_DETAILS, HistoryLike, as_ops, is_delivery, jsonable, origin_ns, rel_ms, where
+from harness.checkers._common import MAX_DETAILS, HistoryLike, as_ops, delivery_ops, jsonable, origin_ns, rel_ms, where
 from harness.checkers.sessions import Session, consumer_sessions
 from harness.history import Op
 
@@ -80,10 +80,9 @@ def _check(ops: Sequence[Op], rule: str, thing_of: Thing, takes_hold: Callable[[
     holdings = 0
     moves: list[Move] = []
     problems: list[str] = []
-    for op in ops:
-        if not is_delivery(op):
-            continue
-        session = sessions.of(op)
+    of_delivery = sessions.of_delivery
+    for op in delivery_ops(ops):
+        session = of_delivery.get(op.index)
         if session is None:
             continue
         thing = thing_of(op, session)

@@ -28,11 +28,11 @@ from harness.checkers._common import (
     HistoryLike,
     MessageIdentity,
     as_ops,
-    completions,
+    client_completions,
+    deliveries_before,
+    delivery_ops,
     fmt_ms,
     format_keys,
-    is_client,
-    is_delivery,
     jsonable,
     message_identity,
     origin_ns,
@@ -87,10 +87,8 @@ def _returned_before(
     a producer then sent again is a new message, not a returned one.
     """
     last_delivery: dict[MessageIdentity, Op] = {}
-    for op in ops:
-        if op.time_ns >= session.start_ns:
-            break
-        if is_delivery(op) and op.meta.get("destination") == session.destination:
+    for op in deliveries_before(ops, session.start_ns):
+        if op.meta.get("destination") == session.destination:
             last_delivery[message_identity(op)] = op
     return {
         identity
@@ -112,29 +110,30 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
     ops = as_ops(history)
     origin = origin_ns(ops)
     sessions = consumer_sessions(ops)
+    lone = [s for s in sessions.all if s.deliveries and not _has_company(s, sessions.all)]
+    # What the lone sessions are checked against; not built when there are none (many consumers).
     acked_at: dict[MessageKey, list[int]] = {}
-    for completion in completions(ops).values():
-        if is_client(completion) and completion.f == ACK and completion.type == "ok":
-            acked_at.setdefault(completion.key, []).append(completion.time_ns)
-
-    sends = send_records(ops)
-    invoked_at = {key: send.invoke.time_ns for key, send in sends.items()}
-    receipted_at = {
-        key: send.completion.time_ns
-        for key, send in sends.items()
-        if send.outcome == "ok" and send.completion is not None
-    }
+    invoked_at: dict[MessageKey, int] = {}
+    receipted_at: dict[MessageKey, int] = {}
     first_delivery_ns: dict[MessageIdentity, int] = {}
-    for op in ops:
-        if is_delivery(op):
+    if lone:
+        for completion in client_completions(ops, ACK).values():
+            if completion.type == "ok":
+                acked_at.setdefault(completion.key, []).append(completion.time_ns)
+        sends = send_records(ops)
+        invoked_at = {key: send.invoke.time_ns for key, send in sends.items()}
+        receipted_at = {
+            key: send.completion.time_ns
+            for key, send in sends.items()
+            if send.outcome == "ok" and send.completion is not None
+        }
+        for op in delivery_ops(ops):
             first_delivery_ns.setdefault(message_identity(op), op.time_ns)
 
     checked = returned_total = 0
     late: list[LateRedelivery] = []
     problems: list[str] = []
-    for session in sessions.all:
-        if not session.deliveries or _has_company(session, sessions.all):
-            continue
+    for session in lone:
         returned = _returned_before(ops, session, acked_at)
         if not returned:
             continue

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from harness.checkers._common import is_client, is_delivery
+from harness.checkers._common import views
 from harness.checkers._shared import shared
-from harness.history import SUBSCRIBED, UNSUBSCRIBED, Op
+from harness.history import RECEIVE, SUBSCRIBED, Op
 
 
 @dataclass
@@ -48,24 +48,21 @@ class Sessions:
         return self.of_delivery.get(op.index)
 
 
-def _is_session_event(op: Op) -> bool:
-    return is_client(op) and op.f in (SUBSCRIBED, UNSUBSCRIBED) and op.type == "ok"
-
-
 def consumer_sessions(ops: Sequence[Op]) -> Sessions:
     """Cut each consumer's records into sessions (``ops`` in history order; built once per run)."""
     return shared("consumer-sessions", ops, _consumer_sessions)
 
 
 def _consumer_sessions(ops: Sequence[Op]) -> Sessions:
-    tracked = {op.process for op in ops if _is_session_event(op)}
+    found = views(ops)
+    tracked = found.session_processes
     current: dict[int | str, Session] = {}
     last: dict[int | str, Session] = {}
     sessions: list[Session] = []
     of_delivery: dict[int, Session] = {}
     untracked = 0
-    for op in ops:
-        if is_delivery(op):
+    for op in found.session_events:  # deliveries (named receive) and session records
+        if op.f == RECEIVE:
             if op.process not in tracked:
                 untracked += 1
                 continue
@@ -83,7 +80,7 @@ def _consumer_sessions(ops: Sequence[Op]) -> Sessions:
                 sessions.append(session)
             session.deliveries.append(op)
             of_delivery[op.index] = session
-        elif _is_session_event(op):
+        else:
             value = op.value if isinstance(op.value, dict) else {}
             if op.f == SUBSCRIBED:
                 if op.process not in current:

@@ -25,8 +25,10 @@ there, from the probe records' ``group``. Nodes in no group are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import bisect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any, Literal
 
 from harness.checkers._common import (
@@ -38,8 +40,9 @@ from harness.checkers._common import (
     jsonable,
     origin_ns,
     rel_ms,
+    views,
 )
-from harness.history import ACK, FAULT_END, FAULT_START, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
+from harness.history import ACK, FAULT_END, FAULT_START, NEMESIS, PROBE_NODE, RECEIVE, SEND, MessageKey, Op
 
 Source = Literal["probe", "confirmations"]
 
@@ -164,7 +167,8 @@ def _confirmation_intervals(
 ) -> tuple[list[SplitBrainInterval], list[str], int]:
     """Intervals where nodes of one group interleave in confirming client operations."""
     runs: list[_Run] = []
-    for op, node in sorted(confirmed, key=lambda pair: (pair[0].time_ns, pair[0].index)):
+    # By time, then index: ``confirmed`` is in index order and the sort is stable.
+    for op, node in sorted(confirmed, key=lambda pair: pair[0].time_ns):
         if runs and runs[-1].node == node:
             runs[-1].last = op
         else:
@@ -177,13 +181,17 @@ def _confirmation_intervals(
         if j is None:
             continue
         previous = runs[i - 1]
-        if handover_at_faults and any(previous.last.time_ns <= t <= run.first.time_ns for t in nemesis_times):
-            continue
-        # A fault shortly before the previous run's end explains one handover, not a back-and-forth.
-        late = [t for t in nemesis_times if previous.last.time_ns - grace_ns <= t < previous.last.time_ns]
-        if handover_at_faults and grace_ns and any(t not in used for t in late):
-            used.add(next(t for t in late if t not in used))
-            continue
+        if handover_at_faults:
+            # A nemesis record at or after the previous run's last confirmation: is it before the return?
+            at = bisect.bisect_left(nemesis_times, previous.last.time_ns)
+            if at < len(nemesis_times) and nemesis_times[at] <= run.first.time_ns:
+                continue
+            # A fault shortly before the previous run's end explains one handover, not a back-and-forth.
+            if grace_ns:
+                late = nemesis_times[bisect.bisect_left(nemesis_times, previous.last.time_ns - grace_ns) : at]
+                if any(t not in used for t in late):
+                    used.add(next(t for t in late if t not in used))
+                    continue
         interleavings += 1
         nodes = {r.node for r in runs[j : i + 1]}
         start, end = runs[j].last.time_ns, run.first.time_ns
@@ -223,12 +231,13 @@ def _confirmation_intervals(
 INCAPACITATING_FAULTS = frozenset({"kill", "pause", "restart"})
 
 
-def _incapacitated(ops: list[Op], name: Callable[[str | None], str | None]) -> dict[str, list[tuple[int, int]]]:
+def _incapacitated(
+    nemesis: list[Op], end_of_history: int, name: Callable[[str | None], str | None]
+) -> dict[str, list[tuple[int, int]]]:
     """Per node, the (start, heal) times of faults that left it unable to do new work."""
     starts: dict[Any, Op] = {}
     windows: dict[str, list[tuple[int, int]]] = {}
-    end_of_history = max((op.time_ns for op in ops), default=0)
-    for op in ops:
+    for op in nemesis:
         if op.process != NEMESIS or not isinstance(op.value, dict):
             continue
         if op.value.get("fault") not in INCAPACITATING_FAULTS:
@@ -246,6 +255,30 @@ def _incapacitated(ops: list[Op], name: Callable[[str | None], str | None]) -> d
         if target is not None:
             windows.setdefault(target, []).append((start.time_ns, end_of_history))
     return windows
+
+
+class _Windows:
+    """Closed time intervals, merged, to ask whether a time lies in any of them by bisection."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for start, end in sorted(spans):
+            if start > end:
+                continue  # an empty interval covers nothing
+            if self.ends and start <= self.ends[-1]:
+                self.ends[-1] = max(self.ends[-1], end)
+            else:
+                self.starts.append(start)
+                self.ends.append(end)
+
+    def cover(self, time_ns: int) -> bool:
+        at = bisect.bisect_right(self.starts, time_ns) - 1
+        return at >= 0 and time_ns <= self.ends[at]
+
+
+def _confirms(op: Op) -> bool:
+    return is_client(op) and op.type == "ok" and op.f in (SEND, RECEIVE, ACK)
 
 
 def check_split_brain(
@@ -274,8 +307,9 @@ def check_split_brain(
             members[group].add(node)
 
     probes: list[tuple[Op, str, str]] = []
-    for op in ops:
-        if op.process != PROBE or op.f != PROBE_NODE or op.type == "invoke" or not isinstance(op.value, dict):
+    kinds = views(ops)
+    for op in kinds.probes:
+        if op.f != PROBE_NODE or op.type == "invoke" or not isinstance(op.value, dict):
             continue
         probed = name(op.node)
         if probed is None:
@@ -289,22 +323,25 @@ def check_split_brain(
 
     intervals, problems, probe_rounds, split_rounds, masterless = _probe_intervals(probes, origin)
 
-    nemesis_times = sorted(op.time_ns for op in ops if op.process == NEMESIS)
-    down = _incapacitated(ops, name)
+    nemesis_times = sorted(op.time_ns for op in kinds.nemesis)
+    down = {node: _Windows(spans) for node, spans in _incapacitated(kinds.nemesis, kinds.last_ns or 0, name).items()}
     # Every node restarted on purpose before the last drain (messages were missing): which node serves
     # that drain says nothing about masters during the run, so confirmations from then on are not used.
-    restarted_at = min((op.time_ns for op in ops if is_after_restart(op)), default=None)
+    restarted_at = min((op.time_ns for op in ops if op.meta and is_after_restart(op)), default=None)
+    candidates: Iterable[Op] = kinds.confirmations
+    if restarted_at is not None:
+        candidates = (op for op in takewhile(lambda op: op.time_ns < restarted_at, ops) if _confirms(op))
     confirmed: dict[str, list[tuple[Op, str]]] = {}
-    for op in ops:
-        if restarted_at is not None and op.time_ns >= restarted_at:
-            break
-        if is_client(op) and op.type == "ok" and op.f in (SEND, RECEIVE, ACK):
-            confirmer = name(op.node)
-            if confirmer is None or confirmer not in group_of:
-                continue
-            if any(start <= op.time_ns <= end for start, end in down.get(confirmer, ())):
-                continue
-            confirmed.setdefault(group_of[confirmer], []).append((op, confirmer))
+    names_of: dict[str | None, str | None] = {}
+    for op in candidates:
+        endpoint = op.node
+        confirmer = names_of[endpoint] if endpoint in names_of else names_of.setdefault(endpoint, name(endpoint))
+        if confirmer is None or confirmer not in group_of:
+            continue
+        windows = down.get(confirmer)
+        if windows is not None and windows.cover(op.time_ns):
+            continue
+        confirmed.setdefault(group_of[confirmer], []).append((op, confirmer))
     interleavings = 0
     for group in sorted(confirmed):
         found, texts, count = _confirmation_intervals(

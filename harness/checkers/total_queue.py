@@ -120,7 +120,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
 
     deliveries: dict[MessageKey, list[Op]] = {}
     for op in delivery_ops(ops):
-        deliveries.setdefault(op.key, []).append(op)
+        deliveries.setdefault(op.value, []).append(op)  # a delivery's value is its key
     counts = Counter({key: len(found) for key, found in deliveries.items()})
 
     acknowledged = {k for k, s in sends.items() if s.outcome == "ok"}
@@ -130,14 +130,14 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
 
     lost = sorted_keys(acknowledged - received)
     # Only a key delivered by the drain after the restart can be stranded: look at those alone.
-    restarted = {k for k, found in deliveries.items() if is_after_restart(found[-1])}
+    restarted = {k for k, found in deliveries.items() if found[-1].meta.get("after_restart")}
     stranded = sorted_keys(k for k in acknowledged & restarted if all(is_after_restart(op) for op in deliveries[k]))
     unexpected = sorted_keys(received - set(sends))
     recovered = sorted_keys(indeterminate & received)
     unacked_received = sorted_keys(failed & received)
     duplicates = {k: counts[k] for k in sorted_keys(k for k in received if counts[k] > 1)}
     duplicated = sum(n - 1 for n in duplicates.values())
-    in_drain = sum(1 for found in deliveries.values() if is_drain(found[0]))
+    in_drain = sum(1 for found in deliveries.values() if found[0].meta.get("drain"))
 
     problems: list[str] = []
     if lost:

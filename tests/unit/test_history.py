@@ -1,8 +1,10 @@
+import json
 from pathlib import Path
 
 import pytest
 
-from harness.history import ACK, RECEIVE, SEND, History, MessageKey, Op, completions
+import harness.history as history_module
+from harness.history import ACK, EMPTY_META, RECEIVE, SEND, History, MessageKey, Op, completions, read_ops
 
 
 def test_records_are_indexed_in_order_and_timed():
@@ -49,3 +51,101 @@ def test_key_of_a_non_message_op_is_an_error():
     op = Op(0, "nemesis", "info", "start", {"fault": "kill"}, 0)
     with pytest.raises(TypeError, match="carries no message key"):
         _ = op.key
+
+
+SAMPLE = [
+    {
+        "index": 0,
+        "process": 4,
+        "type": "ok",
+        "f": "subscribed",
+        "time_ns": 5,
+        "node": "amq1",
+        "value": {"destination": "/queue/q", "exclusive": False, "cause": "subscribe"},
+    },
+    {
+        "index": 1,
+        "process": 0,
+        "type": "invoke",
+        "f": "send",
+        "time_ns": 7,
+        "node": None,
+        "value": ["p0", 1],
+        "meta": {"destination": "/queue/q", "group": "g1"},
+    },
+    {"index": 2, "process": 0, "type": "ok", "f": "send", "time_ns": 9, "node": "amq1", "value": ["p0", "1"]},
+    {
+        "index": 3,
+        "process": "nemesis",
+        "type": "info",
+        "f": "start",
+        "time_ns": 11.0,
+        "node": "amq1",
+        "value": {"fault": "kill", "target": "amq1", "fault_id": 1},
+    },
+    {
+        "index": "4",
+        "process": 4,
+        "type": "ok",
+        "f": "receive",
+        "time_ns": 12,
+        "node": "amq2",
+        "value": ["p0", 1],
+        "meta": {"redelivered": True, "message_id": "ID:1", "group": "g1", "destination": "/queue/q", "drain": True},
+    },
+    {"index": 5, "process": 4, "type": "invoke", "f": "ack", "time_ns": 13, "value": ["p0", 1], "meta": None},
+    {"index": 6, "process": 4, "type": "fail", "f": "ack", "time_ns": 14, "value": ["p0", 1], "meta": {}},
+    {
+        "index": 7,
+        "process": "probe",
+        "type": "ok",
+        "f": "probe",
+        "time_ns": 15,
+        "node": "amq2",
+        "value": {"round": 0, "accepting": True, "group": "pair", "latency": 0.25},
+    },
+    {"index": 8, "process": 1, "type": "ok", "f": "custom", "time_ns": 16, "value": [1, 2, 3]},
+]
+
+
+def _sample_lines() -> list[bytes]:
+    lines = [json.dumps(record).encode() + b"\n" for record in SAMPLE]
+    lines.insert(3, b"   \n")  # blank lines are skipped
+    return lines
+
+
+@pytest.mark.parametrize("parser", ["orjson", "json"])
+def test_loader_reads_what_op_from_json_reads(parser: str, monkeypatch: pytest.MonkeyPatch):
+    if parser == "json":  # an environment installed before orjson was a dependency
+        monkeypatch.setattr(history_module, "_loads", json.loads)
+        monkeypatch.setattr(history_module, "_DecodeError", json.JSONDecodeError)
+    expected = [Op.from_json(record) for record in SAMPLE]
+    loaded = read_ops(_sample_lines())
+    assert loaded == expected
+    assert [type(op.value) for op in loaded] == [type(op.value) for op in expected]
+    assert [type(op.index) for op in loaded] == [int] * len(SAMPLE)
+    assert [type(op.time_ns) for op in loaded] == [int] * len(SAMPLE)
+
+
+def test_loader_shares_keys_names_and_empty_metas():
+    ops = read_ops(_sample_lines())
+    send, sent, delivery, ack = ops[1], ops[2], ops[4], ops[5]
+    assert send.value is sent.value is delivery.value is ack.value  # one key per message
+    assert sent.node is ops[0].node  # one string per node name
+    assert sent.meta is ack.meta is EMPTY_META
+    assert delivery.meta["group"] is send.meta["group"]
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (b'["not", "a", "record"]\n', r"h.jsonl:2: not a history record"),
+        (b'{"index": 1, "process": 0, "type": "ok", "f": "send"}\n', r"h.jsonl:2: .*time_ns"),
+        (b'{"index": 1, "process": 0, "type": "ok", "f": "send", "time_ns": 2, "value": ["p0"]}\n', r"h.jsonl:2: "),
+        (b'{"index": 1, "process": 0, "type": "ok", "f": "send", "time_ns": "soon"}\n', r"h.jsonl:2: "),
+        (b"{not json\n", r"h.jsonl:2: not a history record"),
+    ],
+)
+def test_loader_names_the_line_of_a_bad_record(line: bytes, error: str):
+    with pytest.raises(ValueError, match=error):
+        read_ops([_sample_lines()[0], line], "h.jsonl")
