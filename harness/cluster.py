@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Literal
 
 from harness.broker.config.replicated_leveldb import ROUTES_ENV
-from harness.errors import UnknownName
+from harness.errors import ScenarioError, UnknownName
 from harness.history import PROBE, PROBE_NODE, History
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
@@ -156,16 +156,13 @@ class Cluster:
         "<node>-><target>" when the topology proxies its bridges."""
         if not self.topology.bridge_links:
             return self.bridge_addresses
-        if self.runtime.name != "local":
-            raise ClusterError(
-                f"topology {self.topology.name}: bridge links run on the local runtime only (a container's "
-                "inter-broker port is not reachable from the harness's link proxies)"
-            )
         targets: dict[str, BridgeAddress] = {}
         for target in connector.targets:
             name = f"{connector.node}->{target}"
             address = self.bridge_addresses[target]
-            link = self.named_links.get(name) or self.link_proxy(name, (address.peer_host, address.peer_port))
+            # The proxy listens where brokers reach the harness's services and relays to where this
+            # machine reaches the target's listener (a container's is published on loopback).
+            link = self.named_links.get(name) or self.link_proxy(name, address.outside)
             targets[target] = BridgeAddress(
                 address.listen_host, address.listen_port, link.listen_host, link.listen_port
             )
@@ -412,22 +409,31 @@ class Cluster:
     def link(self, node: str) -> ProxiedLink:
         """The link between a node of a JDBC group and its database."""
         if node not in self.links:
-            raise ClusterError(f"node {node} has no database link (not in a JDBC group)")
+            if node not in self.topology.nodes:
+                raise UnknownName("node", node, self.topology.nodes)
+            raise ScenarioError(f"node {node} has no database link (not in a JDBC group)")
         return self.links[node]
 
     def client_link(self, node: str) -> ProxiedLink:
         """The link between the clients and a node (topologies with ``client_links``)."""
         if node not in self.client_links:
-            raise ClusterError(
-                f"node {node}: its clients connect directly; a fault on the clients' link needs a topology with "
-                "client_links=True (e.g. shared_file(2, client_links=True))"
+            if node not in self.topology.nodes:
+                raise UnknownName("node", node, self.topology.nodes)
+            raise ScenarioError(
+                f"node {node}: its clients connect directly; a fault on the clients' link needs its proxy: mark the "
+                "scenario @pytest.mark.needs_fault('isolate_clients') (or give the topology client_links=True)"
             )
         return self.client_links[node]
 
     def named_link(self, name: str) -> ProxiedLink:
         if name not in self.named_links:
-            known = ", ".join(self.named_links) or "none"
-            raise ClusterError(f"no link named {name!r} (links made with link_proxy(): {known})")
+            bridge = name.partition("->")
+            if self.topology.is_network and not self.topology.bridge_links and bridge[0] in self.topology.nodes:
+                raise ScenarioError(
+                    f"link {name!r}: this network's bridges run directly; a fault on a bridge needs its proxy: mark "
+                    "the scenario @pytest.mark.needs_fault('bridge_link') (or give the topology bridge_links=True)"
+                )
+            raise UnknownName("link", name, self.named_links)
         return self.named_links[name]
 
     def client_endpoint(self, node: str) -> str:

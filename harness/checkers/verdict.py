@@ -36,6 +36,22 @@ Checker = Callable[[Sequence[Op]], CheckResult]
 R = TypeVar("R")
 
 
+class RequirementFailed(AssertionError):
+    """``Verdict.require`` found figures other than the scenario expected, or a checker failed.
+
+    ``figures``: each required figure that differs, with its value; ``failed_checkers``: the checkers
+    that were invalid when validity was required, each with its figures (a known finding names what
+    it expects from these; any other failure still counts against the vendor)."""
+
+    def __init__(
+        self, message: str, figures: dict[str, Any], failed_checkers: dict[str, dict[str, Any]], owners: dict[str, str]
+    ) -> None:
+        super().__init__(message)
+        self.figures = figures
+        self.failed_checkers = failed_checkers
+        self.owners = owners  # figure name -> the checker that reports it
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The results of named checkers on one history; valid iff every checker is valid.
@@ -94,15 +110,15 @@ class Verdict:
         unknown = sorted(set(expected) - set(figures))
         if unknown:
             raise TypeError(f"require: the verdict has no figure {', '.join(unknown)}; figures: {', '.join(figures)}")
-        wrong = [
-            f"{name} = {figures[name]!r} (expected {want!r})"
-            for name, want in expected.items()
-            if figures[name] != want
-        ]
+        differing = {name: figures[name] for name, want in expected.items() if figures[name] != want}
+        wrong = [f"{name} = {figures[name]!r} (expected {expected[name]!r})" for name in differing]
+        failed: dict[str, dict[str, Any]] = {}
         if valid is not None and self.valid != valid:
             wrong.append(f"the verdict is {self._validity()} (expected {'VALID' if valid else 'INVALID'})")
+            failed = {n: r.figures() for n, r in self.results.items() if not r.valid} if valid else {"valid": {}}
         if wrong:
-            raise AssertionError("; ".join(wrong) + "\n" + self.summary())
+            owners = {figure: name for name, result in self.results.items() for figure in result.figures()}
+            raise RequirementFailed("; ".join(wrong) + "\n" + self.summary(), differing, failed, owners)
 
     @property
     def problems(self) -> list[str]:

@@ -4,7 +4,9 @@ by link name, each injected at once and healed on ``with`` exit.
 A target is a node of a JDBC group (its link to the database), the name of a link the topology made
 with ``cluster.link_proxy(name, ...)`` (a bridge, a ZooKeeper session ...), or a link itself
 (``cluster.client_link(node)``, the clients' link to a node). ``isolate_clients(node)``
-acts on the clients' link to a node (topologies with ``client_links=True``).
+acts on the clients' link to a node: mark the scenario ``@pytest.mark.needs_fault("isolate_clients")``
+(its topology then gets the proxies; ``client_links=True`` does the same by hand). Bridge faults name
+the bridge ("amq3->amq1") and need ``needs_fault("bridge_link")`` (or ``bridge_links=True``).
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ class LinkFaults:
         if isinstance(target, ProxiedLink):
             return str(target), target
         name = target if isinstance(target, str) else target.name
-        if name in self.cluster.named_links:
-            return name, self.cluster.named_link(name)
-        return name, self.cluster.link(name)
+        if name in self.cluster.links or name in self.cluster.topology.nodes:
+            return name, self.cluster.link(name)  # a node: its database link
+        return name, self.cluster.named_link(name)
 
     def cut_link(self, target: LinkTarget, streams: Streams = "both") -> Fault:
         """Cut a link: both ways, the proxy goes down (connections closed, new ones refused); one way only

@@ -58,6 +58,11 @@ def databases_per_run(runtime: str) -> bool:
     return runtime == "local"
 
 
+def runtime_faults() -> frozenset[str]:
+    """Every fault some runtime can inject beyond the process ones (kill, pause, restart)."""
+    return frozenset().union(*(runtime_class(name).faults for name in RUNTIMES))
+
+
 def fault_unsupported_reason(runtime: str, fault: str) -> str | None:
     """Why ``runtime`` cannot inject ``fault`` (naming the runtimes that can), or None when it can."""
     if fault in runtime_class(runtime).faults:

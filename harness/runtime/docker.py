@@ -68,9 +68,10 @@ def _remove_leftovers() -> None:
 
 
 class _NodeContainer(DockerContainer):
-    def with_loopback_port(self, host_port: int) -> _NodeContainer:
+    def with_loopback_port(self, host_port: int | None, container_port: int = CONTAINER_STOMP_PORT) -> _NodeContainer:
         # testcontainers publishes ports on every host interface; a broker under test stays on loopback.
-        self.ports.update(cast(dict[str, Any], loopback_port_binding(host_port)))
+        if host_port is not None:
+            self.ports.update(cast(dict[str, Any], loopback_port_binding(host_port, container_port)))
         return self
 
 
@@ -94,6 +95,7 @@ class DockerNode:
             .with_network(runtime.network)
             .with_network_aliases(name)
             .with_loopback_port(stomp_port)
+            .with_loopback_port(runtime.bridge_ports.get(name), CONTAINER_BRIDGE_PORT)
             # HOME: nodes run as the harness's uid, which may have no home directory in the image.
             .with_envs(**{"HOME": str(launch.cwd), **launch.env})
             .with_kwargs(
@@ -283,6 +285,7 @@ class DockerRuntime:
         self.network.name = network_name(self.cluster_id)
         self.network.create()
         self.nodes: dict[str, DockerNode] = {}
+        self.bridge_ports: dict[str, int] = {}  # each networked node's inter-broker port, published on loopback
         self._database_image = database_image
         self._databases: ContainerDatabases | None = None
         self._zookeepers: list[ContainerZooKeeperEnsemble] = []
@@ -304,8 +307,10 @@ class DockerRuntime:
         return "0.0.0.0", CONTAINER_STOMP_PORT
 
     def bridge_address(self, node: str) -> BridgeAddress:
-        # Bridges run between containers: peers reach a node by its network alias, nothing is published.
-        return BridgeAddress("0.0.0.0", CONTAINER_BRIDGE_PORT, node, CONTAINER_BRIDGE_PORT)
+        # Bridges run between containers: peers reach a node by its network alias. The listener is also
+        # published on the host's loopback, where the bridges' link proxies (on the host's network) reach it.
+        port = self.bridge_ports.setdefault(node, self.ports.allocate())
+        return BridgeAddress("0.0.0.0", CONTAINER_BRIDGE_PORT, node, CONTAINER_BRIDGE_PORT, "127.0.0.1", port)
 
     def node_dir(self, node: str) -> Path:
         path = self.workdir / node

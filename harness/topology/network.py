@@ -95,12 +95,23 @@ class NetworkConnector:
 
 @dataclass(frozen=True)
 class BridgeAddress:
-    """Where a node's inter-broker (OpenWire for ActiveMQ) connector listens and where peers reach it."""
+    """Where a node's inter-broker (OpenWire for ActiveMQ) connector listens, where peers reach it, and
+    where a process on this machine reaches it (the bridges' link proxies; the peers' address unless
+    the node runs in a container)."""
 
     listen_host: str
     listen_port: int
     peer_host: str
     peer_port: int
+    outside_host: str | None = None
+    outside_port: int | None = None
+
+    @property
+    def outside(self) -> tuple[str, int]:
+        """Where the harness's link proxies reach the listener."""
+        if self.outside_host is None or self.outside_port is None:
+            return self.peer_host, self.peer_port
+        return self.outside_host, self.outside_port
 
     @property
     def peer_uri(self) -> str:

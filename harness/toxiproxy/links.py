@@ -86,6 +86,16 @@ class ProxiedLink:
     def repoint(self, upstream: tuple[str, int] | str) -> None:
         self.proxies.repoint(self.name, upstream)
 
+    def seconds_until_closed(self, ports: set[int], timeout: float, interval: float = 0.1) -> float | None:
+        """Seconds until one of the connections ``ports`` (from upstream_ports()) is gone: an end of the
+        link closed it, as a broker does once it notices a hung link. None if all outlive ``timeout``."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if ports - self.upstream_ports():
+                return time.monotonic() - started
+            time.sleep(interval)
+        return None
+
 
 class LinkProxies:
     """Proxies on the Toxiproxy server at ``url``, created, broken and healed by name."""

@@ -494,6 +494,25 @@ class Workload:
         if errors:
             log.warning("workers stopped with errors: %s", "; ".join(errors))
 
+    def received(self) -> int:
+        """How many deliveries the workload's consumers have had so far."""
+        with self._counts_lock:
+            return self._counts.get("received", 0)
+
+    def wait_for_deliveries(self, deliveries: int = 1, timeout: float = 60.0) -> float:
+        """Block until ``deliveries`` more deliveries reached the consumers; the seconds it took."""
+        require_non_negative("workload.wait_for_deliveries", deliveries=deliveries, timeout=timeout)
+        started = time.monotonic()
+        target = self.received() + deliveries
+        while self.received() < target:
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(
+                    f"only {deliveries - (target - self.received())} of {deliveries} deliveries within {timeout:.0f} s "
+                    f"(roles {self.cluster.roles()})"
+                )
+            time.sleep(0.02)
+        return time.monotonic() - started
+
     def attempted(self) -> int:
         """How many sends the workload has attempted so far (receipted or not)."""
         return sum(1 for op in self.history.ops() if op.f == SEND and op.type == "invoke")

@@ -26,6 +26,7 @@ REFUSED = [
         id="negative-content-length",
         marks=pytest.mark.known_finding(
             vendor="activemq",
+            expects=("client",),
             reason="ActiveMQ 5.17 closes the connection without an ERROR frame: new byte[-5] throws "
             "NegativeArraySizeException, which is not a ProtocolException",
         ),

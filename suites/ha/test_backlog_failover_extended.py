@@ -2,7 +2,6 @@
 the master of a shared-file pair paused while its lock is stolen, a JDBC master killed, and a JDBC
 master paused past its lease, each while hundreds of receipted messages are queued."""
 
-
 import pytest
 
 from harness.topology import jdbc, shared_file
@@ -11,14 +10,13 @@ BACKLOG = 200
 
 
 def assert_nothing_receipted_went_missing(result):
-    assert result.lost == 0 and result.stranded == 0, result.summary()
-    assert result.redelivered_after_ack == 0 and result.late_redeliveries == 0, result.summary()
-    assert result.valid, result.summary()
+    result.require(lost=0, stranded=0, redelivered_after_ack=0, late_redeliveries=0)
 
 
 @pytest.mark.known_finding(
     vendor="activemq",
     strict=False,
+    expects=("lost", "stranded", "split_brain"),
     reason="intermittent (1 of 2 runs): with 200+ receipted messages queued, the master paused while its lock "
     "file was deleted lost 232 receipted messages of the backlog, sent long before the fault (not found even "
     "after restarting both brokers), and both nodes confirmed client operations",
@@ -58,6 +56,7 @@ def test_jdbc_master_killed_with_a_backlog(cluster, workload, faults):
 @pytest.mark.known_finding(
     vendor="activemq",
     strict=False,
+    expects=("unexpected", "stranded", "split_brain"),
     reason="intermittent (2 of 3 runs): the woken master and the new one allocate the same message ids; "
     "sends answered with an ERROR (duplicate key on ACTIVEMQ_MSGS.ID) were delivered all the same (2, then 1), "
     "2 receipted messages were stranded (in the database, delivered only after every broker restarted), and "

@@ -1,18 +1,17 @@
 """The master is cut off from its clients while it still holds its store and its slave still sees it
-(the clients reach each broker through a link proxy: client_links=True). No other broker may serve,
-so the clients cannot fail over: they wait, and when the link comes back they return to the same
-master. Nothing it receipted before the cut may be missing afterwards."""
+(the clients reach each broker through a link proxy: needs_fault("isolate_clients") gives the topology
+one). No other broker may serve, so the clients cannot fail over: they wait, and when the link comes
+back they return to the same master. Nothing it receipted before the cut may be missing afterwards."""
 
 import pytest
 
 from harness.topology import jdbc, shared_file
 
+pytestmark = pytest.mark.needs_fault("isolate_clients")
+
 GROUPS = [
-    pytest.param(shared_file(nodes=2, client_links=True), id="shared-file"),
-    *(
-        pytest.param(jdbc(nodes=2, db=db, locker="lease", client_links=True), id=f"jdbc-{db}")
-        for db in ("postgresql", "mariadb")
-    ),
+    pytest.param(shared_file(nodes=2), id="shared-file"),
+    *(pytest.param(jdbc(nodes=2, db=db, locker="lease"), id=f"jdbc-{db}") for db in ("postgresql", "mariadb")),
 ]
 
 

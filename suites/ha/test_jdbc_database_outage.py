@@ -28,6 +28,7 @@ def test_database_outage_with_stop_start_handler(cluster, workload, faults):
 
 @pytest.mark.known_finding(
     vendor="activemq",
+    expects=("assertion",),
     case="postgresql",
     strict=False,
     reason="intermittent on PostgreSQL: the default IO exception handler stops the master when the "
@@ -37,6 +38,7 @@ def test_database_outage_with_stop_start_handler(cluster, workload, faults):
 )
 @pytest.mark.known_finding(
     vendor="activemq",
+    expects=("timeout", "assertion"),
     case="mariadb",
     strict=False,
     reason="intermittent on MariaDB: the slave takes over once the database is back, but in some runs the new "

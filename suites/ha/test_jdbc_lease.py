@@ -11,9 +11,11 @@ DATABASES = ("postgresql", "mariadb")
 @pytest.mark.known_finding(
     vendor="activemq",
     strict=False,
+    expects=("lost", "stranded"),
     reason="intermittent, both databases: a message the new master receipted right after taking over is never "
-    "delivered (1 lost in some runs), likely because the woken master still writes with a message-id sequence "
-    "the new master also allocates from",
+    "delivered (1 lost in some runs; in others stranded, delivered only after both restarted: 2026-12-07, "
+    "PostgreSQL), likely because the woken master still writes with a message-id sequence the new master "
+    "also allocates from",
 )
 @pytest.mark.parametrize("topology", [pytest.param(jdbc(nodes=2, db=db, locker="lease"), id=db) for db in DATABASES])
 def test_master_paused_longer_than_lease(cluster, workload, faults):
@@ -33,6 +35,7 @@ def test_master_paused_longer_than_lease(cluster, workload, faults):
 
 @pytest.mark.known_finding(
     vendor="activemq",
+    expects=("split_brain",),
     reason="a lease renewed less often than it lasts: renewing every 30 s (the JDBC keep-alive default) "
     "a 10 s lease lets the slave take over while the master still serves: two masters",
 )

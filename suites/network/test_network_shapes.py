@@ -27,12 +27,14 @@ def test_multicast_network_delivers_to_a_remote_consumer(cluster, workload):
 )
 @pytest.mark.known_finding(
     vendor="activemq",
+    expects=("stuck",),
     case="ttl-1",
     reason="networkTTL=1 (the default) lets a message and a consumer's demand cross one bridge: on the "
     "line amq1 - amq2 - amq3 nothing produced on amq1 reaches the consumer on amq3; it waits on amq1",
 )
 @pytest.mark.known_finding(
     vendor="pybroker",
+    expects=("stuck",),
     case="ttl-1",
     reason="networkTTL=1 lets a message cross one bridge, on pybroker as on ActiveMQ: the line's nature, not a trap",
 )

@@ -32,6 +32,7 @@ def test_messages_cross_the_network_to_a_remote_consumer(cluster, workload):
 )
 @pytest.mark.known_finding(
     vendor="activemq",
+    expects=("stuck",),
     case="no-replay",
     reason="without replayWhenNoConsumers, messages a bridge forwarded to amq2 never go back to amq1 "
     "(amq1 is in their broker path) after amq2's consumer moved there: stuck on amq2 until a consumer returns",

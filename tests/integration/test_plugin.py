@@ -35,7 +35,7 @@ KNOWN_FINDING = """
 import pytest
 from harness.topology import shared_file
 
-@pytest.mark.known_finding(vendor="pybroker", reason="demonstration of an expected finding")
+@pytest.mark.known_finding(vendor="pybroker", expects=("assertion",), reason="demonstration of an expected finding")
 @pytest.mark.topology(shared_file(nodes=1))
 def test_expected_to_fail(cluster, workload):
     workload.produce(3)
@@ -90,7 +90,7 @@ def test_a_known_finding_that_does_not_happen_fails_the_run(pytester: pytest.Pyt
     run.assert_outcomes(failed=1)
     [line] = results(pytester)
     assert line["verdict"] == "pass"
-    assert line["expected"] == "known finding: demonstration of an expected finding"
+    assert line["expected"] == "known finding (expects assertion): demonstration of an expected finding"
 
 
 def test_an_unknown_vendor_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -155,7 +155,9 @@ PER_DATABASE = """
 import pytest
 from harness.topology import jdbc
 
-@pytest.mark.known_finding(vendor="pybroker", case="mariadb", reason="demonstration of a finding on one database")
+@pytest.mark.known_finding(
+    vendor="pybroker", case="mariadb", expects=("assertion",), reason="demonstration of a finding on one database"
+)
 @pytest.mark.parametrize("topology", [pytest.param(jdbc(2, db=db), id=db) for db in ("postgresql", "mariadb")])
 def test_per_database(topology, vendor_name):
     assert topology.groups[0].jdbc.database == "postgresql", "fails on mariadb"

@@ -25,7 +25,9 @@ def test_master_killed(cluster, workload, faults):
             cluster.wait_for_master(timeout=30, exclude=(master.name,))
     assert workload.check().lost == 0
 
-@pytest.mark.known_finding(vendor="pybroker", reason="demonstration: this scenario expects a loss")
+@pytest.mark.known_finding(
+    vendor="pybroker", expects=("assertion",), reason="demonstration: this scenario expects a loss"
+)
 @pytest.mark.topology(shared_file(nodes=1))
 def test_documented_failure(cluster, workload):
     workload.produce(3)

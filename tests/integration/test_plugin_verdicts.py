@@ -29,7 +29,7 @@ def test_negative_bound(cluster, workload):
         workload.wait_for_traffic(60)
     workload.check(failover_bound_ms=-1)
 
-@pytest.mark.known_finding(vendor="pybroker", reason="a finding that a typo must not pass for")
+@pytest.mark.known_finding(vendor="pybroker", expects=("assertion",), reason="a finding that a typo must not pass for")
 @pytest.mark.topology(shared_file(nodes=2))
 def test_typo_under_a_known_finding(cluster, faults):
     faults.pause(cluster.master().nmae)

@@ -59,3 +59,18 @@ def test_a_negative_floor_is_a_usage_error(pytester: pytest.Pytester) -> None:
     run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
     assert run.ret != 0
     run.stderr.fnmatch_lines(["*test_floor*min_attempted(n) needs a whole number >= 0, not -1*"])
+
+
+MEASURED = """
+def test_measures(vendor_name, figures):
+    figures["bridge_notice_s"] = 31.5
+    figures["bridge_recovery_s"] = None
+"""
+
+
+def test_figures_a_scenario_measures_go_into_its_result_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_measured=MEASURED)
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=1)
+    [line] = results(pytester)
+    assert line["figures"] == {"bridge_notice_s": 31.5, "bridge_recovery_s": None}

@@ -189,3 +189,11 @@ def test_bridge_links_need_static_network_connectors():
     with pytest.raises(ValueError, match="no bridge links"):
         network(2, "multicast", bridge_links=True)
     assert fan_out(2, bridge_links=True).describe()["bridge_links"] is True
+
+
+def test_a_bridge_listener_is_reached_from_outside_at_its_published_address():
+    # A container's listener: peers use its alias, the harness's link proxies its loopback port.
+    in_container = BridgeAddress("0.0.0.0", 61616, "amq2", 61616, "127.0.0.1", 40123)
+    assert in_container.peer_uri == "tcp://amq2:61616"
+    assert in_container.outside == ("127.0.0.1", 40123)
+    assert ADDRESSES["amq1"].outside == ("127.0.0.1", 61001)  # a local process: where its peers reach it

@@ -96,6 +96,21 @@ def test_upstream_ports_name_the_connections_to_the_upstream(link: ProxiedLink, 
             conn.close()
 
 
+def test_a_blackholed_connection_closed_by_an_end_is_seen_closed(link: ProxiedLink, upstream: Upstream) -> None:
+    """How a scenario sees a broker notice a hung bridge: the connection it held through the blackhole
+    leaves the proxy's list once an end closes it, and not before."""
+    conn = connect(link.listen)
+    conn.sendall(b"x")
+    receive_exactly(conn, 1)
+    held = link.upstream_ports()
+    with Nemesis(History()) as nemesis:
+        nemesis.inject(Blackhole("amq1", link))
+        assert link.seconds_until_closed(held, timeout=0.3) is None  # bytes vanish, the connection stays
+        conn.close()  # the broker's side gives up on it
+        noticed = link.seconds_until_closed(held, timeout=10)
+    assert noticed is not None and link.upstream_ports().isdisjoint(held)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
