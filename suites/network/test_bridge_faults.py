@@ -59,13 +59,6 @@ def test_a_blackholed_bridge_strands_nothing(cluster, workload, faults):
 
 
 @pytest.mark.topology(FAN_OUT)
-@pytest.mark.known_finding(
-    vendor="pybroker",
-    expects=("redelivered_after_ack", "cross_bridge_duplicates_after_ack"),
-    strict=False,
-    reason="a RECEIPT amq3 sent as the blackhole began vanished: amq1 gave the message to amq4 once it had heard "
-    "nothing for 3 s, though amq3's consumer had it already (1 message in one run of two)",
-)
 def test_non_persistent_messages_survive_a_blackholed_bridge(cluster, workload, faults):
     """Non-persistent sends through the fan-out while amq3's bridge is blackholed for a while: a
     receipt for a non-persistent send still promises delivery while every broker lives."""

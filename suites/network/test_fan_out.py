@@ -24,13 +24,6 @@ def test_fan_out_feeds_every_consumer_broker(cluster, workload):
     "by the new producer-side master when the old one died before the bridge's ack of it was stored "
     "(2 messages in one run, redelivered after a receipted ack; ActiveMQ documents the bridge duplicate)",
 )
-@pytest.mark.known_finding(
-    vendor="pybroker",
-    expects=("redelivered_after_ack", "cross_bridge_duplicates_after_ack"),
-    strict=False,
-    reason="the bridge duplicate as on ActiveMQ: amq4 stored and delivered a message whose ack the killed master had "
-    "not yet stored; its successor forwarded it again, to amq3, whose audit had never seen it (1 message, one run)",
-)
 def test_producer_master_killed_under_the_bridges(cluster, workload, faults):
     """kill -9 the producer-side master: amq2 takes over the shared store, the producers fail over to
     it, and the consumer brokers' masterslave: connectors reconnect to it. Nothing receipted is lost

@@ -33,6 +33,7 @@ from harness.broker.core.selector import Selector
 from harness.broker.core.selector import parse as parse_selector
 from harness.broker.message import (
     DEFAULT_PRIORITY,
+    HELD_HEADER,
     QUEUE_PREFIX,
     REMOTE_TEMP_QUEUE_PREFIX,
     REMOTE_TEMP_TOPIC_PREFIX,
@@ -133,6 +134,8 @@ class Broker:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0
         self.closed = False
+        # Messages a bridge stored but may not deliver yet (see ``receive``), by id.
+        self.held: dict[str, Message] = {}
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -214,6 +217,10 @@ class Broker:
             if container is None:
                 log.warning("Journal holds message %s for unknown container %s; skipped", msg.message_id, name)
                 continue
+            if HELD_HEADER in msg.headers:
+                msg.container = container.name
+                self.held[msg.message_id] = msg
+                continue
             self._place(container, msg, now, fresh=False)
             count += 1
         return count
@@ -259,11 +266,48 @@ class Broker:
         return self._log(ops)
 
     def receive(self, msg: Message) -> asyncio.Future[None] | None:
-        """Accept a message another broker forwarded, under its own id (the network's audit keys on it)."""
-        self.check_destination(msg.destination)
-        ops: list[Op] = []
-        self._route(msg, ops)
-        return self._log(ops)
+        """Store a queue message another broker forwarded, under its own id, and hold it: it is
+        delivered only after ``release_held`` (the sender has dropped its own copy) and removed by
+        ``drop_held`` (the sender kept it). Its journal record carries HELD_HEADER, so that after a
+        restart it is held again until the sender answers."""
+        if not is_queue(msg.destination) or is_temporary(msg.destination):
+            raise RequestRefused(f"Only queues cross a bridge, not {msg.destination}")
+        queue = self.queue(msg.destination)
+        msg.headers[HELD_HEADER] = "1"
+        msg.container = queue.name
+        self.held[msg.message_id] = msg
+        if msg.persistent and queue.journaled:
+            return self._log([AddOp(msg)])
+        return None
+
+    def release_held(self, message_id: str) -> bool:
+        msg = self.held.pop(message_id, None)
+        if msg is None:
+            return False
+        queue = self.queues.get(msg.container) or self.queue(msg.container)
+        # What consumers see loses the mark (the journal record keeps it, see ``receive``).
+        msg.headers = {k: v for k, v in msg.headers.items() if k != HELD_HEADER}
+        msg.encoded.clear()
+        self._place(queue, msg, self.now_ms(), fresh=True)
+        return True
+
+    def drop_held(self, message_id: str) -> asyncio.Future[None] | None:
+        msg = self.held.pop(message_id, None)
+        if msg is None:
+            return None
+        queue = self.queues.get(msg.container)
+        if msg.persistent and (queue is None or queue.journaled):
+            return self._log([RemoveOp(msg.message_id, msg.container)])
+        return None
+
+    def holds(self) -> set[str]:
+        """Ids of every message this broker holds, delivered or not (a bridge peer asks about them)."""
+        ids: set[str] = set(self.held)
+        for queue in self.queues.values():
+            ids.update(m.message_id for m in queue.waiting())
+            ids.update(m.message_id for m in queue.inflight())
+            ids.update(m.message_id for m in queue.scheduled)
+        return ids
 
     def _route(self, msg: Message, ops: list[Op]) -> None:
         if is_queue(msg.destination):

@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ from harness.broker.network.wire import (
     forwarded_message,
     frame_bytes,
     parse_demand,
+    parse_resolved,
+    resolved_body,
 )
 from harness.broker.stomp.frames import V1_2, Frame, FrameError, FrameParser
 
@@ -53,6 +56,16 @@ MAX_AGE_S = 2.0
 DEMAND_POLL_S = 0.1
 # ActiveMQ's network consumer priority, lowered by one per hop, with decreaseNetworkConsumerPriority.
 NETWORK_CONSUMER_PRIORITY = -5
+
+RELEASED_MEMORY = 100_000
+
+
+def _remember(memory: OrderedDict[str, None], ids: list[str]) -> None:
+    for message_id in ids:
+        memory[message_id] = None
+    while len(memory) > RELEASED_MEMORY:
+        memory.popitem(last=False)
+
 
 _serial = itertools.count(1)
 
@@ -94,12 +107,55 @@ class _NetworkConsumer:
 
 
 class Registry:
-    """The bridges of one master term, and the broker-wide duplicate audit."""
+    """The bridges of one master term, the broker-wide duplicate audit, and what each peer's failed
+    bridges left unconfirmed."""
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.audit = Audit()
         self.bridges: set[Bridge] = set()
+        # Per peer: ids sent over a bridge that failed before their RECEIPT (given back to the queue),
+        # and ids acknowledged on the peer's RECEIPT, in this term.
+        self.released: dict[str, OrderedDict[str, None]] = {}
+        self.acked_for: dict[str, OrderedDict[str, None]] = {}
+        # What this term started with: a message among them that is gone was delivered by this term.
+        self.restored = broker.holds()
+
+    def release(self, peer: str, ids: list[str]) -> None:
+        _remember(self.released.setdefault(peer, OrderedDict()), ids)
+
+    def acked(self, peer: str, message_id: str) -> None:
+        _remember(self.acked_for.setdefault(peer, OrderedDict()), [message_id])
+
+    def answer(self, peer: str, ids: list[str]) -> tuple[list[str], list[str]]:
+        """Which of ``ids`` (held by ``peer`` since a bridge failed) the peer may deliver: those this
+        broker acknowledged on its receipt, or that were gone before this term began (the previous
+        term acknowledged them); not those it still holds, gave back to a queue, or handled itself."""
+        held = self.broker.holds()
+        release, drop = [], []
+        for message_id in ids:
+            if message_id in held:
+                drop.append(message_id)
+            elif message_id in self.acked_for.get(peer, {}):
+                release.append(message_id)
+            elif message_id in self.restored or any(
+                message_id in memory for memory in (*self.released.values(), *self.acked_for.values())
+            ):
+                drop.append(message_id)
+            else:
+                release.append(message_id)
+        return release, drop
+
+    def in_session(self) -> set[str]:
+        """Held messages a live bridge received: their sender will confirm them on that bridge."""
+        return set().union(*(b.held_here for b in self.bridges))
+
+    def in_doubt(self, peer: str) -> list[str]:
+        """Held messages from ``peer`` that no live bridge will confirm: ask the peer about them."""
+        live = self.in_session()
+        return [
+            mid for mid, msg in self.broker.held.items() if mid not in live and broker_path(msg.headers)[-1:] == (peer,)
+        ]
 
     def consumer_views(self) -> dict[str, list[ConsumerView]]:
         views: dict[str, list[ConsumerView]] = {}
@@ -152,6 +208,7 @@ class Bridge:
         self._consumers: dict[str, list[_NetworkConsumer]] = {}
         self._by_sub: dict[int, _NetworkConsumer] = {}
         self._awaiting: dict[str, Subscription] = {}  # forwarded, no receipt yet
+        self.held_here: set[str] = set()  # received and stored here, held until the sender's COMMIT
         self._last_sent = time.monotonic()
         self._last_heard = time.monotonic()
         self._advertised: dict[str, Demand] | None = None
@@ -168,6 +225,15 @@ class Bridge:
         self.registry.bridges.add(self)
         tasks = [asyncio.ensure_future(self._heartbeats())]
         if self.advertise:
+            doubtful = self.registry.in_doubt(self.peer)
+            if doubtful:
+                self.log.info(
+                    "Network bridge %s: asking %s about %d message(s) held since a bridge failed",
+                    self.name,
+                    self.peer,
+                    len(doubtful),
+                )
+                self._write(frame_bytes("RESOLVE", {}, "\n".join(doubtful).encode()))
             tasks.append(asyncio.ensure_future(self._advertise_demand()))
         try:
             await self._read()
@@ -182,6 +248,9 @@ class Bridge:
             return
         self.closed = True
         self.registry.bridges.discard(self)
+        if self._awaiting:
+            # The peer may have stored them: it asks about them when a bridge is back (RESOLVE).
+            self.registry.release(self.peer, list(self._awaiting))
         for consumers in self._consumers.values():
             for consumer in consumers:
                 self.broker.unsubscribe(consumer.sub)
@@ -273,6 +342,12 @@ class Bridge:
             self._on_receipt(frame.headers.get("id", ""))
         elif command == "DEMAND" and self.forward:
             self._on_demand(parse_demand(frame.body))
+        elif command == "COMMIT" and self.advertise:
+            self._on_commit(frame.headers.get("id", ""))
+        elif command == "RESOLVE" and self.forward:
+            self._on_resolve([i for i in frame.body.decode("utf-8").split("\n") if i])
+        elif command == "RESOLVED" and self.advertise:
+            self._on_resolved(parse_resolved(frame.body))
         else:
             raise ValueError(f"unexpected {command} frame from {self.peer}")
 
@@ -288,6 +363,12 @@ class Bridge:
             raise ValueError(f"{msg.message_id} from {self.peer} arrived {age:.1f} s after it was sent")
         self.received += 1
         audit = self.registry.audit
+        if msg.message_id in self.broker.held:
+            if msg.message_id not in self.registry.in_session():
+                # Held since a bridge failed, and the sender still has it: this bridge confirms it.
+                self.held_here.add(msg.message_id)
+            self._write(frame_bytes("RECEIPT", {"id": msg.message_id}))
+            return
         if audit.seen(msg.message_id):
             self.log.debug("Network bridge %s: duplicate %s from %s dropped", self.name, msg.message_id, self.peer)
             self._write(frame_bytes("RECEIPT", {"id": msg.message_id}))
@@ -298,6 +379,7 @@ class Bridge:
             self.log.warning("Network bridge %s: dropping %s from %s: %s", self.name, msg.message_id, self.peer, exc)
             self._write(frame_bytes("RECEIPT", {"id": msg.message_id}))
             return
+        self.held_here.add(msg.message_id)
         if stored is None:
             self._write(frame_bytes("RECEIPT", {"id": msg.message_id}))
         else:
@@ -308,6 +390,8 @@ class Bridge:
         if stored.cancelled() or stored.exception() is not None:
             # Not stored: no receipt; the sender keeps the message and sends it again.
             self.registry.audit.forget(message_id)
+            self.held_here.discard(message_id)
+            self.broker.held.pop(message_id, None)
             return
         self._write(frame_bytes("RECEIPT", {"id": message_id}))
 
@@ -390,20 +474,58 @@ class Bridge:
         else:
             self._consumers.pop(queue, None)
 
+    def _removed(self, removed: asyncio.Future[None], message_id: str) -> None:
+        if removed.cancelled() or removed.exception() is not None:
+            return  # our copy may survive (a failed store ends the term): the peer keeps its copy held
+        self._write(frame_bytes("COMMIT", {"id": message_id}))
+
     def send_message(self, sub: Subscription, msg: Message) -> None:
         path = extended_path(broker_path(msg.headers), self.local)
         self._awaiting[msg.message_id] = sub
         self.forwarded += 1
         self._write(forward_frame(msg, path, int(time.time() * 1000)))
 
+    def _on_commit(self, message_id: str) -> None:
+        if message_id in self.held_here:
+            self.held_here.discard(message_id)
+            self.broker.release_held(message_id)
+
+    def _on_resolved(self, answer: tuple[list[str], list[str]]) -> None:
+        release, drop = answer
+        live = self.registry.in_session()
+        for message_id in release:
+            if message_id not in live:
+                self.broker.release_held(message_id)
+        for message_id in drop:
+            if message_id not in live and message_id in self.broker.held:
+                self.broker.drop_held(message_id)
+                self.registry.audit.forget(message_id)
+        self.log.info(
+            "Network bridge %s: %s confirmed %d held message(s), kept %d", self.name, self.peer, len(release), len(drop)
+        )
+
+    def _on_resolve(self, ids: list[str]) -> None:
+        """The peer holds these since a bridge failed: it delivers the ones we no longer have (we
+        acknowledged them on its RECEIPT) and drops the ones we still have or gave back to a queue."""
+        release, drop = self.registry.answer(self.peer, ids)
+        self._write(frame_bytes("RESOLVED", {}, resolved_body(release, drop)))
+
     def _on_receipt(self, message_id: str) -> None:
         sub = self._awaiting.pop(message_id, None)
         if sub is None or sub.closed:
             return
-        with contextlib.suppress(RequestRefused):
-            self.broker.ack(sub, message_id)
+        try:
+            removed = self.broker.ack(sub, message_id)
+        except RequestRefused:
+            return
         # The message left this broker: should it come back (a replay), it is no duplicate.
         self.registry.audit.forget(message_id)
+        self.registry.acked(self.peer, message_id)
+        # The peer delivers it once our own copy is gone for good (our ack stored).
+        if removed is None:
+            self._write(frame_bytes("COMMIT", {"id": message_id}))
+        else:
+            removed.add_done_callback(lambda f: self._removed(f, message_id))
         consumer = self._by_sub.get(id(sub))
         if consumer is not None and consumer.draining and not sub.inflight:
             self._remove(consumer)

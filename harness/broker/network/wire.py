@@ -4,9 +4,14 @@
     BRIDGED  acceptor -> initiator: broker (or ERROR with a message, and the connection closes)
     DEMAND   the consumers a side advertises, per queue (JSON body: {queue: [hops, count, [path]]})
     FORWARD  one message, under its own id, with its broker path; answered by
-    RECEIPT  id: the receiver stored it (persistent) or queued it (non-persistent)
+    RECEIPT  id: the receiver stored it (persistent) or took it (non-persistent), held undelivered
+    COMMIT   id: the sender's acknowledgement of its own copy is stored: the receiver may deliver it
+    RESOLVE  (receiver, on a new bridge) ids it still holds from a bridge that failed; answered by
+    RESOLVED JSON {"release": [...], "drop": [...]}: deliver those the sender no longer has, drop the others
 A lone end of line is a heart-beat. The sender of a message acknowledges it locally only once the
-RECEIPT came back: store and forward.
+RECEIPT came back (store and forward), and the receiver delivers it only once the sender's
+acknowledgement is stored: a message exists for consumers on one broker at a time, whichever of
+them dies or loses the link in between.
 """
 
 from __future__ import annotations
@@ -77,3 +82,15 @@ def forwarded_message(frame: Frame, path_header: str) -> Message:
         )
     except (KeyError, ValueError) as exc:
         raise ValueError(f"malformed FORWARD frame: {exc!r}") from None
+
+
+def resolved_body(release: list[str], drop: list[str]) -> bytes:
+    return json.dumps({"release": release, "drop": drop}).encode()
+
+
+def parse_resolved(body: bytes) -> tuple[list[str], list[str]]:
+    try:
+        raw = json.loads(body.decode("utf-8"))
+        return [str(i) for i in raw["release"]], [str(i) for i in raw["drop"]]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"malformed RESOLVED body: {exc!r}") from None
