@@ -44,10 +44,10 @@ echo "== suites/ha link faults through Toxiproxy: clients cut off the master, da
 echo "== suites/ha JDBC on MariaDB: kill -9 with both lockers on pybroker and activemq"
 "$PY" -m pytest suites/ha/test_jdbc_kill.py --database mariadb \
   --vendor pybroker --vendor activemq --results-dir reports/results --no-html-report -q || suites_status=$?
-echo "== suites/ha in Docker containers: shared-file kill -9, partition and JDBC kill -9 on pybroker and activemq"
+echo "== in Docker containers: shared-file kill -9, partition, JDBC kill -9 and a cut bridge between two brokers on pybroker and activemq"
 "$PY" -m pytest suites/ha/test_shared_file_kill.py suites/ha/test_shared_file_partition.py \
-  suites/ha/test_jdbc_kill.py --runtime docker \
-  -k "round_robin and 2-nodes or restarts_as_slave or partition or postgresql-database" \
+  suites/ha/test_jdbc_kill.py suites/network/test_bridge_faults.py --runtime docker \
+  -k "round_robin and 2-nodes or restarts_as_slave or partition or postgresql-database or cut_bridge_between_two" \
   --vendor pybroker --vendor activemq --results-dir reports/results --no-html-report -q || suites_status=$?
 echo "== suites/network: one scenario per network topology on pybroker and activemq (the rest: scripts/nightly.sh)"
 "$PY" -m pytest suites/network -k "$NETWORK_CI" --vendor pybroker --vendor activemq \
