@@ -131,7 +131,12 @@ class Explorer:
                     conn.sendall((json.dumps(answer) + "\n").encode())
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
+def _interrupt_once(signum: int, frame: object) -> None:
+    """The first Ctrl-C (or SIGTERM) stops the session; later ones are ignored, so that a second Ctrl-C
+    while containers are being removed (which takes seconds) cannot cut the teardown short and leave
+    nodes, containers or files behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -149,7 +154,7 @@ def up(topology: Topology, vendor: Vendor, runtime_name: str, out: Print = print
         finally:
             probe.close()
     vendor.check_installed()
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = {sig: signal.signal(sig, _interrupt_once) for sig in (signal.SIGINT, signal.SIGTERM)}
     workdir = Path(tempfile.mkdtemp(prefix="amq-harness-up-"))
     pool = None
     if databases_per_run(runtime_name) and any(g.jdbc for g in topology.groups):
@@ -158,6 +163,7 @@ def up(topology: Topology, vendor: Vendor, runtime_name: str, out: Print = print
         pool = DatabasePool()
     stop = threading.Event()
     server = socket.socket(socket.AF_UNIX)
+    stopping = False
     try:
         where = f"runtime {runtime_name}; files in {workdir}"
         out(f"amq-harness up: {topology.name} on {vendor.name} {vendor.version()}, {where}")
@@ -171,16 +177,12 @@ def up(topology: Topology, vendor: Vendor, runtime_name: str, out: Print = print
             threading.Thread(target=explorer.serve, args=(server, stop), daemon=True, name="control").start()
             out(f"faults from another terminal: amq-harness fault {{{','.join(FAULTS)}}} [NODE] [--for S]")
             out("following roles; Ctrl-C stops the cluster and removes everything")
-            roles: dict[str, Role] = cluster.roles()
-            while True:
-                time.sleep(poll_s)
-                now = cluster.roles()
-                for name, role in now.items():
-                    if role != roles.get(name):
-                        out(f"[{_stamp()}] {name} {roles.get(name)} -> {role}")
-                roles = now
-    except KeyboardInterrupt:
-        out("amq-harness up: stopping: healing faults, stopping nodes, removing files")
+            try:
+                _follow_roles(cluster, out, poll_s)
+            except KeyboardInterrupt:
+                stopping = _say_stopping(out, stopping)
+    except KeyboardInterrupt:  # during start-up
+        stopping = _say_stopping(out, stopping)
     finally:
         stop.set()
         server.close()
@@ -189,8 +191,29 @@ def up(topology: Topology, vendor: Vendor, runtime_name: str, out: Print = print
         if pool is not None:
             pool.close()
         shutil.rmtree(workdir, ignore_errors=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     out("amq-harness up: everything removed")
     return 0
+
+
+def _follow_roles(cluster: Cluster, out: Print, poll_s: float) -> None:
+    """Print every role change until interrupted."""
+    roles: dict[str, Role] = cluster.roles()
+    while True:
+        time.sleep(poll_s)
+        now = cluster.roles()
+        for name, role in now.items():
+            if role != roles.get(name):
+                out(f"[{_stamp()}] {name} {roles.get(name)} -> {role}")
+        roles = now
+
+
+def _say_stopping(out: Print, said: bool) -> bool:
+    """Say once, before the teardown starts, that it has."""
+    if not said:
+        out("amq-harness up: stopping: healing faults, stopping nodes, removing files")
+    return True
 
 
 def send_fault(name: str, node: str | None, for_s: float) -> tuple[bool, str]:

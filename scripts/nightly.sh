@@ -9,7 +9,8 @@
 #   bash scripts/nightly.sh jobs             the job names (the workflow's matrix lists the same)
 #   bash scripts/nightly.sh run JOB          one job: reports/nightly/JOB/{results,allure}
 #   bash scripts/nightly.sh report [DIR...]  the report of results directories (default: every job's here)
-#   bash scripts/nightly.sh sweep FIRST LAST the false-positive sweep with seeds FIRST..LAST (jobs sweep1/2)
+#   bash scripts/nightly.sh sweep FIRST LAST the false-positive sweep with seeds FIRST..LAST (jobs sweep1/2;
+#                                            SWEEP_WORKERS scenarios at once, default 4)
 #
 # NIGHTLY_DIR (default reports/nightly) is where everything goes; NIGHTLY_PREVIOUS, a results directory of
 # an earlier night (e.g. last night's reports/nightly/merged), adds changes.md and changes.json.
@@ -24,6 +25,8 @@ JOBS=(ha-local ha-jdbc-postgresql-local ha-jdbc-mariadb-local other-suites-local
 # ten so that each fits a runner's time). pybroker keeps every promise these scenarios check, so any red
 # result is a checker or a scenario that cries wolf.
 SWEEP_HALF=10
+# Scenarios of one seed at once, as scripts/ha.sh runs them: they mostly wait, so four share 2 cores.
+SWEEP_WORKERS=${SWEEP_WORKERS:-4}
 
 # Seeded chaos (suites/chaos): every topology for the default --chaos-duration (60 s) with the night's seed,
 # and in containers, where partitions join the mix, the shared-file and JDBC pairs. The soak job runs the
@@ -54,8 +57,8 @@ sweep() {
   local first=$1 last=$2 job=${3:-sweep-local} status=0 seed
   job_args sweep1-local
   for seed in $(seq "$first" "$last"); do
-    echo "== nightly sweep, seed $seed ($first..$last): pytest ${ARGS[*]} --seed $seed"
-    "$PY" -m pytest "${ARGS[@]}" --seed "$seed" --results-dir "$OUT/$job/results" \
+    echo "== nightly sweep, seed $seed ($first..$last): pytest ${ARGS[*]} --seed $seed -n $SWEEP_WORKERS"
+    "$PY" -m pytest "${ARGS[@]}" --seed "$seed" -n "$SWEEP_WORKERS" --results-dir "$OUT/$job/results" \
       --no-html-report -q -p no:cacheprovider || status=$?
   done
   "$PY" - "$OUT/$job/results/results.jsonl" <<'SUMMARY'

@@ -7,8 +7,9 @@ import json
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.chaos.schedule import Schedule
 from harness.report.results import RESULTS_FILE
@@ -19,10 +20,25 @@ def replay_command(nodeid: str, schedule_path: Path, args: Sequence[str] = ()) -
     return shlex.join(["pytest", nodeid, *args, "--chaos-schedule", str(schedule_path)])
 
 
+def failed_checkers(problems: Sequence[str]) -> set[str]:
+    """The checkers a result line's problems name (``[total-queue] ...`` -> ``total-queue``)."""
+    return {p[1 : p.index("]")] for p in problems if p.startswith("[") and "]" in p}
+
+
+def fails_the_same_way(line: Mapping[str, Any], same_as: set[str]) -> bool:
+    """A result line with verdict ``fail`` in which one of ``same_as`` (checker names) failed; any
+    ``fail`` when ``same_as`` is empty."""
+    if line.get("verdict") != "fail":
+        return False
+    return not same_as or bool(failed_checkers(line.get("problems") or []) & same_as)
+
+
 class PytestReplay:
     """Runs scenario ``nodeid`` once under a schedule (``pytest ... --chaos-schedule``) and says whether
-    its verdict was ``fail``. An ``error`` (the harness or the cluster's set-up went wrong) is not a
-    failure of the cluster; a run that wrote no result line is a mistake and raises."""
+    it failed the same way: verdict ``fail`` and, when ``same_as`` names checkers (the original run's
+    failing ones), at least one of them failing again, so that shrinking keeps the failure it started
+    from instead of drifting to another. An ``error`` (the harness or the cluster's set-up went wrong) is
+    not a failure of the cluster; a run that wrote no result line is a mistake and raises."""
 
     def __init__(
         self,
@@ -31,7 +47,9 @@ class PytestReplay:
         workdir: Path,
         rootdir: Path,
         progress: Callable[[str], None] = lambda line: None,
+        same_as: set[str] | None = None,
     ) -> None:
+        self.same_as = set(same_as or ())
         self.nodeid = nodeid
         self.args = list(args)
         self.workdir = workdir
@@ -65,6 +83,8 @@ class PytestReplay:
         lines = results.read_text(encoding="utf-8").splitlines() if results.exists() else []
         if not lines:
             raise RuntimeError(f"shrink: {shlex.join(command)} wrote no result line (see {run_dir / 'pytest.log'})")
-        verdict = str(json.loads(lines[-1])["verdict"])
-        self.verdicts.append(verdict)
-        return verdict == "fail"
+        line = json.loads(lines[-1])
+        verdict = str(line["verdict"])
+        failing = failed_checkers(line.get("problems") or [])
+        self.verdicts.append(f"{verdict} ({', '.join(sorted(failing))})" if failing else verdict)
+        return fails_the_same_way(line, self.same_as)

@@ -134,11 +134,14 @@ def shrink(
         return report
     report.reproduced = True
 
+    # Candidates are no longer what the seed draws: they carry no seed.
+    unseeded = replace(schedule, seed=None)
+
     def faults_fail(faults: list[ScheduledFault]) -> bool:
-        return fails(schedule.with_faults(faults), f"{len(faults)} of {len(schedule)} faults")
+        return fails(unseeded.with_faults(faults), f"{len(faults)} of {len(schedule)} faults")
 
     kept = ddmin(list(schedule.faults), faults_fail)
-    smallest = schedule.with_faults(kept)
+    smallest = unseeded.with_faults(kept) if len(kept) < len(schedule) else schedule
     report.steps.append(f"ddmin: {len(schedule)} -> {len(kept)} faults")
     shorter = compact(smallest)
     if shorter != smallest and fails(shorter, "compacted"):
@@ -166,5 +169,5 @@ def shrink(
             break
         smallest = candidate
         report.steps.append(f"ends {tail / 2:.0f} s after the last fault")
-    report.smallest = replace(smallest, seed=None) if smallest != schedule else smallest
+    report.smallest = smallest if smallest == schedule else replace(smallest, seed=None)
     return report

@@ -1,5 +1,5 @@
 """`amq-harness up --runtime docker` as a person uses it: brokers in containers, a fault from a second
-terminal, Ctrl-C, and no container, network or file of the cluster left afterwards."""
+terminal, Ctrl-C (twice), and no container, network or file of the cluster left afterwards."""
 
 from __future__ import annotations
 
@@ -101,6 +101,9 @@ def test_up_in_containers_follows_a_fault_and_ctrl_c_removes_every_container(
         up.wait_for(rf"\] {master} down -> slave")
 
         up.process.send_signal(signal.SIGINT)  # Ctrl-C
+        up.wait_for("stopping: healing faults")
+        # A second Ctrl-C while containers are being removed must not cut the teardown short.
+        up.process.send_signal(signal.SIGINT)
         assert up.process.wait(timeout=60) == 0
         up.wait_for("everything removed", timeout=5)
     finally:
