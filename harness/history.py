@@ -221,6 +221,9 @@ _TYPES: dict[Any, OpType] = {"invoke": "invoke", "ok": "ok", "fail": "fail", "in
 _KEYED = frozenset((SEND, RECEIVE, ACK))
 # Meta entries whose values repeat across a history (a handful of destinations and groups): shared.
 _REPEATED_META = ("destination", "group")
+# A meta made of these entries alone (a send's destination and group) repeats too: one read-only copy
+# of each is shared by the ops that carry it. Metas with an entry of their own (a message-id) are not.
+_SHAREABLE_META = frozenset(("destination", "group", "redelivered", "drain", "after_restart", "exclusive"))
 
 
 def read_ops(lines: Iterable[bytes], source: str = "history") -> list[Op]:
@@ -234,6 +237,7 @@ def read_ops(lines: Iterable[bytes], source: str = "history") -> list[Op]:
     new = tuple.__new__
     strings: dict[str, str] = {}
     keys: dict[MessageKey, MessageKey] = {}
+    metas: dict[tuple[tuple[str, Any], ...], Mapping[str, Any]] = {}
     ops: list[Op] = []
     append = ops.append
     for line_no, line in enumerate(lines, 1):
@@ -275,6 +279,11 @@ def read_ops(lines: Iterable[bytes], source: str = "history") -> list[Op]:
                     repeated = meta.get(name)
                     if type(repeated) is str:
                         meta[name] = strings.setdefault(repeated, repeated)
+                if _SHAREABLE_META.issuperset(meta):
+                    try:  # noqa: SIM105 (a try costs nothing here, a with-block on every op would)
+                        meta = metas.setdefault(tuple(meta.items()), MappingProxyType(meta))
+                    except TypeError:  # a value that is not hashable: kept as it is
+                        pass
             else:
                 meta = EMPTY_META
             append(new(Op, (index, process, type_, f, value, time_ns, node, meta)))

@@ -8,7 +8,7 @@ import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from harness.checkers._shared import shared
 from harness.history import ACK, NEMESIS, PROBE, RECEIVE, SEND, SUBSCRIBED, UNSUBSCRIBED, MessageKey, Op
@@ -70,7 +70,6 @@ class Views:
     receives: list[Op]  # client ops named receive
     acks: list[Op]  # client ops named ack
     deliveries: list[Op]  # see is_delivery
-    delivery_positions: list[int]  # the position in ops of each delivery
     deliveries_and_acks: list[Op]  # deliveries, and client acks that carry a message key
     confirmations: list[Op]  # client ok send, receive or ack: work a node confirmed
     session_events: list[Op]  # deliveries, and consumers' ok subscribed and unsubscribed records
@@ -93,14 +92,13 @@ def _views(ops: Sequence[Op]) -> Views:
     acks: list[Op] = []
     others: list[Op] = []
     deliveries: list[Op] = []
-    positions: list[int] = []
     deliveries_and_acks: list[Op] = []
     confirmations: list[Op] = []
     session_events: list[Op] = []
     session_processes: set[int | str] = set()
     nemesis: list[Op] = []
     probes: list[Op] = []
-    for position, op in enumerate(ops):
+    for op in ops:
         process = op.process
         if process == NEMESIS:
             nemesis.append(op)
@@ -115,7 +113,6 @@ def _views(ops: Sequence[Op]) -> Views:
                 confirmations.append(op)
                 if isinstance(op.value, MessageKey):
                     deliveries.append(op)
-                    positions.append(position)
                     deliveries_and_acks.append(op)
                     session_events.append(op)
         elif f == ACK:
@@ -139,7 +136,6 @@ def _views(ops: Sequence[Op]) -> Views:
         receives=receives,
         acks=acks,
         deliveries=deliveries,
-        delivery_positions=positions,
         deliveries_and_acks=deliveries_and_acks,
         confirmations=confirmations,
         session_events=session_events,
@@ -158,7 +154,11 @@ def deliveries_before(ops: Sequence[Op], time_ns: int) -> list[Op]:
     # The running maximum of the times, so that the first op at or after time_ns is found by bisection.
     reached = shared("time-reached", ops, lambda all_ops: list(accumulate(map(_time, all_ops), max)))
     stop = bisect.bisect_left(reached, time_ns)
-    return found.deliveries[: bisect.bisect_left(found.delivery_positions, stop)]
+    # Where each delivery is in ops: asked for only when a lone consumer's session is checked.
+    positions = shared(
+        "delivery-positions", ops, lambda all_ops: [i for i, op in enumerate(all_ops) if is_delivery(op)]
+    )
+    return found.deliveries[: bisect.bisect_left(positions, stop)]
 
 
 def delivery_ops(ops: Sequence[Op]) -> list[Op]:
@@ -226,9 +226,9 @@ def fmt_duration(ms: float) -> str:
     return f"{minutes:.0f} min {seconds:.0f} s"
 
 
-@dataclass(frozen=True)
-class SendRecord:
-    """Everything the history says about one message's send."""
+class SendRecord(NamedTuple):
+    """Everything the history says about one message's send (a named tuple: a long history has
+    millions, built in C)."""
 
     key: MessageKey
     invoke: Op
@@ -249,6 +249,10 @@ def send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
     return shared("send-records", ops, _send_records)
 
 
+# A send's outcome by its completion's type: an uncertain completion is "info", as is none at all.
+_OUTCOMES: dict[str, SendOutcome] = {"ok": "ok", "info": "info", "fail": "fail"}
+
+
 def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
     done = client_completions(ops, SEND)
     rank = {"ok": 0, "info": 1, "fail": 2}
@@ -257,17 +261,10 @@ def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
         if not (op.type == "invoke" and isinstance(op.value, MessageKey)):
             continue
         completion = done.get(op.index)
-        outcome: SendOutcome
-        if completion is None or completion.type == "info":
-            outcome = "info"
-        elif completion.type == "ok":
-            outcome = "ok"
-        else:
-            outcome = "fail"
-        record = SendRecord(op.value, op, completion, outcome)
+        outcome: SendOutcome = "info" if completion is None else _OUTCOMES.get(completion.type, "fail")
         previous = records.get(op.value)
         if previous is None or rank[outcome] < rank[previous.outcome]:
-            records[op.value] = record
+            records[op.value] = SendRecord(op.value, op, completion, outcome)
     return records
 
 

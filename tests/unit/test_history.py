@@ -105,6 +105,26 @@ SAMPLE = [
         "value": {"round": 0, "accepting": True, "group": "pair", "latency": 0.25},
     },
     {"index": 8, "process": 1, "type": "ok", "f": "custom", "time_ns": 16, "value": [1, 2, 3]},
+    {
+        "index": 9,
+        "process": 0,
+        "type": "invoke",
+        "f": "send",
+        "time_ns": 17,
+        "node": None,
+        "value": ["p0", 2],
+        "meta": {"destination": "/queue/q", "group": "g1"},
+    },
+    {
+        "index": 10,
+        "process": 0,
+        "type": "invoke",
+        "f": "send",
+        "time_ns": 18,
+        "node": None,
+        "value": ["p0", 3],
+        "meta": {"destination": "/queue/q", "group": ["not", "hashable"]},
+    },
 ]
 
 
@@ -134,6 +154,10 @@ def test_loader_shares_keys_names_and_empty_metas():
     assert sent.node is ops[0].node  # one string per node name
     assert sent.meta is ack.meta is EMPTY_META
     assert delivery.meta["group"] is send.meta["group"]
+    assert ops[9].meta is send.meta  # a meta without entries of its own (message-ids) is shared
+    with pytest.raises(TypeError):
+        ops[9].meta["group"] = "g2"  # type: ignore[index]  # and read-only
+    assert ops[10].meta == SAMPLE[10]["meta"]
 
 
 @pytest.mark.parametrize(
