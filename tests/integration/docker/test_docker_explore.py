@@ -4,18 +4,13 @@ terminal, Ctrl-C (twice), and no container, network or file of the cluster left 
 from __future__ import annotations
 
 import os
-import queue
-import re
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
+from terminal import Terminal, fault
 
 from harness.images.build import ImageBuilder
 from harness.images.recipes import plan_images
@@ -37,52 +32,11 @@ def engine() -> Iterator[docker.DockerClient]:
     client.close()
 
 
-class Terminal:
-    """``amq-harness up`` in a process of its own, its output read line by line."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "harness.cli", *argv],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, timeout: float = 90) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            match = re.search(pattern, line)
-            if match:
-                return match
-        raise AssertionError(f"no line matching {pattern!r} within {timeout} s; saw:\n" + "\n".join(self.seen))
-
-
-def fault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "fault", *args], env=env, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_up_in_containers_follows_a_fault_and_ctrl_c_removes_every_container(
     engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
-    up = Terminal(["up", "shared_file", "--runtime", "docker"], env)
+    up = Terminal(["up", "shared_file", "--runtime", "docker"], env, wait_s=90)
     owned = {"label": f"{LABEL_OWNER_PID}={up.process.pid}"}
     try:
         files = Path(up.wait_for(r"runtime docker; files in (\S+)").group(1))
