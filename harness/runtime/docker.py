@@ -46,7 +46,7 @@ from harness.runtime.docker_labels import (
     node_command,
 )
 from harness.runtime.docker_zookeeper import ContainerZooKeeperEnsemble
-from harness.runtime.engine import connect, engine_address
+from harness.runtime.engine import connect, container_status, engine_address
 from harness.runtime.ports import PortAllocator
 from harness.runtime.run import register_directory, register_docker_run
 from harness.topology.network import BridgeAddress
@@ -124,14 +124,7 @@ class DockerNode:
         return cast("Container | None", self._spec._container)
 
     def _status(self) -> str:
-        container = self.container
-        if container is None:
-            return "absent"
-        try:
-            container.reload()
-        except docker.errors.NotFound:
-            return "absent"
-        return str(container.status)
+        return container_status(self.container)
 
     @property
     def alive(self) -> bool:

@@ -20,6 +20,7 @@ import docker.errors
 from testcontainers.core.container import DockerContainer
 
 from harness.runtime.docker_labels import LABEL_NODE, container_name
+from harness.runtime.engine import container_status
 from harness.services.zookeeper import (
     _LOG4J,
     CLASSPATH_JARS,
@@ -111,14 +112,7 @@ class ContainerZooKeeperNode(ZooKeeperNode):
         return self.container is not None
 
     def _status(self) -> str:
-        container = self.container
-        if container is None:
-            return "absent"
-        try:
-            container.reload()
-        except docker.errors.NotFound:
-            return "absent"
-        return str(container.status)
+        return container_status(self.container)
 
     @property
     def alive(self) -> bool:

@@ -6,6 +6,7 @@ import os
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
 INSTALL_HINT = (
     "install Docker Engine (Debian: apt-get install -y docker.io) and start it (systemctl start docker, "
@@ -31,3 +32,14 @@ def connect(timeout: float = 120.0) -> docker.DockerClient:
     except (docker.errors.DockerException, OSError) as exc:
         raise EngineUnavailable(f"the Docker engine at {where} does not answer ({exc}): {INSTALL_HINT}") from exc
     return client
+
+
+def container_status(container: Container | None) -> str:
+    """The engine's status of a container now ("running", "paused", "exited", ...), "absent" if it is gone."""
+    if container is None:
+        return "absent"
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return "absent"
+    return str(container.status)
