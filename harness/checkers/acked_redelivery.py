@@ -74,8 +74,8 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     """Find deliveries of a message after a receipted ACK of it (valid iff none, or acks are non-durable)."""
     ops: Sequence[Op] = as_ops(history)
     origin = origin_ns(ops)
-    invoked_by = {completion.index: invoke for invoke, completion in client_completions(ops, ACK).items()}
-    acking: dict[int, Op] = {}  # ACK invoke index -> the delivery it acknowledges
+    done = client_completions(ops, ACK)
+    acking: dict[int, Op] = {}  # the index of an ACK's completion -> the delivery the ACK acknowledges
 
     # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.
     latest: dict[tuple[int | str, MessageKey], Op] = {}
@@ -88,6 +88,8 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
         if op.f == RECEIVE:
             key = op.value
             latest[(op.process, key)] = op
+            if not acked:
+                continue  # nothing receipted yet: the identity need not be made
             message_id = op.meta.get("message_id")
             identity = (key, str(message_id) if message_id else None)  # message_identity, inline: a hot loop
             found = acked.get(identity) or (acked.get((key, None)) if identity[1] is not None else None)
@@ -118,12 +120,13 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
             if op.type == "invoke":
                 delivery = latest.get((op.process, op.value))
                 if delivery is not None:
-                    acking[op.index] = delivery
+                    completion = done.get(op.index)
+                    if completion is not None:
+                        acking[completion.index] = delivery
                 continue
             # A completion: the promise holds from the moment the receipt came back.
-            invoke_index = invoked_by.get(op.index)
-            delivery = acking.pop(invoke_index, None) if invoke_index is not None else None
-            if op.type != "ok" or delivery is None:
+            delivery = acking.pop(op.index, None)
+            if delivery is None or op.type != "ok":
                 continue
             acks_receipted += 1
             acked.setdefault(message_identity(delivery), (op, delivery))
