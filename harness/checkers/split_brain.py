@@ -174,7 +174,11 @@ def _confirmation_intervals(
         confirmed = sorted(confirmed, key=lambda pair: pair[0].time_ns)
     # Runs of one node: where the confirming node changes, found in C rather than op by op.
     by = [node for _, node in confirmed]
-    starts = [] if not by else [0, *itertools.compress(range(1, len(by)), map(operator.ne, by, itertools.islice(by, 1, None)))]
+    starts = (
+        []
+        if not by
+        else [0, *itertools.compress(range(1, len(by)), map(operator.ne, by, itertools.islice(by, 1, None)))]
+    )
     ends = [*starts[1:], len(by)]
     runs = [_Run(by[a], confirmed[a][0], confirmed[b - 1][0]) for a, b in zip(starts, ends, strict=True)]
     found: list[_Found] = []
