@@ -203,7 +203,7 @@ class History:
         try:
             with partial.open("w", encoding="utf-8") as out:
                 for op in self.ops():
-                    out.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
+                    out.write(encode_op(op))
             os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
@@ -214,6 +214,11 @@ class History:
     def load(cls, path: Path) -> History:
         with gc_paused(), path.open("rb") as src:
             return cls(read_ops(src, str(path)))
+
+
+def encode_op(op: Op) -> str:
+    """One op as a line of the on-disk form (what ``read_ops`` reads back)."""
+    return json.dumps(op.to_json(), sort_keys=True) + "\n"
 
 
 # Record types by name: looking one up both checks it and gives the one shared string.
