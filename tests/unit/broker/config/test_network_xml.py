@@ -10,8 +10,8 @@ import pytest
 from harness.broker.config.activemq_xml import ConfigError, parse_config
 from harness.broker.config.network import Endpoint, MulticastGroup, Reconnect
 from harness.topology.model import LockSettings, Topology
-from harness.topology.network import BridgeAddress, connector_uri, multicast_uri
-from harness.topology.network_presets import combined, network
+from harness.topology.network import BridgeAddress, NetworkConnector, connector_uri, multicast_uri
+from harness.topology.network_presets import combined, fan_out, network
 from harness.topology.render import NodeConfig, NodeNetwork, render_activemq_xml
 
 
@@ -194,3 +194,16 @@ def test_the_harness_topologies_render_into_what_pybroker_reads() -> None:
     [found] = config.network.connectors
     assert found.discovery == "multicast" and found.network_ttl == 2 and found.multicast is not None
     assert found.multicast.group == "grp" and config.network.advertise == found.multicast
+
+
+def test_uri_options_of_a_topology_reach_the_rendered_connector() -> None:
+    topology = fan_out(
+        1, producer_pair=False, uri_options=(("useExponentialBackOff", "false"), ("minConnectTime", "0"))
+    )
+    addresses = {n: BridgeAddress("127.0.0.1", 7000 + i, "127.0.0.1", 7000 + i) for i, n in enumerate(topology.nodes)}
+    text = _render(topology, addresses, "amq2")
+    assert 'uri="static:(tcp://127.0.0.1:7000)?useExponentialBackOff=false&amp;minConnectTime=0"' in text
+    [connector] = parse_config(text).network.connectors
+    assert connector.reconnect == Reconnect(exponential=False, min_connect_time_ms=0)
+    with pytest.raises(ValueError, match="uri_options are for static: and masterslave:"):
+        NetworkConnector(node="amq1", discovery="multicast", uri_options=(("group", "g"),))
