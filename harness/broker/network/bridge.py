@@ -240,21 +240,22 @@ class Bridge:
         """Serve the bridge until the connection ends, goes silent, or the task is cancelled."""
         self.registry.bridges.add(self)
         tasks = [asyncio.ensure_future(self._heartbeats())]
-        if self.forward:
-            # Tombstones the peer may no longer need (a FORGET lost with a bridge or a process).
-            tombstones = self.registry.tombstones_for(self.peer_store)
-            if tombstones:
-                self._write(frame_bytes("FORWARDED", {}, "\n".join(tombstones).encode()))
+        # Settling what earlier bridges left needs only the two stores' records, so it runs on any
+        # bridge between them, whichever way it forwards: the first one up after a restart settles.
+        # Tombstones the peer may no longer need (a FORGET lost with a bridge or a process):
+        tombstones = self.registry.tombstones_for(self.peer_store)
+        if tombstones:
+            self._write(frame_bytes("FORWARDED", {}, "\n".join(tombstones).encode()))
+        doubtful = self.registry.in_doubt(self.peer_store)
+        if doubtful:
+            self.log.info(
+                "Network bridge %s: asking %s about %d message(s) held since a bridge failed",
+                self.name,
+                self.peer,
+                len(doubtful),
+            )
+            self._write(frame_bytes("RESOLVE", {}, "\n".join(doubtful).encode()))
         if self.advertise:
-            doubtful = self.registry.in_doubt(self.peer_store)
-            if doubtful:
-                self.log.info(
-                    "Network bridge %s: asking %s about %d message(s) held since a bridge failed",
-                    self.name,
-                    self.peer,
-                    len(doubtful),
-                )
-                self._write(frame_bytes("RESOLVE", {}, "\n".join(doubtful).encode()))
             tasks.append(asyncio.ensure_future(self._advertise_demand()))
         try:
             await self._read()
@@ -364,13 +365,13 @@ class Bridge:
             self._on_demand(parse_demand(frame.body))
         elif command == "COMMIT" and self.advertise:
             self._on_commit(frame.headers.get("id", ""))
-        elif command == "RESOLVE" and self.forward:
+        elif command == "RESOLVE":
             self._on_resolve(_ids(frame))
-        elif command == "RESOLVED" and self.advertise:
+        elif command == "RESOLVED":
             self._on_resolved(parse_resolved(frame.body))
-        elif command == "FORWARDED" and self.advertise:
+        elif command == "FORWARDED":
             self._on_forwarded(_ids(frame))
-        elif command == "FORGET" and self.forward:
+        elif command == "FORGET":
             self.registry.forget(self.peer_store, _ids(frame))
         else:
             raise ValueError(f"unexpected {command} frame from {self.peer}")

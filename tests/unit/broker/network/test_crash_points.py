@@ -253,7 +253,9 @@ def test_sender_killed_after_the_commit_before_the_receivers_forget(world: World
     assert r.delivered() == [b"m"] and s2.broker.queue_depths().get(QUEUE, 0) == 0
 
 
-def test_receiver_killed_after_the_commit_before_its_release_is_stored(world: World) -> None:
+@pytest.mark.parametrize("first_bridge", ["from the sender", "to the sender"])
+def test_receiver_killed_after_the_commit_before_its_release_is_stored(world: World, first_bridge: str) -> None:
+    """Settled on the first bridge between the two stores, whichever way it forwards."""
     loop = world.loop
     s1, r1 = _sent_and_forwarded(world, sender_holding=False, receiver_holding=True)
     until(loop, lambda: bool(r1.store.pending), "r1 stores the message")
@@ -262,7 +264,10 @@ def test_receiver_killed_after_the_commit_before_its_release_is_stored(world: Wo
     r2 = world.start("r2", world.kill(r1))
     assert list(r2.broker.held) and s1.broker.forwarded != {}  # held again; s1 kept the tombstone
     r2.consume()
-    bridge(loop, s1, r2)
+    if first_bridge == "from the sender":
+        bridge(loop, s1, r2)
+    else:
+        bridge(loop, r2, s1)
     until(loop, lambda: r2.delivered() == [b"m"], "r2 delivers on s1's answer")
     until(loop, lambda: s1.store.disk.tombstones() == [], "s1 forgets the tombstone once r2's release is stored")
 
