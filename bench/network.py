@@ -112,14 +112,15 @@ def hold_idle_consumers(nodes: list[Node], count: int) -> tuple[dict[str, int], 
     return before, after
 
 
-def bridge_recovery_s(cluster: Cluster, cut_s: float = 2.0, timeout: float = 60.0) -> float:
+def bridge_recovery_s(cluster: Cluster, cut_s: float = 2.0, timeout: float = 60.0, queue: str = QUEUE) -> float:
     """Seconds from the end of a ``cut_s`` cut of amq2's bridge until a message sent on amq1 after it
-    reaches amq2's consumer."""
+    reaches amq2's consumer. ``queue`` should be fresh: what an earlier call left on amq2 would arrive
+    at once."""
     source, target = cluster.nodes["amq1"], cluster.nodes["amq2"]
     consumer = connect(target, "recovery-consumer")
-    consumer.subscribe(QUEUE, ack="auto")
+    consumer.subscribe(queue, ack="auto")
     producer = connect(source, "recovery-producer")
-    producer.send(QUEUE, b"before", headers={"persistent": "true"})
+    producer.send(queue, b"before", headers={"persistent": "true"})
     consumer.receive(timeout=timeout)  # the bridge carries messages
     link = cluster.named_link("amq2->amq1")
     link.set_enabled(False)
@@ -131,7 +132,7 @@ def bridge_recovery_s(cluster: Cluster, cut_s: float = 2.0, timeout: float = 60.
     try:
         while time.perf_counter() < deadline:
             sequence += 1
-            producer.send(QUEUE, f"after {sequence}".encode(), headers={"persistent": "true"})
+            producer.send(queue, f"after {sequence}".encode(), headers={"persistent": "true"})
             try:
                 consumer.receive(timeout=0.05)
                 return time.perf_counter() - healed

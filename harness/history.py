@@ -203,7 +203,7 @@ class History:
         try:
             with partial.open("w", encoding="utf-8") as out:
                 for op in self.ops():
-                    out.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
+                    out.write(encode_op(op))
             os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
@@ -216,11 +216,16 @@ class History:
             return cls(read_ops(src, str(path)))
 
 
+def encode_op(op: Op) -> str:
+    """One op as a line of the on-disk form (what ``read_ops`` reads back)."""
+    return json.dumps(op.to_json(), sort_keys=True) + "\n"
+
+
 # Record types by name: looking one up both checks it and gives the one shared string.
 _TYPES: dict[Any, OpType] = {"invoke": "invoke", "ok": "ok", "fail": "fail", "info": "info"}
 _KEYED = frozenset((SEND, RECEIVE, ACK))
-# Meta entries whose values repeat across a history (a handful of destinations and groups): shared.
-_REPEATED_META = ("destination", "group")
+# Meta entries whose values repeat across a history (a handful of destinations and groups) are shared:
+# "destination" and "group" (read_ops names them itself).
 # A meta made of these entries alone (a send's destination and group) repeats too: one read-only copy
 # of each is shared by the ops that carry it. Metas with an entry of their own (a message-id) are not.
 _SHAREABLE_META = frozenset(("destination", "group", "redelivered", "drain", "after_restart", "exclusive"))
@@ -240,6 +245,7 @@ def read_ops(lines: Iterable[bytes], source: str = "history") -> list[Op]:
     metas: dict[tuple[tuple[str, Any], ...], Mapping[str, Any]] = {}
     ops: list[Op] = []
     append = ops.append
+    shareable = _SHAREABLE_META.issuperset
     for line_no, line in enumerate(lines, 1):
         try:
             try:
@@ -275,13 +281,19 @@ def read_ops(lines: Iterable[bytes], source: str = "history") -> list[Op]:
             if meta:
                 if type(meta) is not dict:
                     meta = dict(meta)
-                for name in _REPEATED_META:
-                    repeated = meta.get(name)
-                    if type(repeated) is str:
-                        meta[name] = strings.setdefault(repeated, repeated)
-                if _SHAREABLE_META.issuperset(meta):
-                    try:  # noqa: SIM105 (a try costs nothing here, a with-block on every op would)
-                        meta = metas.setdefault(tuple(meta.items()), MappingProxyType(meta))
+                repeated = meta.get("destination")  # shared strings, see above
+                if type(repeated) is str:
+                    meta["destination"] = strings.setdefault(repeated, repeated)
+                repeated = meta.get("group")
+                if type(repeated) is str:
+                    meta["group"] = strings.setdefault(repeated, repeated)
+                if shareable(meta):
+                    try:
+                        entries = tuple(meta.items())
+                        known = metas.get(entries)
+                        if known is None:
+                            known = metas[entries] = MappingProxyType(meta)
+                        meta = known
                     except TypeError:  # a value that is not hashable: kept as it is
                         pass
             else:

@@ -74,7 +74,8 @@ SUMMARY
   return "$status"
 }
 
-# Throughput over time of each soak run (its result line's chaos.throughput), and how it ended.
+# Throughput and the harness's memory over time of each soak run (its result line's chaos.throughput and
+# chaos.rss_mb; a soak streams its history to disk, so memory should stay flat), and how it ended.
 soak_summary() {
   [ -f "$1" ] || return 0
   "$PY" - "$1" <<'SOAK'
@@ -84,8 +85,15 @@ for line in open(sys.argv[1], encoding="utf-8"):
     chaos = r.get("chaos") or {}
     windows = chaos.get("throughput") or []
     print(f"soak: {r['scenario']}: {r['verdict']}, {chaos.get('started', 0)} faults started, "
-          f"{r['figures'].get('attempted', 0)} sends; receipted sends/s per {chaos.get('throughput_window_s')} s:")
+          f"{chaos.get('faults_exercised', '?')} of them on a serving cluster, "
+          f"{r['figures'].get('attempted', 0)} sends, {chaos.get('history_ops', 0)} ops recorded; "
+          f"receipted sends/s per {chaos.get('throughput_window_s')} s:")
     print("  " + " ".join(f"{w['sent_per_s']:.0f}" for w in windows))
+    rss = chaos.get("rss_mb")
+    if rss:
+        print(f"  harness memory (RSS, MB): start {rss['start']}, max {rss['max']}, end {rss['end']} of the run, "
+              f"{rss.get('after_check')} after checking; largest per window:")
+        print("  " + " ".join("-" if w.get("rss_mb") is None else f"{w['rss_mb']:.0f}" for w in windows))
 SOAK
 }
 

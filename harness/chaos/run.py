@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.chaos.executor import ChaosExecutor, ExecutedFault
+from harness.chaos.exercise import Exercise, exercised_faults
 from harness.chaos.generator import generate
+from harness.chaos.memory import RssSampler, rss_bytes, to_mb
 from harness.chaos.schedule import Schedule, ScheduleError
 from harness.chaos.throughput import throughput_windows
 from harness.cluster import Cluster
@@ -44,6 +46,8 @@ class ChaosRun:
         self.executed: list[ExecutedFault] = []
         self.started_ns: int | None = None
         self.ended_ns: int | None = None
+        self.rss = RssSampler()
+        self._exercise: Exercise | None = None
 
     def plan(self, leave_out: Mapping[str, str] | None = None) -> Schedule:
         """The schedule this run executes: the given one (checked against the topology), else the seed's."""
@@ -72,17 +76,27 @@ class ChaosRun:
         self.progress(self.schedule.describe())
         executor = ChaosExecutor(self.schedule, self.faults, self.cluster, self.progress)
         self.started_ns = time.monotonic_ns()
+        self.rss.start()
         try:
             self.executed = executor.run()
         finally:
             self.executed = executor.executed
             self.ended_ns = time.monotonic_ns()
+            self.rss.stop()
         started = sum(1 for e in self.executed if e.skipped is None)
         self.progress(f"chaos: {started} of {len(self.executed)} faults started, every one healed")
         return self.executed
 
+    def exercise(self) -> Exercise | None:
+        """Which started faults hit a serving cluster (None before the schedule ran); read from the history
+        once, after the run."""
+        if self._exercise is None and self.started_ns is not None and self.ended_ns is not None:
+            self._exercise = exercised_faults(iter(self.history), self.started_ns, self.executed)
+        return self._exercise
+
     def describe(self) -> dict[str, Any] | None:
-        """The result line's ``chaos`` object: schedule, what each fault did, throughput per window."""
+        """The result line's ``chaos`` object: schedule, what each fault did, throughput and the harness's
+        memory per window (``rss_mb``: start, largest and end of the run, and ``after_check`` now)."""
         if self.schedule is None:
             return None
         described: dict[str, Any] = {
@@ -93,7 +107,16 @@ class ChaosRun:
         }
         if self.started_ns is not None and self.ended_ns is not None:
             described["throughput_window_s"] = THROUGHPUT_WINDOW_S
+            # Read through, not loaded: a soak's history is far larger than one window's counts.
             described["throughput"] = throughput_windows(
-                self.history.ops(), self.started_ns, self.ended_ns, THROUGHPUT_WINDOW_S
+                iter(self.history), self.started_ns, self.ended_ns, THROUGHPUT_WINDOW_S, self.rss.samples
             )
+            summary = self.rss.summary_mb()
+            if summary is not None:
+                now = rss_bytes()
+                described["rss_mb"] = {**summary, "after_check": to_mb(now) if now else None}
+            described["history_ops"] = len(self.history)
+            exercise = self.exercise()
+            if exercise is not None:
+                described.update(exercise.to_json())
         return described

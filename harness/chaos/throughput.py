@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from harness.chaos.memory import largest_per_window
 from harness.history import RECEIVE, SEND, Op
 
 
-def throughput_windows(ops: Iterable[Op], start_ns: int, end_ns: int, window_s: float = 10.0) -> list[dict[str, Any]]:
+def throughput_windows(
+    ops: Iterable[Op],
+    start_ns: int,
+    end_ns: int,
+    window_s: float = 10.0,
+    rss_samples: list[tuple[int, int]] | None = None,
+) -> list[dict[str, Any]]:
     """Per ``window_s`` from ``start_ns`` to ``end_ns``: receipted sends and deliveries (not the final
-    drain's), each also per second. A window with none is where the cluster served nobody."""
+    drain's), each also per second. A window with none is where the cluster served nobody. With
+    ``rss_samples`` ((monotonic ns, bytes) of the harness process), each window also has ``rss_mb``, the
+    largest sample in it: a soak's memory beside its throughput. ``ops`` is read once, in order."""
     if window_s <= 0:
         raise ValueError(f"throughput: window_s must be more than 0, got {window_s}")
     width = int(window_s * 1e9)
@@ -26,7 +35,8 @@ def throughput_windows(ops: Iterable[Op], start_ns: int, end_ns: int, window_s: 
             sent[slot] += 1
         elif op.f == RECEIVE and not op.meta.get("drain"):
             received[slot] += 1
-    windows = []
+    rss = largest_per_window(rss_samples, start_ns, width, count) if rss_samples is not None else None
+    windows: list[dict[str, Any]] = []
     for slot in range(count):
         begin = slot * width
         span = (width if slot < count - 1 else end_ns - start_ns - begin) / 1e9
@@ -39,4 +49,6 @@ def throughput_windows(ops: Iterable[Op], start_ns: int, end_ns: int, window_s: 
                 "received_per_s": round(received[slot] / span, 1) if span > 0 else 0.0,
             }
         )
+        if rss is not None:
+            windows[-1]["rss_mb"] = rss[slot]
     return windows

@@ -166,6 +166,22 @@ def delivery_ops(ops: Sequence[Op]) -> list[Op]:
     return views(ops).deliveries
 
 
+def deliveries_by_key(ops: Sequence[Op]) -> dict[MessageKey, list[Op]]:
+    """Every delivery of each message key, in history order; built once per run."""
+    return shared("deliveries-by-key", ops, _deliveries_by_key)
+
+
+def _deliveries_by_key(ops: Sequence[Op]) -> dict[MessageKey, list[Op]]:
+    found: dict[MessageKey, list[Op]] = {}
+    for op in views(ops).deliveries:
+        listed = found.get(op.value)  # a delivery's value is its key
+        if listed is None:
+            found[op.value] = [op]
+        else:
+            listed.append(op)
+    return found
+
+
 def is_drain(op: Op) -> bool:
     return bool(op.meta.get("drain"))
 

@@ -22,6 +22,7 @@ from harness.checkers._common import (
     MessageIdentity,
     as_ops,
     client_completions,
+    deliveries_by_key,
     format_keys,
     is_drain,
     jsonable,
@@ -74,20 +75,41 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     """Find deliveries of a message after a receipted ACK of it (valid iff none, or acks are non-durable)."""
     ops: Sequence[Op] = as_ops(history)
     origin = origin_ns(ops)
-    invoked_by = {completion.index: invoke for invoke, completion in client_completions(ops, ACK).items()}
-    acking: dict[int, Op] = {}  # ACK invoke index -> the delivery it acknowledges
+    done = client_completions(ops, ACK)
+    acking: dict[int, Op] = {}  # the index of an ACK's completion -> the delivery the ACK acknowledges
+
+    kinds = views(ops)
+    by_key = deliveries_by_key(ops)
+    # A message delivered once cannot be delivered again after its ACK: for such keys only the
+    # receipted ACKs are counted, here, without following each delivery (most keys of a long history).
+    # An ACK counts when the key's delivery went to the acking process before the ACK was invoked.
+    acks_receipted = 0
+    for op in kinds.acks:
+        if op.type != "invoke" or not isinstance(op.value, MessageKey):
+            continue
+        once = by_key.get(op.value)
+        if once is None or len(once) != 1:
+            continue
+        if once[0].process == op.process and once[0].index < op.index:
+            completion = done.get(op.index)
+            if completion is not None and completion.type == "ok" and isinstance(completion.value, MessageKey):
+                acks_receipted += 1
+    # The keys delivered more than once are followed op by op, in history order.
+    repeated = {key for key, found in by_key.items() if len(found) > 1}
+    followed = [op for op in kinds.deliveries_and_acks if op.value in repeated]
 
     # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.
     latest: dict[tuple[int | str, MessageKey], Op] = {}
     acked: dict[MessageIdentity, tuple[Op, Op]] = {}  # identity -> (ack completion, acked delivery)
-    acks_receipted = 0
     redeliveries: list[AckedRedelivery] = []
     problems: list[str] = []
     # Deliveries (named receive) and acks carrying a key, in history order.
-    for op in views(ops).deliveries_and_acks:
+    for op in followed:
         if op.f == RECEIVE:
             key = op.value
             latest[(op.process, key)] = op
+            if not acked:
+                continue  # nothing receipted yet: the identity need not be made
             message_id = op.meta.get("message_id")
             identity = (key, str(message_id) if message_id else None)  # message_identity, inline: a hot loop
             found = acked.get(identity) or (acked.get((key, None)) if identity[1] is not None else None)
@@ -118,12 +140,13 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
             if op.type == "invoke":
                 delivery = latest.get((op.process, op.value))
                 if delivery is not None:
-                    acking[op.index] = delivery
+                    completion = done.get(op.index)
+                    if completion is not None:
+                        acking[completion.index] = delivery
                 continue
             # A completion: the promise holds from the moment the receipt came back.
-            invoke_index = invoked_by.get(op.index)
-            delivery = acking.pop(invoke_index, None) if invoke_index is not None else None
-            if op.type != "ok" or delivery is None:
+            delivery = acking.pop(op.index, None)
+            if delivery is None or op.type != "ok":
                 continue
             acks_receipted += 1
             acked.setdefault(message_identity(delivery), (op, delivery))

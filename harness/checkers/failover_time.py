@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -41,7 +42,6 @@ from harness.checkers._common import (
     delivery_ops,
     fmt_duration,
     fmt_ms,
-    is_drain,
     jsonable,
     origin_ns,
     rel_ms,
@@ -50,6 +50,8 @@ from harness.checkers._common import (
     views,
 )
 from harness.history import FAULT_END, FAULT_START, Op
+
+_time = operator.attrgetter("time_ns")
 
 
 @dataclass(frozen=True)
@@ -154,11 +156,12 @@ def _faults(nemesis: list[Op]) -> list[_Fault]:
 
 
 def _longest(points: list[int]) -> tuple[int, int] | None:
-    best: tuple[int, int] | None = None
-    for a, b in itertools.pairwise(points):
-        if best is None or b - a > best[1] - best[0]:
-            best = (a, b)
-    return best
+    """The first widest pair of consecutive points (None for fewer than two)."""
+    if len(points) < 2:
+        return None
+    widths = list(map(operator.sub, itertools.islice(points, 1, None), points))
+    at = widths.index(max(widths))
+    return points[at], points[at + 1]
 
 
 def _after(heal: int, at: int, _node: str) -> bool:
@@ -188,9 +191,11 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
     sends = send_records(ops)
 
     kinds = views(ops)
-    workload = [*kinds.sends, *(op for op in kinds.receives if not is_drain(op))]
     run_start = kinds.first_client_ns
-    run_end = max((op.time_ns for op in workload), default=None)
+    # The workload phase ends with the last send or non-drain receive (None: neither).
+    last_send = max(map(_time, kinds.sends), default=None)
+    last_receive = max((op.time_ns for op in kinds.receives if not op.meta.get("drain")), default=None)
+    run_end = max((t for t in (last_send, last_receive) if t is not None), default=None)
 
     # Successful sends as (invoke time, receipt time, confirming node), deliveries as (time, node).
     ok_sends = sorted(
@@ -200,14 +205,14 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
     )
     send_invokes = sorted(op.time_ns for op in kinds.sends if op.type == "invoke")
     receipts = sorted(done for _, done, _ in ok_sends)
-    delivered = sorted((op.time_ns, op.node or "") for op in delivery_ops(ops) if not is_drain(op))
+    delivered = sorted((op.time_ns, op.node or "") for op in delivery_ops(ops) if not op.meta.get("drain"))
     deliveries = [t for t, _ in delivered]
     successes = sorted(receipts + deliveries)
 
     max_unavailable = 0.0
     window: tuple[float, float] | None = None
     if run_start is not None and run_end is not None:
-        inside = [t for t in successes if run_start <= t <= run_end]
+        inside = successes[bisect.bisect_left(successes, run_start) : bisect.bisect_right(successes, run_end)]
         longest = _longest([run_start, *inside, max(run_end, run_start)])
         if longest is not None:
             max_unavailable = span_ms(*longest)

@@ -35,6 +35,7 @@ from harness.checkers._common import (
     MAX_DETAILS,
     HistoryLike,
     as_ops,
+    deliveries_by_key,
     delivery_ops,
     format_keys,
     jsonable,
@@ -129,9 +130,10 @@ class _Jump:
     filled: dict[int, tuple[Literal["reordered", "redelivered"], Op]] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Stream:
     top: Op | None = None  # the delivery of the highest seq so far
+    top_seq: int = -1  # its seq
     seen: set[int] = field(default_factory=set)
     open: dict[int, _Jump] = field(default_factory=dict)
 
@@ -166,44 +168,53 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
         seqs.sort()
 
     deliveries = delivery_ops(ops)
-    # A message's group: from its send if the workload recorded it there, else from a delivery.
-    key_group: dict[MessageKey, str | None] = {
-        key: send.invoke.meta["group"] for key, send in sends.items() if "group" in send.invoke.meta
-    }
-    for op in deliveries:
-        key_group.setdefault(op.value, op.meta.get("group"))
-    delivered_ever = {op.value for op in deliveries}
+    by_key = deliveries_by_key(ops)
+
+    def group_of(key: MessageKey) -> str | None:
+        """A message's group: from its send if the workload recorded it there, else from its first
+        delivery; _MISSING when neither says (asked only of the few seqs a jump skips)."""
+        send = sends.get(key)
+        if send is not None and "group" in send.invoke.meta:
+            group: str | None = send.invoke.meta["group"]
+            return group
+        found = by_key.get(key)
+        return found[0].meta.get("group") if found else _MISSING
 
     streams: dict[StreamId, _Stream] = {}
     jumps: list[_Jump] = []
     illegal: list[BackwardStep] = []
     step_problems: list[str] = []
-    delivered: set[MessageKey] = set()
+    # The seqs of each producer delivered so far, to anyone: ints, so that no key is built to ask.
+    delivered: dict[str, set[int]] = {}
     checked = reordered = redelivered_steps = unconfirmed = repeats = 0
+    by_consumer = scope == "consumer"
 
     for op in deliveries:
-        key = op.value  # a delivery's value is its key
+        producer, seq = op.value  # a delivery's value is its key
         group = op.meta.get("group")
-        if scope == "group" and group is None:
-            delivered.add(key)
+        done = delivered.get(producer)
+        if done is None:
+            done = delivered[producer] = set()
+        if group is None and not by_consumer:
+            done.add(seq)
             continue
         checked += 1
-        sid: StreamId = (op.process if scope == "consumer" else None, key.producer, group)
-        stream = streams.setdefault(sid, _Stream())
-        redelivery = bool(op.meta.get("redelivered")) or key in delivered
-        seq = key.seq
+        sid: StreamId = (op.process if by_consumer else None, producer, group)
+        stream = streams.get(sid)
+        if stream is None:
+            stream = streams[sid] = _Stream()
         top = stream.top
-        if top is None or seq > top.value.seq:
+        if top is None or seq > stream.top_seq:
             if top is not None:
-                seqs = acked.get(key.producer, [])
-                lo = bisect.bisect_right(seqs, top.value.seq)
+                seqs = acked.get(producer, [])
+                lo = bisect.bisect_right(seqs, stream.top_seq)
                 up = bisect.bisect_left(seqs, seq)
                 skipped = []
+                seen = stream.seen
                 for q in seqs[lo:up]:
-                    skipped_key = MessageKey(key.producer, q)
-                    if q in stream.seen or skipped_key in delivered:
+                    if q in seen or q in done:
                         continue
-                    q_group = key_group.get(skipped_key, _MISSING)
+                    q_group = group_of(MessageKey(producer, q))
                     if q_group == group or (group is None and q_group == _MISSING):
                         skipped.append(q)
                 if skipped:
@@ -212,9 +223,12 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
                     for q in skipped:
                         stream.open[q] = jump
             stream.top = op
+            stream.top_seq = seq
         elif seq in stream.seen:
             repeats += 1
         else:
+            key = op.value
+            redelivery = bool(op.meta.get("redelivered")) or seq in done
             opened = stream.open.pop(seq, None)
             record = sends.get(key)
             if opened is not None:
@@ -232,7 +246,7 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
                 illegal.append(
                     BackwardStep(
                         consumer=sid[0],
-                        producer=key.producer,
+                        producer=producer,
                         group=group,
                         from_key=top.key,
                         to_key=key,
@@ -247,7 +261,7 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
                     f"fills no gap of this stream"
                 )
         stream.seen.add(seq)
-        delivered.add(key)
+        done.add(seq)
 
     problems: list[str] = []
     gaps: list[Gap] = []
@@ -255,7 +269,7 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
     for jump in jumps:
         consumer, producer, group = jump.stream
         unfilled = [q for q in jump.skipped if q not in jump.filled]
-        lost = [q for q in unfilled if MessageKey(producer, q) not in delivered_ever]
+        lost = [q for q in unfilled if q not in delivered.get(producer, ())]  # by now: delivered ever
         effective = sorted([*jump.filled, *lost])
         if not effective:
             continue  # every skipped seq went to another consumer

@@ -26,6 +26,8 @@ there, from the probe records' ``group``. Nodes in no group are ignored.
 from __future__ import annotations
 
 import bisect
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import takewhile
@@ -35,7 +37,6 @@ from harness.checkers._common import (
     HistoryLike,
     as_ops,
     fmt_ms,
-    is_after_restart,
     is_client,
     jsonable,
     origin_ns,
@@ -166,18 +167,27 @@ def _confirmation_intervals(
     grace_ns: int = 0,
 ) -> tuple[list[SplitBrainInterval], list[str], int]:
     """Intervals where nodes of one group interleave in confirming client operations."""
-    runs: list[_Run] = []
-    # By time, then index: ``confirmed`` is in index order and the sort is stable.
-    for op, node in sorted(confirmed, key=lambda pair: pair[0].time_ns):
-        if runs and runs[-1].node == node:
-            runs[-1].last = op
-        else:
-            runs.append(_Run(node, op, op))
+    # By time, then index: ``confirmed`` is in index order and the sort is stable (and not needed when
+    # the times already rise with the index, as a recorded history's do).
+    times = [op.time_ns for op, _ in confirmed]
+    if not all(map(operator.le, times, itertools.islice(times, 1, None))):
+        confirmed = sorted(confirmed, key=lambda pair: pair[0].time_ns)
+    # Runs of one node: where the confirming node changes, found in C rather than op by op.
+    by = [node for _, node in confirmed]
+    starts = (
+        []
+        if not by
+        else [0, *itertools.compress(range(1, len(by)), map(operator.ne, by, itertools.islice(by, 1, None)))]
+    )
+    ends = [*starts[1:], len(by)]
+    runs = [_Run(by[a], confirmed[a][0], confirmed[b - 1][0]) for a, b in zip(starts, ends, strict=True)]
     found: list[_Found] = []
     interleavings = 0
     used: set[int] = set()  # fault records that already explained a handover within the grace
+    latest: dict[str, int] = {}  # node -> the index of its latest run so far
     for i, run in enumerate(runs):
-        j = next((j for j in range(i - 1, -1, -1) if runs[j].node == run.node), None)
+        j = latest.get(run.node)
+        latest[run.node] = i
         if j is None:
             continue
         previous = runs[i - 1]
@@ -327,21 +337,31 @@ def check_split_brain(
     down = {node: _Windows(spans) for node, spans in _incapacitated(kinds.nemesis, kinds.last_ns or 0, name).items()}
     # Every node restarted on purpose before the last drain (messages were missing): which node serves
     # that drain says nothing about masters during the run, so confirmations from then on are not used.
-    restarted_at = min((op.time_ns for op in ops if op.meta and is_after_restart(op)), default=None)
+    # (``after_restart`` marks deliveries of that drain: the receives are all that need looking at.)
+    restarted_at = min((op.time_ns for op in kinds.receives if op.meta.get("after_restart")), default=None)
     candidates: Iterable[Op] = kinds.confirmations
     if restarted_at is not None:
         candidates = (op for op in takewhile(lambda op: op.time_ns < restarted_at, ops) if _confirms(op))
     confirmed: dict[str, list[tuple[Op, str]]] = {}
-    names_of: dict[str | None, str | None] = {}
+    # Per endpoint, once: the node's name, its group's list of confirmations and its down windows.
+    routes: dict[str | None, tuple[str, list[tuple[Op, str]], _Windows | None] | None] = {}
     for op in candidates:
         endpoint = op.node
-        confirmer = names_of[endpoint] if endpoint in names_of else names_of.setdefault(endpoint, name(endpoint))
-        if confirmer is None or confirmer not in group_of:
+        if endpoint in routes:
+            route = routes[endpoint]
+        else:
+            confirmer = name(endpoint)
+            route = None
+            if confirmer is not None and confirmer in group_of:
+                route = (confirmer, confirmed.setdefault(group_of[confirmer], []), down.get(confirmer))
+            routes[endpoint] = route
+        if route is None:
             continue
-        windows = down.get(confirmer)
+        confirmer, listed, windows = route
         if windows is not None and windows.cover(op.time_ns):
             continue
-        confirmed.setdefault(group_of[confirmer], []).append((op, confirmer))
+        listed.append((op, confirmer))
+    confirmed = {group: listed for group, listed in confirmed.items() if listed}
     interleavings = 0
     for group in sorted(confirmed):
         found, texts, count = _confirmation_intervals(

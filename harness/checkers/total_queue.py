@@ -8,8 +8,9 @@ delivered then is *stranded* (stored, but undeliverable until a restart), one ne
 
 from __future__ import annotations
 
-from collections import Counter
+import operator
 from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import Any
 
 from harness.checkers._common import (
@@ -17,7 +18,7 @@ from harness.checkers._common import (
     HistoryLike,
     SendRecord,
     as_ops,
-    delivery_ops,
+    deliveries_by_key,
     fmt_ms,
     format_keys,
     is_after_restart,
@@ -88,6 +89,13 @@ class TotalQueueResult:
         return data
 
 
+_outcome = operator.attrgetter("outcome")
+_meta = operator.attrgetter("meta")
+_first, _last = operator.itemgetter(0), operator.itemgetter(-1)
+_drain = operator.methodcaller("get", "drain")
+_after_restart = operator.methodcaller("get", "after_restart")
+
+
 def _describe_deliveries(deliveries: list[Op], origin: int) -> str:
     parts = []
     for op in deliveries[:MAX_DETAILS]:
@@ -118,26 +126,29 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
     origin = origin_ns(ops)
     sends = send_records(ops)
 
-    deliveries: dict[MessageKey, list[Op]] = {}
-    for op in delivery_ops(ops):
-        deliveries.setdefault(op.value, []).append(op)  # a delivery's value is its key
-    counts = Counter({key: len(found) for key, found in deliveries.items()})
-
-    acknowledged = {k for k, s in sends.items() if s.outcome == "ok"}
-    failed = {k for k, s in sends.items() if s.outcome == "fail"}
-    indeterminate = {k for k, s in sends.items() if s.outcome == "info"}
-    received = set(deliveries)
+    deliveries = deliveries_by_key(ops)
+    # Whole-collection passes in C (compress, map) rather than a loop per key: a long history has
+    # millions of keys.
+    keys, found = list(deliveries), list(deliveries.values())
+    sent, records = list(sends), list(sends.values())
+    outcomes = list(map(_outcome, records))
+    acknowledged = set(compress(sent, map(operator.eq, outcomes, repeat("ok"))))
+    failed = set(compress(sent, map(operator.eq, outcomes, repeat("fail"))))
+    indeterminate = set(compress(sent, map(operator.eq, outcomes, repeat("info"))))
+    received = set(keys)
 
     lost = sorted_keys(acknowledged - received)
     # Only a key delivered by the drain after the restart can be stranded: look at those alone.
-    restarted = {k for k, found in deliveries.items() if found[-1].meta.get("after_restart")}
+    restarted = set(compress(keys, map(_after_restart, map(_meta, map(_last, found)))))
     stranded = sorted_keys(k for k in acknowledged & restarted if all(is_after_restart(op) for op in deliveries[k]))
     unexpected = sorted_keys(received - set(sends))
     recovered = sorted_keys(indeterminate & received)
     unacked_received = sorted_keys(failed & received)
-    duplicates = {k: counts[k] for k in sorted_keys(k for k in received if counts[k] > 1)}
+    duplicates = {
+        k: len(deliveries[k]) for k in sorted_keys(compress(keys, map(operator.gt, map(len, found), repeat(1))))
+    }
     duplicated = sum(n - 1 for n in duplicates.values())
-    in_drain = sum(1 for found in deliveries.values() if found[0].meta.get("drain"))
+    in_drain = sum(map(bool, map(_drain, map(_meta, map(_first, found)))))
 
     problems: list[str] = []
     if lost:
@@ -203,7 +214,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
         failed=len(failed),
         indeterminate=len(indeterminate),
         received=len(received),
-        deliveries=sum(counts.values()),
+        deliveries=sum(map(len, found)),
         received_in_drain=in_drain,
         lost=len(lost),
         stranded=len(stranded),

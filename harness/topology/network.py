@@ -41,6 +41,9 @@ class NetworkConnector:
     excluded: tuple[str, ...] = ()
     dynamically_included: tuple[str, ...] = ()
     statically_included: tuple[str, ...] = ()
+    # static:/masterslave: URI options, ActiveMQ's names and values as written, e.g.
+    # (("maxReconnectDelay", "1000"),): the discovery agent's reconnect settings, on both vendors.
+    uri_options: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.discovery not in ("static", "masterslave", "multicast"):
@@ -57,6 +60,8 @@ class NetworkConnector:
                 f"network connector on {self.node}: masterslave: takes exactly two targets (a master/slave pair), "
                 f"got {len(self.targets)}"
             )
+        if self.discovery == "multicast" and self.uri_options:
+            raise ValueError(f"network connector on {self.node}: uri_options are for static: and masterslave:")
         if self.network_ttl is not None and self.network_ttl < 1:
             raise ValueError(
                 f"network connector on {self.node}: network_ttl must be at least 1, got {self.network_ttl}"
@@ -90,6 +95,8 @@ class NetworkConnector:
         ):
             if names:
                 described[key] = list(names)
+        if self.uri_options:
+            described["uri_options"] = dict(self.uri_options)
         return described
 
 
@@ -126,7 +133,8 @@ def connector_uri(connector: NetworkConnector, addresses: dict[str, BridgeAddres
     if missing:
         raise ValueError(f"network connector on {connector.node}: no bridge address for {', '.join(missing)}")
     inner = ",".join(addresses[t].peer_uri for t in connector.targets)
-    return f"{connector.discovery}:({inner})"
+    query = "&".join(f"{key}={value}" for key, value in connector.uri_options)
+    return f"{connector.discovery}:({inner})" + (f"?{query}" if query else "")
 
 
 def multicast_uri(group: str) -> str:

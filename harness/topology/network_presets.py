@@ -147,6 +147,7 @@ def fan_out(
     *,
     ttl: int | None = None,
     bridge_links: bool = False,
+    uri_options: tuple[tuple[str, str], ...] = (),
     name: str | None = None,
 ) -> Topology:
     """One producer-facing broker fanning out to consumer-facing brokers over static connectors.
@@ -155,7 +156,8 @@ def fan_out(
     consumer-facing broker (amq3, amq4, ...; amq2, amq3, ... without a pair) carries one duplex
     connector to the producer side: ``masterslave:(amq1,amq2)`` (failover to whichever is master, so that
     the bridge follows the pair) or ``static:(amq1)``. ``bridge_links``: each bridge through a link proxy
-    ("amq4->amq1", "amq4->amq2", ...) for bridge faults.
+    ("amq4->amq1", "amq4->amq2", ...) for bridge faults. ``uri_options``: on every connector's URI
+    (``(("maxReconnectDelay", "1000"),)``).
     """
     if consumer_brokers < 1:
         raise ValueError(f"fan_out: needs at least 1 consumer broker, got {consumer_brokers}")
@@ -168,7 +170,9 @@ def fan_out(
     )
     discovery: Literal["masterslave", "static"] = "masterslave" if producer_pair else "static"
     connectors = tuple(
-        NetworkConnector(node=n, targets=producers, discovery=discovery, duplex=True, network_ttl=ttl)
+        NetworkConnector(
+            node=n, targets=producers, discovery=discovery, duplex=True, network_ttl=ttl, uri_options=uri_options
+        )
         for n in consumers
     )
     label = name or f"fan_out({consumer_brokers}{', producer pair' if producer_pair else ''})"

@@ -134,6 +134,10 @@ class Producer(_Worker):
         self.at = at
         self.key_prefix = f"p{process}"
         self.next_seq = 0
+        # The message groups of this producer's sends: fixed for its life (a later phase's options are
+        # another producer's), so that a delivery's group is known without remembering each key.
+        self.groups = workload.options.groups
+        workload.producers[self.key_prefix] = self
 
     def run(self) -> None:
         wl = self.workload
@@ -144,9 +148,9 @@ class Producer(_Worker):
                 while not self.stopping.is_set():
                     started = time.monotonic()
                     key = MessageKey(self.key_prefix, self.next_seq)
+                    group = wl.group_of(key, self.groups)
+                    wl.sending(key)
                     self.next_seq += 1
-                    group = wl.group_of(key)
-                    wl.sent_groups[key] = group
                     meta: dict[str, Any] = {"destination": opts.destination}
                     headers: dict[str, str] = {}
                     if group is not None:
@@ -165,8 +169,10 @@ class Producer(_Worker):
                         wl.count("sent", key)
                     except SendFailed as exc:
                         wl.history.record(self.process, "fail", SEND, key, error=str(exc))
+                        wl.send_done(key)
                     except (SendTimeout, ConnectionLost) as exc:
                         wl.history.record(self.process, "info", SEND, key, error=f"{type(exc).__name__}: {exc}")
+                        wl.send_done(key)
                         if isinstance(exc, ConnectionLost):
                             raise
                     self.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
@@ -288,8 +294,8 @@ class Consumer(_Worker):
         }
         # The group the producer chose for this key: brokers need not echo JMSXGroupID (ActiveMQ's STOMP
         # frames do not), and a phase sent without groups stays without, whatever the options are now.
-        group = wl.sent_groups.get(key) if key is not None else None
-        if group is None and (key is None or key not in wl.sent_groups):
+        known, group = wl.sent_group(key)
+        if not known:
             group = delivery.headers.get("JMSXGroupID")
         if group:
             meta["group"] = group
@@ -393,10 +399,14 @@ class Workload:
         self._endpoints = cluster.endpoint_names()
         self._process_ids = iter(range(1_000_000))
         self._consumers: list[Consumer] = []
-        self._receipted: set[MessageKey] = set()
-        self._delivered: set[MessageKey] = set()
-        # The message group each key was sent in (None: sent without one), written by the producers.
-        self.sent_groups: dict[MessageKey, str | None] = {}  # of the running block, those added during it included
+        # For ``all_delivered``, kept small however long the run (a soak sends millions): receipted sends
+        # not delivered yet, deliveries that came before their send's receipt, and each producer's send in
+        # flight (a delivery of it may precede its receipt), instead of every key sent and delivered.
+        self._undelivered: set[MessageKey] = set()
+        self._early: set[MessageKey] = set()
+        self._in_flight: dict[str, int] = {}
+        # Every producer of the workload by key prefix, which gives the group each key was sent in.
+        self.producers: dict[str, Producer] = {}
 
     # -- plumbing used by the workers ------------------------------------------------------------
     def connect(self, client_id: str, at: str | None = None) -> FailoverConnection:
@@ -412,23 +422,61 @@ class Workload:
             return None
         return self._endpoints.get(endpoint, endpoint)
 
-    def group_of(self, key: MessageKey) -> str | None:
-        """The message group a message is sent in, or None when the workload uses no groups."""
-        if self.options.groups <= 0:
+    def group_of(self, key: MessageKey, groups: int | None = None) -> str | None:
+        """The message group a message is sent in (``groups``: the producer's count, else the options'),
+        or None when the workload uses no groups."""
+        groups = self.options.groups if groups is None else groups
+        if groups <= 0:
             return None
-        return f"group-{key.seq % self.options.groups}"
+        return f"group-{key.seq % groups}"
+
+    def sent_group(self, key: MessageKey | None) -> tuple[bool, str | None]:
+        """Whether this workload sent ``key``, and the message group it sent it in (None: none)."""
+        producer = self.producers.get(key.producer) if key is not None else None
+        if key is None or producer is None or not 0 <= key.seq < producer.next_seq:
+            return False, None
+        return True, self.group_of(key, producer.groups)
+
+    def sending(self, key: MessageKey) -> None:
+        """A producer is about to send ``key`` (before its invoke is recorded)."""
+        with self._counts_lock:
+            self._counts["attempted"] = self._counts.get("attempted", 0) + 1
+            self._in_flight[key.producer] = key.seq
+
+    def send_done(self, key: MessageKey) -> None:
+        """The send of ``key`` ended without a receipt (failed, or its outcome is unknown)."""
+        with self._counts_lock:
+            if self._in_flight.get(key.producer) == key.seq:
+                del self._in_flight[key.producer]
+            self._early.discard(key)
 
     def count(self, what: str, key: MessageKey | None = None) -> None:
-        """Count a receipted send or a delivery (and remember its key, for ``all_delivered``)."""
+        """Count a receipted send ("sent") or a delivery ("received") of ``key``, or an ack ("acked")."""
         with self._counts_lock:
             self._counts[what] = self._counts.get(what, 0) + 1
-            if key is not None:
-                (self._receipted if what == "sent" else self._delivered).add(key)
+            if key is None:
+                return
+            if what == "sent":
+                if self._in_flight.get(key.producer) == key.seq:
+                    del self._in_flight[key.producer]
+                if key in self._early:
+                    self._early.remove(key)
+                else:
+                    self._undelivered.add(key)
+            elif key in self._undelivered:
+                self._undelivered.remove(key)
+            elif self._in_flight.get(key.producer) == key.seq:
+                self._early.add(key)  # delivered before its receipt came back
 
     def all_delivered(self) -> bool:
         """Whether every receipted send so far has been delivered at least once."""
         with self._counts_lock:
-            return self._receipted <= self._delivered
+            return not self._undelivered
+
+    def tracked_keys(self) -> int:
+        """How many message keys the workload holds in memory (a few, however long it runs)."""
+        with self._counts_lock:
+            return len(self._undelivered) + len(self._early) + len(self._in_flight)
 
     # -- the run ---------------------------------------------------------------------------------
     @staticmethod
@@ -515,7 +563,8 @@ class Workload:
 
     def attempted(self) -> int:
         """How many sends the workload has attempted so far (receipted or not)."""
-        return sum(1 for op in self.history.ops() if op.f == SEND and op.type == "invoke")
+        with self._counts_lock:
+            return self._counts.get("attempted", 0)
 
     def backlogged(
         self,

@@ -18,10 +18,13 @@ Discovery = Literal["static", "masterslave", "multicast"]
 DEFAULT_CONNECTOR_NAME = "NC"
 DEFAULT_NETWORK_TTL = 1
 DEFAULT_PREFETCH_SIZE = 1000
-# SimpleDiscoveryAgent (static:): reconnect after 1 s, doubling up to 30 s.
+# SimpleDiscoveryAgent (static: and masterslave:): wait 1 s, doubling up to 30 s while attempts fail
+# within minConnectTime (5 s) of starting; maxReconnectAttempts 0 retries for ever.
 DEFAULT_INITIAL_RECONNECT_DELAY_MS = 1000
 DEFAULT_MAX_RECONNECT_DELAY_MS = 30_000
-DEFAULT_BACK_OFF_MULTIPLIER = 2.0
+DEFAULT_BACK_OFF_MULTIPLIER = 2
+DEFAULT_MIN_CONNECT_TIME_MS = 5000
+DEFAULT_MAX_RECONNECT_ATTEMPTS = 0
 # MulticastDiscoveryAgent: multicast://default is this group address; a heartbeat every 500 ms, a
 # peer is dead after 10 missed ones.
 DEFAULT_MULTICAST_HOST = "239.255.2.3"
@@ -43,8 +46,16 @@ CONNECTOR_ATTRIBUTES = frozenset(
     }
 )
 DESTINATION_LISTS = ("excludedDestinations", "dynamicallyIncludedDestinations", "staticallyIncludedDestinations")
-_STATIC_OPTIONS = frozenset(
-    {"initialReconnectDelay", "maxReconnectDelay", "useExponentialBackOff", "backOffMultiplier"}
+# SimpleDiscoveryAgent's settable properties; masterslave: (MasterSlaveDiscoveryAgent) takes the same.
+_RECONNECT_OPTIONS = frozenset(
+    {
+        "initialReconnectDelay",
+        "maxReconnectDelay",
+        "useExponentialBackOff",
+        "backOffMultiplier",
+        "minConnectTime",
+        "maxReconnectAttempts",
+    }
 )
 _MULTICAST_OPTIONS = frozenset({"group"})
 
@@ -64,26 +75,18 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Reconnect:
-    """How a connector retries a target that does not answer (or a bridge that failed)."""
+    """A static: or masterslave: connector's reconnect settings (the schedule: network/reconnect.py)."""
 
     initial_delay_ms: int = DEFAULT_INITIAL_RECONNECT_DELAY_MS
     max_delay_ms: int = DEFAULT_MAX_RECONNECT_DELAY_MS
     exponential: bool = True
-    multiplier: float = DEFAULT_BACK_OFF_MULTIPLIER
-
-    def delays_ms(self) -> list[int]:
-        """The first few delays between attempts (for the log and the tests)."""
-        out, delay = [], float(self.initial_delay_ms)
-        for _ in range(8):
-            out.append(int(delay))
-            if self.exponential:
-                delay = min(delay * self.multiplier, self.max_delay_ms)
-        return out
-
-    def next_delay_ms(self, previous_ms: int | None) -> int:
-        if previous_ms is None or not self.exponential:
-            return self.initial_delay_ms
-        return int(min(previous_ms * self.multiplier, self.max_delay_ms))
+    # A long in ActiveMQ: the delay grows by whole multiples.
+    multiplier: int = DEFAULT_BACK_OFF_MULTIPLIER
+    # An attempt whose bridge fails sooner than this after the attempt began is a connection failure
+    # (backed off); a later failure starts over from initial_delay_ms.
+    min_connect_time_ms: int = DEFAULT_MIN_CONNECT_TIME_MS
+    # Give up after this many connection failures in a row; 0 (or less) never gives up.
+    max_attempts: int = DEFAULT_MAX_RECONNECT_ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -185,25 +188,34 @@ def _options(query: str, allowed: frozenset[str], where: str) -> dict[str, str]:
 
 
 def parse_reconnect(options: dict[str, str], where: str) -> Reconnect:
-    def number(key: str, default: float) -> float:
+    """The discovery agent's options. ActiveMQ sets them by reflection and silently ignores a value
+    it cannot convert (``backOffMultiplier=1.5`` leaves 2); pybroker refuses it instead, and refuses the
+    values with which ActiveMQ's agent would never reconnect again (a delay or multiplier of 0 makes its
+    ``Object.wait(0)`` wait for ever; a negative one throws in the reconnect thread)."""
+
+    def integer(key: str, default: int, minimum: int | None) -> int:
         if key not in options:
             return default
         try:
-            value = float(options[key])
+            value = int(options[key])
         except ValueError:
-            raise NetworkConfigError(f"{where}: option {key}={options[key]!r} is not a number") from None
-        if value <= 0:
-            raise NetworkConfigError(f"{where}: option {key}={options[key]!r} must be > 0")
+            raise NetworkConfigError(f"{where}: option {key}={options[key]!r} is not an integer") from None
+        if minimum is not None and value < minimum:
+            raise NetworkConfigError(
+                f"{where}: option {key}={options[key]!r} must be >= {minimum} (ActiveMQ would never reconnect)"
+            )
         return value
 
     exponential = options.get("useExponentialBackOff", "true").lower()
     if exponential not in ("true", "false"):
         raise NetworkConfigError(f"{where}: option useExponentialBackOff={exponential!r} is not a boolean")
     return Reconnect(
-        initial_delay_ms=int(number("initialReconnectDelay", DEFAULT_INITIAL_RECONNECT_DELAY_MS)),
-        max_delay_ms=int(number("maxReconnectDelay", DEFAULT_MAX_RECONNECT_DELAY_MS)),
+        initial_delay_ms=integer("initialReconnectDelay", DEFAULT_INITIAL_RECONNECT_DELAY_MS, 1),
+        max_delay_ms=integer("maxReconnectDelay", DEFAULT_MAX_RECONNECT_DELAY_MS, 1),
         exponential=exponential == "true",
-        multiplier=number("backOffMultiplier", DEFAULT_BACK_OFF_MULTIPLIER),
+        multiplier=integer("backOffMultiplier", DEFAULT_BACK_OFF_MULTIPLIER, 1),
+        min_connect_time_ms=integer("minConnectTime", DEFAULT_MIN_CONNECT_TIME_MS, None),
+        max_attempts=integer("maxReconnectAttempts", DEFAULT_MAX_RECONNECT_ATTEMPTS, None),
     )
 
 
@@ -235,14 +247,14 @@ def parse_connector_uri(
                 f"{where}: {uri!r}: failover: inside static: is not supported by pybroker yet (use masterslave:)"
             )
         members, query = _split_composite(text, "static", where)
-        reconnect = parse_reconnect(_options(query, _STATIC_OPTIONS, where), where)
+        reconnect = parse_reconnect(_options(query, _RECONNECT_OPTIONS, where), where)
         return "static", tuple(parse_endpoint(m, where) for m in members), None, reconnect
     if lowered.startswith("masterslave:"):
         members, query = _split_composite(text, "masterslave", where)
         if len(members) < 2:
             raise NetworkConfigError(f"{where}: {uri!r}: masterslave: needs the brokers of a master/slave pair")
-        _options(query, frozenset(), where)
-        return "masterslave", tuple(parse_endpoint(m, where) for m in members), None, Reconnect()
+        reconnect = parse_reconnect(_options(query, _RECONNECT_OPTIONS, where), where)
+        return "masterslave", tuple(parse_endpoint(m, where) for m in members), None, reconnect
     if lowered.startswith("multicast:"):
         return "multicast", (), parse_multicast(text, where), Reconnect()
     raise NetworkConfigError(

@@ -1,9 +1,9 @@
 """The network side of one master term: the listener accepting other brokers' bridges and the
 connectors making this broker's own, each reconnecting like ActiveMQ's discovery agents.
 
-static:(a,b): one bridge to each target, each retried after 1 s, doubling up to 30 s (and from
-1 s again once a bridge that was up fails). masterslave:(a,b): one bridge to the first of the pair
-that accepts it (the master: a slave has no listener open). multicast: one bridge to each broker
+static:(a,b): one bridge to each target, each retried on ActiveMQ's schedule (reconnect.py:
+1 s, doubling up to 30 s; 1 s again after a bridge up 5 s fails). masterslave:(a,b): one bridge to
+the first of the pair that accepts it (the master: a slave has no listener open). multicast: one bridge to each broker
 heard on the group (discovery.py). A bridge to this broker itself (a masterslave: connector naming
 its own pair) is refused as a loop-back, as ActiveMQ drops it.
 """
@@ -21,6 +21,7 @@ from harness.broker.config.network import Endpoint, NetworkConfig, NetworkConnec
 from harness.broker.core.broker import Broker
 from harness.broker.network.bridge import Bridge, BridgeSettings, Registry
 from harness.broker.network.discovery import MulticastAgent
+from harness.broker.network.reconnect import ReconnectSchedule
 from harness.broker.network.routing import QueueFilter
 from harness.broker.network.wire import frame_bytes
 from harness.broker.stomp.frames import V1_2, Frame, FrameError, FrameParser
@@ -102,6 +103,9 @@ class NetworkService:
         self.log = log
         self.registry: Registry | None = None
         self._bridge_tasks: set[asyncio.Task[None]] = set()
+        # The reconnect schedule's time (replaced by the unit tests' fake clock).
+        self.clock: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep
 
     async def run(self, broker: Broker) -> None:
         store_id, written = broker.store_identity()
@@ -156,9 +160,11 @@ class NetworkService:
     # -- the connectors' side -------------------------------------------------------------------------
 
     async def _keep_bridged(self, connector: NetworkConnectorConfig, targets: tuple[Endpoint, ...]) -> None:
-        """Keep one bridge up to the first of ``targets`` that accepts it, reconnecting as ActiveMQ does."""
-        delay: int | None = None
+        """Keep one bridge up to the first of ``targets`` that accepts it (one pass over them is one
+        attempt, as masterslave:'s failover:(...)?maxReconnectAttempts=0 makes it), on ActiveMQ's schedule."""
+        schedule = ReconnectSchedule(connector.reconnect, self.clock)
         while True:
+            schedule.attempt()
             for target in targets:
                 try:
                     bridge = await self._connect(connector, target)
@@ -176,10 +182,19 @@ class NetworkService:
                 )
                 await self._serve(bridge)
                 self.log.info("Network bridge %s to %s (%s) stopped", connector.name, target, bridge.peer)
-                delay = None
                 break
-            delay = connector.reconnect.next_delay_ms(delay)
-            await asyncio.sleep(delay / 1000.0)
+            delay = schedule.failed()
+            where = ", ".join(str(t) for t in targets)
+            if delay is None:
+                self.log.warning(
+                    "Network connector %s: reconnect attempts exceeded %d tries; reconnecting to %s has been disabled",
+                    connector.name,
+                    schedule.failures,
+                    where,
+                )
+                return
+            self.log.info("Network connector %s: next attempt to %s in %d ms", connector.name, where, delay)
+            await self.sleep(delay / 1000.0)
 
     async def _connect(self, connector: NetworkConnectorConfig, target: Endpoint) -> Bridge:
         assert self.registry is not None

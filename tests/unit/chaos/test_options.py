@@ -35,3 +35,28 @@ def test_good_chaos_options_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing=NOTHING)
     run = pytester.runpytest_subprocess("--chaos-duration", "30m", "--shrink", "-p", "no:cacheprovider")
     run.assert_outcomes(passed=1)
+
+
+STREAMED = """
+from harness.history_stream import StreamedHistory
+
+
+def test_history_kind(history):
+    print("streamed" if isinstance(history, StreamedHistory) else "in memory")
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "kind"),
+    [
+        ([], "in memory"),
+        (["--chaos-duration", "4m"], "in memory"),
+        (["--chaos-duration", "5m"], "streamed"),
+        (["--stream-history"], "streamed"),
+    ],
+)
+def test_a_soak_streams_its_history_to_disk(pytester: pytest.Pytester, args: list[str], kind: str) -> None:
+    pytester.makepyfile(test_history_kind=STREAMED)
+    run = pytester.runpytest_subprocess(*args, "-s", "-p", "no:cacheprovider", "--results-dir", "results")
+    run.assert_outcomes(passed=1)
+    assert kind in run.stdout.str()

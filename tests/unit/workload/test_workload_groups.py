@@ -63,11 +63,12 @@ def test_groups_cycle_over_sequence_numbers_and_are_off_by_default():
 
 def test_a_consumer_records_the_group_the_key_was_sent_in_when_the_broker_drops_the_header():
     wl = workload(groups=2)
-    wl.sent_groups[MessageKey("p0", 3)] = "group-1"
-    wl.sent_groups[MessageKey("p0", 4)] = None  # a phase sent without groups
+    Producer(0, wl).next_seq = 5
+    wl.options = wl.options.with_overrides("workload.running", {"groups": 0})
+    Producer(1, wl).next_seq = 5  # a phase sent without groups
     consumer, _ = subscribed_consumer(wl)
     consumer.on_delivery(delivery("p0:3:xx"))  # no JMSXGroupID header, as ActiveMQ's STOMP frames
-    consumer.on_delivery(delivery("p0:4:xx"))
+    consumer.on_delivery(delivery("p1:4:xx"))
     first, second = [op for op in wl.history.ops() if op.f == "receive"]
     assert first.meta["group"] == "group-1" and first.node == "amq1"
     assert "group" not in second.meta
@@ -134,3 +135,47 @@ def test_exclusive_consumers_subscribe_with_activemq_exclusive():
     holder.append(Consumer(2, wl))
     holder[0].run()
     assert conn.subscribed == [{"activemq.exclusive": "true"}]
+
+
+def test_the_workload_remembers_a_few_keys_however_many_messages_it_sends():
+    wl = workload()
+    for seq in range(10_000):
+        key = MessageKey("p0", seq)
+        wl.sending(key)
+        if seq % 3 == 0:  # the broker dispatched it before the producer had its receipt
+            wl.count("received", key)
+            wl.count("sent", key)
+        else:
+            wl.count("sent", key)
+            wl.count("received", key)
+        if seq % 7 == 0:
+            wl.count("received", key)  # a redelivery
+        assert wl.tracked_keys() <= 1
+    assert wl.all_delivered()
+    assert wl.attempted() == 10_000
+
+
+def test_all_delivered_until_a_receipted_send_is_delivered_and_a_failed_send_is_forgotten():
+    wl = workload()
+    first, second, failed = MessageKey("p0", 0), MessageKey("p0", 1), MessageKey("p1", 0)
+    wl.sending(first)
+    wl.count("sent", first)
+    assert not wl.all_delivered()
+    wl.sending(failed)
+    wl.count("received", failed)  # delivered, then its send timed out: not a receipted send
+    wl.send_done(failed)
+    wl.count("received", first)
+    assert wl.all_delivered()
+    wl.sending(second)
+    wl.count("sent", second)
+    assert not wl.all_delivered()
+    assert wl.tracked_keys() == 1
+
+
+def test_a_key_the_producer_never_sent_gets_the_brokers_group_header():
+    wl = workload(groups=2)
+    Producer(0, wl).next_seq = 5
+    consumer, _ = subscribed_consumer(wl)
+    consumer.on_delivery(delivery("p0:9:xx", {"JMSXGroupID": "theirs"}))
+    [receive] = [op for op in wl.history.ops() if op.f == "receive"]
+    assert receive.meta["group"] == "theirs"

@@ -10,8 +10,8 @@ import pytest
 from harness.broker.config.activemq_xml import ConfigError, parse_config
 from harness.broker.config.network import Endpoint, MulticastGroup, Reconnect
 from harness.topology.model import LockSettings, Topology
-from harness.topology.network import BridgeAddress, connector_uri, multicast_uri
-from harness.topology.network_presets import combined, network
+from harness.topology.network import BridgeAddress, NetworkConnector, connector_uri, multicast_uri
+from harness.topology.network_presets import combined, fan_out, network
 from harness.topology.render import NodeConfig, NodeNetwork, render_activemq_xml
 
 
@@ -37,7 +37,15 @@ def test_a_bare_static_connector_has_activemqs_defaults() -> None:
     assert (connector.name, connector.duplex, connector.network_ttl, connector.prefetch_size) == ("NC", False, 1, 1000)
     assert connector.conduit_subscriptions and not connector.dynamic_only
     assert not connector.decrease_network_consumer_priority  # 5.17's default
-    assert connector.reconnect.delays_ms()[:6] == [1000, 2000, 4000, 8000, 16000, 30000]
+    # SimpleDiscoveryAgent's defaults (the schedule itself: tests/unit/broker/network/test_reconnect.py).
+    assert connector.reconnect == Reconnect(
+        initial_delay_ms=1000,
+        max_delay_ms=30000,
+        exponential=True,
+        multiplier=2,
+        min_connect_time_ms=5000,
+        max_attempts=0,
+    )
     # The tcp:// listener is the bridge listener, not a STOMP one.
     assert [c.scheme for c in config.connectors] == ["stomp"]
     assert config.network.listen == Endpoint("0.0.0.0", 61616)
@@ -60,7 +68,23 @@ def test_every_attribute_and_destination_list_is_read() -> None:
     assert c.decrease_network_consumer_priority and c.prefetch_size == 10
     assert (c.excluded, c.dynamically_included, c.statically_included) == (("secret.>",), ("orders.*",), ("audit",))
     assert c.reconnect == Reconnect(initial_delay_ms=200, exponential=False)
-    assert c.reconnect.next_delay_ms(200) == 200
+
+
+def test_static_and_masterslave_read_every_discovery_agent_option() -> None:
+    options = (
+        "initialReconnectDelay=100&amp;maxReconnectDelay=2000&amp;useExponentialBackOff=true&amp;backOffMultiplier=3"
+        "&amp;minConnectTime=800&amp;maxReconnectAttempts=4"
+    )
+    expected = Reconnect(
+        initial_delay_ms=100, max_delay_ms=2000, exponential=True, multiplier=3, min_connect_time_ms=800, max_attempts=4
+    )
+    config = parse_config(
+        bare(
+            f'<networkConnector name="s" uri="static:(tcp://h:1)?{options}"/>'
+            f'<networkConnector name="m" uri="masterslave:(tcp://m:1,tcp://s:2)?{options}"/>'
+        )
+    )
+    assert [c.reconnect for c in config.network.connectors] == [expected, expected]
 
 
 def test_masterslave_keeps_the_pair_in_order_and_multicast_reads_its_group() -> None:
@@ -101,7 +125,12 @@ def test_replay_and_audit_come_from_the_policy_entry() -> None:
     [
         ('<networkConnector uri="static:(tcp://h:1)" messageTTL="2"/>', "attribute 'messageTTL'"),
         ('<networkConnector uri="static:(tcp://h:1)" bridgeTempDestinations="false"/>', "'bridgeTempDestinations'"),
-        ('<networkConnector uri="static:(tcp://h:1)?maxReconnectAttempts=3"/>', "option 'maxReconnectAttempts'"),
+        ('<networkConnector uri="static:(tcp://h:1)?discovered.trace=true"/>', "option 'discovered.trace'"),
+        ('<networkConnector uri="masterslave:(tcp://h:1,tcp://g:2)?randomize=true"/>', "option 'randomize'"),
+        ('<networkConnector uri="static:(tcp://h:1)?backOffMultiplier=1.5"/>', "backOffMultiplier='1.5' is not an"),
+        ('<networkConnector uri="static:(tcp://h:1)?initialReconnectDelay=0"/>', "must be >= 1 (ActiveMQ would never"),
+        ('<networkConnector uri="static:(tcp://h:1)?maxReconnectDelay=-5"/>', "maxReconnectDelay='-5' must be >= 1"),
+        ('<networkConnector uri="static:(tcp://h:1)?minConnectTime=soon"/>', "minConnectTime='soon' is not an"),
         ('<networkConnector uri="static:(ssl://h:1)"/>', "scheme 'ssl'"),
         ('<networkConnector uri="static:(failover:(tcp://h:1))"/>', "failover: inside static:"),
         ('<networkConnector uri="zeroconf:_activemq"/>', "uri 'zeroconf:_activemq'"),
@@ -165,3 +194,16 @@ def test_the_harness_topologies_render_into_what_pybroker_reads() -> None:
     [found] = config.network.connectors
     assert found.discovery == "multicast" and found.network_ttl == 2 and found.multicast is not None
     assert found.multicast.group == "grp" and config.network.advertise == found.multicast
+
+
+def test_uri_options_of_a_topology_reach_the_rendered_connector() -> None:
+    topology = fan_out(
+        1, producer_pair=False, uri_options=(("useExponentialBackOff", "false"), ("minConnectTime", "0"))
+    )
+    addresses = {n: BridgeAddress("127.0.0.1", 7000 + i, "127.0.0.1", 7000 + i) for i, n in enumerate(topology.nodes)}
+    text = _render(topology, addresses, "amq2")
+    assert 'uri="static:(tcp://127.0.0.1:7000)?useExponentialBackOff=false&amp;minConnectTime=0"' in text
+    [connector] = parse_config(text).network.connectors
+    assert connector.reconnect == Reconnect(exponential=False, min_connect_time_ms=0)
+    with pytest.raises(ValueError, match="uri_options are for static: and masterslave:"):
+        NetworkConnector(node="amq1", discovery="multicast", uri_options=(("group", "g"),))
