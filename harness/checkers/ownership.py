@@ -138,9 +138,20 @@ def _check(ops: Sequence[Op], rule: str, thing_of: Thing, takes_hold: Callable[[
 def check_group_ownership(history: HistoryLike) -> OwnershipResult:
     """Two live consumers never hold one message group at overlapping times (see module doc)."""
 
+    names: dict[tuple[Any, Any], str] = {}  # (group, destination) -> its name, made once
+
     def group(op: Op, session: Session) -> str | None:
         found = op.meta.get("group")
-        return f"group {found} of {op.meta.get('destination', session.destination)}" if found else None
+        if not found:
+            return None
+        slot = (found, op.meta.get("destination", session.destination))
+        try:
+            name = names.get(slot)
+        except TypeError:  # a value that is not hashable: named every time
+            return f"group {found} of {slot[1]}"
+        if name is None:
+            name = names[slot] = f"group {found} of {slot[1]}"
+        return name
 
     return _check(as_ops(history), "group-ownership", group, lambda session: True)
 
@@ -148,7 +159,16 @@ def check_group_ownership(history: HistoryLike) -> OwnershipResult:
 def check_exclusivity(history: HistoryLike) -> OwnershipResult:
     """While an exclusive consumer holds a queue, nobody else receives from it (see module doc)."""
 
+    names: dict[Any, str] = {}  # destination -> its name, made once
+
     def queue(op: Op, session: Session) -> str | None:
-        return f"exclusive queue {op.meta.get('destination', session.destination)}"
+        destination = op.meta.get("destination", session.destination)
+        try:
+            name = names.get(destination)
+        except TypeError:  # a value that is not hashable: named every time
+            return f"exclusive queue {destination}"
+        if name is None:
+            name = names[destination] = f"exclusive queue {destination}"
+        return name
 
     return _check(as_ops(history), "exclusivity", queue, lambda session: session.exclusive)
