@@ -180,9 +180,16 @@ class History:
         **meta: Any,
     ) -> Op:
         with self._lock:
-            op = Op(len(self._ops), process, type, f, value, self._clock(), node, dict(meta) if meta else EMPTY_META)
-            self._ops.append(op)
+            op = Op(self._recorded(), process, type, f, value, self._clock(), node, dict(meta) if meta else EMPTY_META)
+            self._keep(op)
             return op
+
+    # Where a record goes, under the lock: overridden by a history that streams its records to disk.
+    def _recorded(self) -> int:
+        return len(self._ops)
+
+    def _keep(self, op: Op) -> None:
+        self._ops.append(op)
 
     def __iter__(self) -> Iterator[Op]:
         with self._lock:

@@ -10,14 +10,13 @@ loads the file with the history's own loader (``read_ops``) once the run is over
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from harness.history import EMPTY_META, History, Op, OpType, encode_op, gc_paused, read_ops
+from harness.history import History, Op, encode_op, gc_paused, read_ops
 
 FLUSH_RECORDS = 1000
 FLUSH_INTERVAL_S = 1.0
@@ -71,28 +70,17 @@ class StreamedHistory(History):
         self._count = 0
         self._unwritten: list[str] = []
         self._flushed_at = monotonic()
-        self._io_lock = threading.Lock()  # one writer at a time; records may go on while a flush writes
 
-    def record(
-        self,
-        process: int | str,
-        type: OpType,
-        f: str,
-        value: Any = None,
-        node: str | None = None,
-        **meta: Any,
-    ) -> Op:
-        with self._lock:
-            op = Op(self._count, process, type, f, value, self._clock(), node, dict(meta) if meta else EMPTY_META)
-            self._count += 1
-            self._unwritten.append(encode_op(op))
-            due = (
-                len(self._unwritten) >= self.flush_records
-                or self._monotonic() - self._flushed_at >= self.flush_interval_s
-            )
-        if due:
-            self.flush()
-        return op
+    def _recorded(self) -> int:
+        return self._count
+
+    def _keep(self, op: Op) -> None:
+        # Under the history's lock: records reach the file whole and in order. A write is one string of
+        # at most flush_records lines, handed to the OS, not synced.
+        self._count += 1
+        self._unwritten.append(encode_op(op))
+        if len(self._unwritten) >= self.flush_records or self._monotonic() - self._flushed_at >= self.flush_interval_s:
+            self._write()
 
     @property
     def unwritten(self) -> int:
@@ -102,20 +90,22 @@ class StreamedHistory(History):
 
     def flush(self) -> None:
         """Write every record made so far, in order, and hand it to the OS."""
-        with self._io_lock:
-            with self._lock:
-                lines, self._unwritten = self._unwritten, []
-                self._flushed_at = self._monotonic()
-            if self._file is None:
-                if lines:
-                    raise ValueError(f"history {self.path}: {len(lines)} records made after it was closed")
-                return
-            self._file.write("".join(lines))
-            self._file.flush()
+        with self._lock:
+            self._write()
+
+    def _write(self) -> None:
+        lines, self._unwritten = self._unwritten, []
+        self._flushed_at = self._monotonic()
+        if self._file is None:
+            if lines:
+                raise ValueError(f"history {self.path}: {len(lines)} records made after it was closed")
+            return
+        self._file.write("".join(lines))
+        self._file.flush()
 
     def close(self) -> None:
-        self.flush()
-        with self._io_lock:
+        with self._lock:
+            self._write()
             if self._file is not None:
                 self._file.close()
                 self._file = None
@@ -144,9 +134,9 @@ class StreamedHistory(History):
 
     def save(self, path: Path) -> Path:
         """Flush and move the file to ``path``: records made later still go to it (the file stays open)."""
-        self.flush()
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._io_lock:
+        with self._lock:
+            self._write()
             os.replace(self.path, path)
             self.path = path
         return path

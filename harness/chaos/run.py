@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.chaos.executor import ChaosExecutor, ExecutedFault
+from harness.chaos.exercise import Exercise, exercised_faults
 from harness.chaos.generator import generate
 from harness.chaos.memory import RssSampler, rss_bytes, to_mb
 from harness.chaos.schedule import Schedule, ScheduleError
@@ -46,6 +47,7 @@ class ChaosRun:
         self.started_ns: int | None = None
         self.ended_ns: int | None = None
         self.rss = RssSampler()
+        self._exercise: Exercise | None = None
 
     def plan(self, leave_out: Mapping[str, str] | None = None) -> Schedule:
         """The schedule this run executes: the given one (checked against the topology), else the seed's."""
@@ -85,6 +87,13 @@ class ChaosRun:
         self.progress(f"chaos: {started} of {len(self.executed)} faults started, every one healed")
         return self.executed
 
+    def exercise(self) -> Exercise | None:
+        """Which started faults hit a serving cluster (None before the schedule ran); read from the history
+        once, after the run."""
+        if self._exercise is None and self.started_ns is not None and self.ended_ns is not None:
+            self._exercise = exercised_faults(iter(self.history), self.started_ns, self.executed)
+        return self._exercise
+
     def describe(self) -> dict[str, Any] | None:
         """The result line's ``chaos`` object: schedule, what each fault did, throughput and the harness's
         memory per window (``rss_mb``: start, largest and end of the run, and ``after_check`` now)."""
@@ -107,4 +116,7 @@ class ChaosRun:
                 now = rss_bytes()
                 described["rss_mb"] = {**summary, "after_check": to_mb(now) if now else None}
             described["history_ops"] = len(self.history)
+            exercise = self.exercise()
+            if exercise is not None:
+                described.update(exercise.to_json())
         return described

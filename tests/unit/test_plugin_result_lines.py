@@ -74,3 +74,30 @@ def test_figures_a_scenario_measures_go_into_its_result_line(pytester: pytest.Py
     run.assert_outcomes(passed=1)
     [line] = results(pytester)
     assert line["figures"] == {"bridge_notice_s": 31.5, "bridge_recovery_s": None}
+
+
+IDLE_CHAOS = """
+from harness.chaos.exercise import Exercise
+
+
+class ChaosOnAnIdleCluster:
+    def exercise(self):
+        return Exercise(started=4, idle=(1, 2, 3))
+
+    def describe(self):
+        return self.exercise().to_json()
+
+
+def test_idle_chaos(vendor_name, _scenario_record):
+    _scenario_record.chaos = ChaosOnAnIdleCluster()
+"""
+
+
+def test_a_chaos_run_whose_faults_hit_no_serving_cluster_is_an_error_not_a_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_idle_chaos=IDLE_CHAOS)
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider")
+    run.stdout.fnmatch_lines(["*error: chaos: only 1 of 4 started faults hit a serving cluster*"])
+    [line] = results(pytester)
+    assert line["verdict"] == "error"
+    assert line["reason"].startswith("chaos: only 1 of 4 started faults")
+    assert line["chaos"]["faults_on_idle_cluster"] == [1, 2, 3]
