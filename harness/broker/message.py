@@ -18,8 +18,9 @@ DLQ = QUEUE_PREFIX + DLQ_NAME
 # The brokers a message was forwarded through (comma-separated names), kept with the message's
 # headers so that it survives a restart; never shown to a consumer.
 BROKER_PATH_HEADER = "pybroker-broker-path"
-# Marks a message received over a bridge in its journal record: it is held (not delivered) until the
-# sender confirms it gave the message up (COMMIT), or, after a restart, until the sender says so again.
+# Marks a message received over a bridge in its stored record, with the sender's store identity as
+# its value: it is held (not delivered) until the sender confirms it gave the message up (COMMIT), or,
+# after a failed bridge or a restart, until a broker serving that store says so (RESOLVE).
 HELD_HEADER = "pybroker-held"
 DEFAULT_PRIORITY = 4  # JMS default, and what ActiveMQ stamps on a STOMP message without a priority header
 

@@ -18,6 +18,7 @@ from typing import Any
 from harness.checkers._common import (
     MAX_DETAILS,
     HistoryLike,
+    MessageIdentity,
     as_ops,
     completions,
     fmt_ms,
@@ -25,6 +26,7 @@ from harness.checkers._common import (
     is_client,
     is_delivery,
     is_drain,
+    message_identity,
     send_records,
     sorted_keys,
     span_ms,
@@ -157,24 +159,40 @@ class BridgeDuplicatesResult:
 
 
 def check_bridge_duplicates(history: HistoryLike) -> BridgeDuplicatesResult:
+    """Deliveries are told apart by message identity (key and broker message-id), as the
+    redelivered-after-ack checker does: a producer's resend after a lost receipt is another message,
+    which another broker may deliver after the first copy's ack without breaking a promise."""
     ops = as_ops(history)
     done = completions(ops)
-    deliveries: dict[MessageKey, list[Op]] = defaultdict(list)
-    acked_at: dict[MessageKey, int] = {}
+    deliveries: dict[MessageIdentity, list[Op]] = defaultdict(list)
+    latest: dict[tuple[int | str, MessageKey], Op] = {}  # the delivery an ACK of the key acknowledges
+    acked_at: dict[MessageIdentity, int] = {}
     for op in ops:
         if is_delivery(op):
-            deliveries[op.key].append(op)
+            deliveries[message_identity(op)].append(op)
+            latest[(op.process, op.key)] = op
         elif is_client(op) and op.f == ACK and op.type == "invoke" and isinstance(op.value, MessageKey):
             completion = done.get(op.index)
-            if completion is not None and completion.type == "ok":
-                acked_at.setdefault(op.value, completion.time_ns)
-    crossing = sorted_keys(k for k, ds in deliveries.items() if len({d.node for d in ds}) > 1)
-    after_ack = [k for k in crossing if k in acked_at and any(d.time_ns > acked_at[k] for d in deliveries[k])]
+            delivery = latest.get((op.process, op.value))
+            if completion is not None and completion.type == "ok" and delivery is not None:
+                acked_at.setdefault(message_identity(delivery), completion.time_ns)
+    crossing_ids = [i for i, ds in deliveries.items() if len({d.node for d in ds}) > 1]
+    after_ack_ids = [
+        i
+        for i in crossing_ids
+        if (at := acked_at.get(i, acked_at.get((i[0], None)))) is not None
+        and any(d.time_ns > at for d in deliveries[i])
+    ]
+    crossing = sorted_keys({i[0] for i in crossing_ids})
+    after_ack = sorted_keys({i[0] for i in after_ack_ids})
+    by_key: dict[MessageKey, list[Op]] = defaultdict(list)
+    for identity in after_ack_ids:
+        by_key[identity[0]] += deliveries[identity]
     problems = []
     if after_ack:
         problems.append(
             f"{len(after_ack)} messages delivered again by another broker after their ack was receipted: "
-            + "; ".join(f"{k} on " + ", ".join(str(d.node) for d in deliveries[k]) for k in after_ack[:MAX_DETAILS])
+            + "; ".join(f"{k} on " + ", ".join(str(d.node) for d in by_key[k]) for k in after_ack[:MAX_DETAILS])
         )
     return BridgeDuplicatesResult(
         valid=not after_ack,

@@ -16,15 +16,6 @@ from harness.topology import combined
     "on ms-broker-a by the slave that took over, when the killed master had not stored the bridge's ack "
     "(1 message in one run; ActiveMQ documents the bridge duplicate)",
 )
-@pytest.mark.known_finding(
-    vendor="pybroker",
-    expects=("redelivered_after_ack", "cross_bridge_duplicates_after_ack", "lost", "stranded"),
-    strict=False,
-    reason="a bridged message held across a master kill is settled by asking only the last broker of its "
-    "path, whose new master's term does not know it: delivered again after its ack (4 of 9 seeds), lost "
-    "(1 of 9: receipted 40 ms before the kill, never delivered) or stranded until a restart (1 of 9); "
-    "pybroker's bridges need a store identity shared by both nodes of a pair",
-)
 def test_master_failover_under_a_bridge(cluster, workload, faults):
     """Produce on ms-broker-a, consume on both pairs; kill -9 ms-broker-a's master twice.
     Its slave takes the store over and re-opens the duplex bridge to ms-broker-b; nothing receipted

@@ -24,14 +24,6 @@ def test_fan_out_feeds_every_consumer_broker(cluster, workload):
     "by the new producer-side master when the old one died before the bridge's ack of it was stored "
     "(2 messages in one run, redelivered after a receipted ack; ActiveMQ documents the bridge duplicate)",
 )
-@pytest.mark.known_finding(
-    vendor="pybroker",
-    expects=("stranded", "stuck", "redelivered_after_ack", "cross_bridge_duplicates_after_ack"),
-    strict=False,
-    reason="a message the killed master had forwarded to amq4, not yet confirmed, stays held there when the new "
-    "master sends its own copy elsewhere (1 stranded in one run; before the held step, 2 delivered twice; "
-    "1 run of 4 passed)",
-)
 def test_producer_master_killed_under_the_bridges(cluster, workload, faults):
     """kill -9 the producer-side master: amq2 takes over the shared store, the producers fail over to
     it, and the consumer brokers' masterslave: connectors reconnect to it. Nothing receipted is lost

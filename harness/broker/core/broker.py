@@ -22,6 +22,7 @@ import heapq
 import itertools
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -45,6 +46,11 @@ from harness.broker.message import (
     is_temporary,
 )
 from harness.broker.store.contract import (
+    FORWARDED_CONTAINER,
+    RECEIVER_HEADER,
+    STORE_ID_CONTAINER,
+    STORE_ID_HEADER,
+    STORE_ID_RECORD,
     UNLIMITED,
     AddOp,
     DurableSubscriptionRecord,
@@ -54,6 +60,7 @@ from harness.broker.store.contract import (
     StoreLimits,
     SubscribeOp,
     UnsubscribeOp,
+    is_record_container,
 )
 
 __all__ = ["AckMode", "Broker", "Client", "CoreSettings", "RequestRefused", "Subscription", "Transaction"]
@@ -136,6 +143,9 @@ class Broker:
         self.closed = False
         # Messages a bridge stored but may not deliver yet (see ``receive``), by id.
         self.held: dict[str, Message] = {}
+        # Tombstones (see ``ack``): id of a message that left over a bridge -> the receiver's store id.
+        self.forwarded: dict[str, str] = {}
+        self.store_id: str | None = None
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -211,6 +221,9 @@ class Broker:
         count = 0
         for msg in messages:
             name = msg.container or msg.destination
+            if is_record_container(name):
+                self._restore_record(msg)
+                continue
             container: Queue | None = self.durables.get(name)
             if container is None and name.startswith(QUEUE_PREFIX):
                 container = self.queue(name)
@@ -224,6 +237,24 @@ class Broker:
             self._place(container, msg, now, fresh=False)
             count += 1
         return count
+
+    def _restore_record(self, msg: Message) -> None:
+        if msg.container == FORWARDED_CONTAINER:
+            self.forwarded[msg.message_id] = msg.headers.get(RECEIVER_HEADER, "")
+        elif msg.container == STORE_ID_CONTAINER:
+            self.store_id = msg.headers.get(STORE_ID_HEADER) or None
+        else:
+            log.warning("Store holds record %s in unknown container %s; skipped", msg.message_id, msg.container)
+
+    def store_identity(self) -> tuple[str, asyncio.Future[None] | None]:
+        """The store's identity, and the write that stores it when this is the store's first term
+        (wait for it before another broker may address anything to the identity)."""
+        if self.store_id is not None:
+            return self.store_id, None
+        self.store_id = uuid.uuid4().hex
+        record = Message(STORE_ID_RECORD, STORE_ID_CONTAINER, {STORE_ID_HEADER: self.store_id}, b"", True)
+        record.container = STORE_ID_CONTAINER
+        return self.store_id, self._log([AddOp(record)])
 
     # -- producing ------------------------------------------------------------------------------
 
@@ -265,31 +296,50 @@ class Broker:
         self._route(msg, ops)
         return self._log(ops)
 
-    def receive(self, msg: Message) -> asyncio.Future[None] | None:
+    def receive(self, msg: Message, sender_store: str) -> asyncio.Future[None] | None:
         """Store a queue message another broker forwarded, under its own id, and hold it: it is
         delivered only after ``release_held`` (the sender has dropped its own copy) and removed by
-        ``drop_held`` (the sender kept it). Its journal record carries HELD_HEADER, so that after a
-        restart it is held again until the sender answers."""
+        ``drop_held`` (the sender kept it). Its stored record carries HELD_HEADER with the sender's
+        store identity, so that after a restart it is held again until that store's master answers.
+        A tombstone of an earlier trip of the message away from here goes in the same write: the
+        message is back, so the tombstone no longer says where it is."""
         if not is_queue(msg.destination) or is_temporary(msg.destination):
             raise RequestRefused(f"Only queues cross a bridge, not {msg.destination}")
         queue = self.queue(msg.destination)
-        msg.headers[HELD_HEADER] = "1"
+        msg.headers[HELD_HEADER] = sender_store
         msg.container = queue.name
         self.held[msg.message_id] = msg
         if msg.persistent and queue.journaled:
-            return self._log([AddOp(msg)])
+            ops: list[Op] = []
+            if self.forwarded.pop(msg.message_id, None) is not None:
+                ops.append(RemoveOp(msg.message_id, FORWARDED_CONTAINER))
+            ops.append(AddOp(msg))
+            return self._log(ops)
         return None
 
-    def release_held(self, message_id: str) -> bool:
+    def release_held(self, message_id: str) -> asyncio.Future[None] | None:
+        """Deliver a held message; the future is the write that stores it unmarked (until then a
+        restart holds it again, and its sender must keep its tombstone to answer)."""
         msg = self.held.pop(message_id, None)
         if msg is None:
-            return False
+            return None
         queue = self.queues.get(msg.container) or self.queue(msg.container)
-        # What consumers see loses the mark (the journal record keeps it, see ``receive``).
         msg.headers = {k: v for k, v in msg.headers.items() if k != HELD_HEADER}
         msg.encoded.clear()
         self._place(queue, msg, self.now_ms(), fresh=True)
-        return True
+        if msg.persistent and queue.journaled:
+            # Rewritten without the mark: every store replays a removal then an addition in order.
+            return self._log([RemoveOp(msg.message_id, queue.name), AddOp(msg)])
+        return None
+
+    def forget_forwarded(self, ids: Iterable[str]) -> asyncio.Future[None] | None:
+        """Drop the tombstones of messages their receiver no longer holds undelivered."""
+        ops: list[Op] = [
+            RemoveOp(message_id, FORWARDED_CONTAINER)
+            for message_id in ids
+            if self.forwarded.pop(message_id, None) is not None
+        ]
+        return self._log(ops)
 
     def drop_held(self, message_id: str) -> asyncio.Future[None] | None:
         msg = self.held.pop(message_id, None)
@@ -551,14 +601,18 @@ class Broker:
         container.stale = True
         self._schedule(container)
 
-    def ack(self, sub: Subscription, message_id: str, tx: Transaction | None = None) -> asyncio.Future[None] | None:
-        return self._settle(sub, message_id, tx, nack=False)
+    def ack(
+        self, sub: Subscription, message_id: str, tx: Transaction | None = None, *, forwarded_to: str | None = None
+    ) -> asyncio.Future[None] | None:
+        """``forwarded_to``: the message left over a bridge to the store of that identity: a
+        tombstone saying so is stored in the same write as the removal (for the receiver's RESOLVE)."""
+        return self._settle(sub, message_id, tx, nack=False, forwarded_to=forwarded_to)
 
     def nack(self, sub: Subscription, message_id: str, tx: Transaction | None = None) -> asyncio.Future[None] | None:
         return self._settle(sub, message_id, tx, nack=True)
 
     def _settle(
-        self, sub: Subscription, message_id: str, tx: Transaction | None, nack: bool
+        self, sub: Subscription, message_id: str, tx: Transaction | None, nack: bool, forwarded_to: str | None = None
     ) -> asyncio.Future[None] | None:
         verb = "NACK" if nack else "ACK"
         if not sub.explicit_ack:
@@ -576,7 +630,20 @@ class Broker:
             return None
         ops: list[Op] = []
         self._complete(container, messages, nack, ops)
+        if forwarded_to is not None:
+            for removed in [op for op in ops if isinstance(op, RemoveOp)]:
+                ops += self._tombstone(removed.message_id, forwarded_to)
         return self._log(ops)
+
+    def _tombstone(self, message_id: str, receiver: str) -> list[Op]:
+        ops: list[Op] = []
+        if message_id in self.forwarded:
+            ops.append(RemoveOp(message_id, FORWARDED_CONTAINER))  # one record per id in every store
+        self.forwarded[message_id] = receiver
+        record = Message(message_id, FORWARDED_CONTAINER, {RECEIVER_HEADER: receiver}, b"", True)
+        record.container = FORWARDED_CONTAINER
+        ops.append(AddOp(record))
+        return ops
 
     def _complete(self, container: Queue, messages: list[Message], nack: bool, ops: list[Op]) -> None:
         for msg in messages:

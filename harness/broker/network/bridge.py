@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from harness.broker.core.broker import Broker, RequestRefused
 from harness.broker.core.destinations import AckMode, Subscription
-from harness.broker.message import BROKER_PATH_HEADER, Message
+from harness.broker.message import BROKER_PATH_HEADER, HELD_HEADER, Message
 from harness.broker.network.routing import (
     Audit,
     ConsumerView,
@@ -57,14 +57,7 @@ DEMAND_POLL_S = 0.1
 # ActiveMQ's network consumer priority, lowered by one per hop, with decreaseNetworkConsumerPriority.
 NETWORK_CONSUMER_PRIORITY = -5
 
-RELEASED_MEMORY = 100_000
-
-
-def _remember(memory: OrderedDict[str, None], ids: list[str]) -> None:
-    for message_id in ids:
-        memory[message_id] = None
-    while len(memory) > RELEASED_MEMORY:
-        memory.popitem(last=False)
+VOLATILE_MEMORY = 100_000
 
 
 _serial = itertools.count(1)
@@ -107,54 +100,71 @@ class _NetworkConsumer:
 
 
 class Registry:
-    """The bridges of one master term, the broker-wide duplicate audit, and what each peer's failed
-    bridges left unconfirmed."""
+    """The bridges of one master term, the broker-wide duplicate audit, and what settles the messages
+    a failed bridge left in doubt. Both sides name stores, not brokers: a receiver holds what it got
+    under the sender's store identity and asks whichever broker now serves that store; the sender
+    answers from its store's tombstones (``Broker.forwarded``), which every later master reads."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, store_id: str) -> None:
         self.broker = broker
+        self.store_id = store_id
         self.audit = Audit()
         self.bridges: set[Bridge] = set()
-        # Per peer: ids sent over a bridge that failed before their RECEIPT (given back to the queue),
-        # and ids acknowledged on the peer's RECEIPT, in this term.
-        self.released: dict[str, OrderedDict[str, None]] = {}
-        self.acked_for: dict[str, OrderedDict[str, None]] = {}
-        # What this term started with: a message among them that is gone was delivered by this term.
-        self.restored = broker.holds()
+        # Non-persistent messages acknowledged on a receiver's RECEIPT (id -> the receiver's store):
+        # they get no stored tombstone, as they do not outlive this process anyway.
+        self.volatile: OrderedDict[str, str] = OrderedDict()
+        # Held messages released here whose unmarked record is not stored yet: the sender keeps
+        # their tombstones until it is (a restart in between holds them again).
+        self.releasing: set[str] = set()
 
-    def release(self, peer: str, ids: list[str]) -> None:
-        _remember(self.released.setdefault(peer, OrderedDict()), ids)
+    def acked_volatile(self, receiver_store: str, message_id: str) -> None:
+        self.volatile[message_id] = receiver_store
+        while len(self.volatile) > VOLATILE_MEMORY:
+            self.volatile.popitem(last=False)
 
-    def acked(self, peer: str, message_id: str) -> None:
-        _remember(self.acked_for.setdefault(peer, OrderedDict()), [message_id])
-
-    def answer(self, peer: str, ids: list[str]) -> tuple[list[str], list[str]]:
-        """Which of ``ids`` (held by ``peer`` since a bridge failed) the peer may deliver: those this
-        broker acknowledged on its receipt, or that were gone before this term began (the previous
-        term acknowledged them); not those it still holds, gave back to a queue, or handled itself."""
+    def answer(self, receiver_store: str, ids: list[str]) -> tuple[list[str], list[str]]:
+        """Which of ``ids`` (held by ``receiver_store`` since a bridge failed) it may deliver: those
+        whose tombstone names it. The others this store still holds, or they left it otherwise (a
+        local consumer, another receiver), or their removal was never stored: the receiver drops them."""
         held = self.broker.holds()
         release, drop = [], []
         for message_id in ids:
-            if message_id in held:
-                drop.append(message_id)
-            elif message_id in self.acked_for.get(peer, {}):
+            gone_to = self.broker.forwarded.get(message_id) or self.volatile.get(message_id)
+            if message_id not in held and gone_to == receiver_store:
                 release.append(message_id)
-            elif message_id in self.restored or any(
-                message_id in memory for memory in (*self.released.values(), *self.acked_for.values())
-            ):
-                drop.append(message_id)
             else:
-                release.append(message_id)
+                drop.append(message_id)
         return release, drop
+
+    def tombstones_for(self, receiver_store: str) -> list[str]:
+        stored = [mid for mid, store in self.broker.forwarded.items() if store == receiver_store]
+        return stored + [mid for mid, store in self.volatile.items() if store == receiver_store]
+
+    def forget(self, receiver_store: str, ids: list[str]) -> None:
+        """The receiver no longer holds these undelivered: drop their tombstones."""
+        mine = [mid for mid in ids if self.broker.forwarded.get(mid) == receiver_store]
+        for mid in ids:
+            if self.volatile.get(mid) == receiver_store:
+                del self.volatile[mid]
+        if mine:
+            self.broker.forget_forwarded(mine)
+
+    def settled(self, ids: list[str]) -> list[str]:
+        """Of ``ids`` (a sender's tombstones for this store), those neither held here nor being
+        released: their release (or drop) is stored, so the sender may forget them."""
+        return [mid for mid in ids if mid not in self.broker.held and mid not in self.releasing]
 
     def in_session(self) -> set[str]:
         """Held messages a live bridge received: their sender will confirm them on that bridge."""
         return set().union(*(b.held_here for b in self.bridges))
 
-    def in_doubt(self, peer: str) -> list[str]:
-        """Held messages from ``peer`` that no live bridge will confirm: ask the peer about them."""
+    def in_doubt(self, sender_store: str) -> list[str]:
+        """Held messages from ``sender_store`` that no live bridge will confirm: ask its master."""
         live = self.in_session()
         return [
-            mid for mid, msg in self.broker.held.items() if mid not in live and broker_path(msg.headers)[-1:] == (peer,)
+            mid
+            for mid, msg in self.broker.held.items()
+            if mid not in live and msg.headers.get(HELD_HEADER) == sender_store
         ]
 
     def consumer_views(self) -> dict[str, list[ConsumerView]]:
@@ -178,11 +188,16 @@ class Registry:
         return views
 
 
+def _ids(frame: Frame) -> list[str]:
+    return [i for i in frame.body.decode("utf-8").split("\n") if i]
+
+
 class Bridge:
     def __init__(
         self,
         registry: Registry,
         peer: str,
+        peer_store: str,
         settings: BridgeSettings,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
@@ -196,6 +211,7 @@ class Bridge:
         self.broker = registry.broker
         self.local = registry.broker.name
         self.peer = peer
+        self.peer_store = peer_store
         self.settings = settings
         self.reader = reader
         self.writer = writer
@@ -224,16 +240,22 @@ class Bridge:
         """Serve the bridge until the connection ends, goes silent, or the task is cancelled."""
         self.registry.bridges.add(self)
         tasks = [asyncio.ensure_future(self._heartbeats())]
+        # Settling what earlier bridges left needs only the two stores' records, so it runs on any
+        # bridge between them, whichever way it forwards: the first one up after a restart settles.
+        # Tombstones the peer may no longer need (a FORGET lost with a bridge or a process):
+        tombstones = self.registry.tombstones_for(self.peer_store)
+        if tombstones:
+            self._write(frame_bytes("FORWARDED", {}, "\n".join(tombstones).encode()))
+        doubtful = self.registry.in_doubt(self.peer_store)
+        if doubtful:
+            self.log.info(
+                "Network bridge %s: asking %s about %d message(s) held since a bridge failed",
+                self.name,
+                self.peer,
+                len(doubtful),
+            )
+            self._write(frame_bytes("RESOLVE", {}, "\n".join(doubtful).encode()))
         if self.advertise:
-            doubtful = self.registry.in_doubt(self.peer)
-            if doubtful:
-                self.log.info(
-                    "Network bridge %s: asking %s about %d message(s) held since a bridge failed",
-                    self.name,
-                    self.peer,
-                    len(doubtful),
-                )
-                self._write(frame_bytes("RESOLVE", {}, "\n".join(doubtful).encode()))
             tasks.append(asyncio.ensure_future(self._advertise_demand()))
         try:
             await self._read()
@@ -248,9 +270,8 @@ class Bridge:
             return
         self.closed = True
         self.registry.bridges.discard(self)
-        if self._awaiting:
-            # The peer may have stored them: it asks about them when a bridge is back (RESOLVE).
-            self.registry.release(self.peer, list(self._awaiting))
+        # What awaited a receipt goes back to its queue; the peer may have stored it: it asks about
+        # it on the next bridge (RESOLVE), and no tombstone names it, so it drops its copy.
         for consumers in self._consumers.values():
             for consumer in consumers:
                 self.broker.unsubscribe(consumer.sub)
@@ -344,10 +365,14 @@ class Bridge:
             self._on_demand(parse_demand(frame.body))
         elif command == "COMMIT" and self.advertise:
             self._on_commit(frame.headers.get("id", ""))
-        elif command == "RESOLVE" and self.forward:
-            self._on_resolve([i for i in frame.body.decode("utf-8").split("\n") if i])
-        elif command == "RESOLVED" and self.advertise:
+        elif command == "RESOLVE":
+            self._on_resolve(_ids(frame))
+        elif command == "RESOLVED":
             self._on_resolved(parse_resolved(frame.body))
+        elif command == "FORWARDED":
+            self._on_forwarded(_ids(frame))
+        elif command == "FORGET":
+            self.registry.forget(self.peer_store, _ids(frame))
         else:
             raise ValueError(f"unexpected {command} frame from {self.peer}")
 
@@ -374,7 +399,7 @@ class Bridge:
             self._write(frame_bytes("RECEIPT", {"id": msg.message_id}))
             return
         try:
-            stored = self.broker.receive(msg)
+            stored = self.broker.receive(msg, self.peer_store)
         except RequestRefused as exc:
             self.log.warning("Network bridge %s: dropping %s from %s: %s", self.name, msg.message_id, self.peer, exc)
             self._write(frame_bytes("RECEIPT", {"id": msg.message_id}))
@@ -488,14 +513,37 @@ class Bridge:
     def _on_commit(self, message_id: str) -> None:
         if message_id in self.held_here:
             self.held_here.discard(message_id)
-            self.broker.release_held(message_id)
+            self._release(message_id)
+
+    def _release(self, message_id: str) -> None:
+        """Deliver a held message; once that is stored, the sender may drop its tombstone."""
+        if message_id not in self.broker.held:
+            return
+        written = self.broker.release_held(message_id)
+        if written is None:
+            self._write(frame_bytes("FORGET", {}, message_id.encode()))
+            return
+        self.registry.releasing.add(message_id)
+        written.add_done_callback(lambda f: self._released(f, message_id))
+
+    def _released(self, written: asyncio.Future[None], message_id: str) -> None:
+        self.registry.releasing.discard(message_id)
+        if written.cancelled() or written.exception() is not None:
+            return  # the term ends: the next master holds it again and asks
+        # On a closed bridge nothing is written: the sender lists its tombstones on the next one.
+        self._write(frame_bytes("FORGET", {}, message_id.encode()))
+
+    def _on_forwarded(self, tombstones: list[str]) -> None:
+        settled = self.registry.settled(tombstones)
+        if settled:
+            self._write(frame_bytes("FORGET", {}, "\n".join(settled).encode()))
 
     def _on_resolved(self, answer: tuple[list[str], list[str]]) -> None:
         release, drop = answer
         live = self.registry.in_session()
         for message_id in release:
             if message_id not in live:
-                self.broker.release_held(message_id)
+                self._release(message_id)
         for message_id in drop:
             if message_id not in live and message_id in self.broker.held:
                 self.broker.drop_held(message_id)
@@ -505,9 +553,9 @@ class Bridge:
         )
 
     def _on_resolve(self, ids: list[str]) -> None:
-        """The peer holds these since a bridge failed: it delivers the ones we no longer have (we
-        acknowledged them on its RECEIPT) and drops the ones we still have or gave back to a queue."""
-        release, drop = self.registry.answer(self.peer, ids)
+        """The peer holds these since a bridge failed: it delivers the ones our store's tombstones
+        say went to it, and drops the others (see ``Registry.answer``)."""
+        release, drop = self.registry.answer(self.peer_store, ids)
         self._write(frame_bytes("RESOLVED", {}, resolved_body(release, drop)))
 
     def _on_receipt(self, message_id: str) -> None:
@@ -515,12 +563,14 @@ class Bridge:
         if sub is None or sub.closed:
             return
         try:
-            removed = self.broker.ack(sub, message_id)
+            # The removal and a tombstone naming the peer's store, in one write.
+            removed = self.broker.ack(sub, message_id, forwarded_to=self.peer_store)
         except RequestRefused:
             return
         # The message left this broker: should it come back (a replay), it is no duplicate.
         self.registry.audit.forget(message_id)
-        self.registry.acked(self.peer, message_id)
+        if removed is None:
+            self.registry.acked_volatile(self.peer_store, message_id)
         # The peer delivers it once our own copy is gone for good (our ack stored).
         if removed is None:
             self._write(frame_bytes("COMMIT", {"id": message_id}))

@@ -108,7 +108,11 @@ class NetworkService:
         self.sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep
 
     async def run(self, broker: Broker) -> None:
-        registry = self.registry = Registry(broker)
+        store_id, written = broker.store_identity()
+        if written is not None:
+            # A store's first term: no other broker may hold anything under an identity not stored.
+            await written
+        registry = self.registry = Registry(broker, store_id)
         server: asyncio.Server | None = None
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -196,13 +200,17 @@ class NetworkService:
         assert self.registry is not None
         reader, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port), CONNECT_TIMEOUT_S)
         try:
-            headers = {"broker": self.registry.broker.name, **_settings_headers(connector)}
+            headers = {
+                "broker": self.registry.broker.name,
+                "store": self.registry.store_id,
+                **_settings_headers(connector),
+            }
             writer.write(frame_bytes("BRIDGE", headers))
             parser = FrameParser(V1_2)
             answer = await _read_frame(reader, parser, HANDSHAKE_TIMEOUT_S)
             if answer.command == "ERROR":
                 raise HandshakeRefused(answer.headers.get("message", "refused"))
-            if answer.command != "BRIDGED" or not answer.headers.get("broker"):
+            if answer.command != "BRIDGED" or not answer.headers.get("broker") or not answer.headers.get("store"):
                 raise HandshakeRefused(f"unexpected {answer.command} frame")
         except BaseException:
             writer.transport.abort()
@@ -210,6 +218,7 @@ class NetworkService:
         return Bridge(
             self.registry,
             answer.headers["broker"],
+            answer.headers["store"],
             _settings_of(connector),
             reader,
             writer,
@@ -235,11 +244,11 @@ class NetworkService:
         parser = FrameParser(V1_2)
         try:
             hello = await _read_frame(reader, parser, HANDSHAKE_TIMEOUT_S)
-            if hello.command != "BRIDGE" or not hello.headers.get("broker"):
-                raise HandshakeRefused(f"expected BRIDGE, got {hello.command}")
+            if hello.command != "BRIDGE" or not hello.headers.get("broker") or not hello.headers.get("store"):
+                raise HandshakeRefused(f"expected BRIDGE with broker and store, got {hello.command}")
             peer = hello.headers["broker"]
-            if peer == registry.broker.name:
-                raise HandshakeRefused(f"loop-back: {peer} is this broker")
+            if peer == registry.broker.name or hello.headers["store"] == registry.store_id:
+                raise HandshakeRefused(f"loop-back: {peer} is this broker, or serves its store")
             connector = _connector_from_headers(hello.headers)
         except HandshakeRefused as exc:
             writer.write(frame_bytes("ERROR", {"message": str(exc)}))
@@ -250,10 +259,11 @@ class NetworkService:
         except (OSError, TimeoutError, ConnectionError, FrameError):
             writer.transport.abort()
             return
-        writer.write(frame_bytes("BRIDGED", {"broker": registry.broker.name}))
+        writer.write(frame_bytes("BRIDGED", {"broker": registry.broker.name, "store": registry.store_id}))
         bridge = Bridge(
             registry,
             peer,
+            hello.headers["store"],
             _settings_of(connector),
             reader,
             writer,
@@ -269,4 +279,7 @@ class NetworkService:
             connector.name,
             "duplex" if connector.duplex else "inbound",
         )
-        await self._serve(bridge)
+        # The server's handler task ends here: cancelled when the term ends, which asyncio would
+        # otherwise log as an unretrieved error of the connection callback.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._serve(bridge)

@@ -1,17 +1,24 @@
 """The inter-broker protocol: STOMP 1.2 frames (the broker's own codec) with bridge commands.
 
-    BRIDGE   initiator -> acceptor: broker, connector, duplex and the connector's settings
-    BRIDGED  acceptor -> initiator: broker (or ERROR with a message, and the connection closes)
-    DEMAND   the consumers a side advertises, per queue (JSON body: {queue: [hops, count, [path]]})
-    FORWARD  one message, under its own id, with its broker path; answered by
-    RECEIPT  id: the receiver stored it (persistent) or took it (non-persistent), held undelivered
-    COMMIT   id: the sender's acknowledgement of its own copy is stored: the receiver may deliver it
-    RESOLVE  (receiver, on a new bridge) ids it still holds from a bridge that failed; answered by
-    RESOLVED JSON {"release": [...], "drop": [...]}: deliver those the sender no longer has, drop the others
-A lone end of line is a heart-beat. The sender of a message acknowledges it locally only once the
-RECEIPT came back (store and forward), and the receiver delivers it only once the sender's
-acknowledgement is stored: a message exists for consumers on one broker at a time, whichever of
-them dies or loses the link in between.
+    BRIDGE    initiator -> acceptor: broker, store (its identity), connector, duplex and the settings
+    BRIDGED   acceptor -> initiator: broker and store (or ERROR with a message, and the connection closes)
+    DEMAND    the consumers a side advertises, per queue (JSON body: {queue: [hops, count, [path]]})
+    FORWARD   one message, under its own id, with its broker path; answered by
+    RECEIPT   id: the receiver stored it (persistent) or took it (non-persistent), held undelivered
+    COMMIT    id: the sender's removal of its copy is stored, with a tombstone naming the receiver's
+              store: the receiver may deliver it
+    RESOLVE   (receiver, on a new bridge) ids it holds from the sender's store since a bridge failed
+    RESOLVED  JSON {"release": [...], "drop": [...]}: release those whose tombstone names the
+              receiver's store, drop the others
+    FORWARDED (sender, on a new bridge) ids of its tombstones naming the receiver's store
+    FORGET    ids: the receiver no longer holds them undelivered (its release is stored): the sender
+              drops their tombstones
+Ids in RESOLVE, FORWARDED and FORGET bodies are one per line. A lone end of line is a heart-beat.
+The sender of a message acknowledges it locally only once the RECEIPT came back (store and forward),
+and the receiver delivers it only once the sender's acknowledgement is stored: a message exists for
+consumers on one broker at a time, whichever of them dies or loses the link in between. Both ends
+name stores, not brokers, so whichever broker serves a store (a pair's other node, a restarted one)
+answers for what left it: the tombstones are in the store, not in a process's memory.
 """
 
 from __future__ import annotations

@@ -18,6 +18,24 @@ from typing import Protocol
 
 from harness.broker.message import Message
 
+# Records a broker keeps beside its messages, stored as messages (AddOp, RemoveOp) in containers no
+# destination can name: every store then keeps, compacts and replicates them with the messages, and
+# a record written in the same batch as a message's removal is as atomic as the batch.
+RECORD_CONTAINER_PREFIX = "pybroker:"
+# A tombstone: the message of this id left the store over a bridge to the store named by its
+# RECEIVER_HEADER (a network's RESOLVE is answered from it). Body empty.
+FORWARDED_CONTAINER = "pybroker:forwarded"
+RECEIVER_HEADER = "receiver"
+# The store's identity, one record (id STORE_ID_RECORD, header STORE_ID_HEADER): the same for every
+# node that serves the store, so that other brokers address what they hold from it to the store.
+STORE_ID_CONTAINER = "pybroker:store"
+STORE_ID_RECORD = "store-identity"
+STORE_ID_HEADER = "id"
+
+
+def is_record_container(container: str) -> bool:
+    return container.startswith(RECORD_CONTAINER_PREFIX)
+
 
 @dataclass(frozen=True, slots=True)
 class AddOp:

@@ -1,11 +1,13 @@
 """The JDBC message store: persistent queue messages as rows of ACTIVEMQ_MSGS.
 
-One row per stored message, like ActiveMQ: ID is the store sequence (MAX(ID)+1 at the start of a
-term), CONTAINER the queue (``queue://NAME``), MSGID_PROD/MSGID_SEQ the message id split at its
-last dash, EXPIRATION and PRIORITY the message's, XID NULL (a STOMP transaction is committed as one
-database transaction, never left prepared). MSG holds pybroker's encoding of the message (a magic
-prefix and a journal record, with the metadata redelivery and groups need), not ActiveMQ's
-OpenWire: the two vendors share the schema and the lock, not each other's messages.
+One row per stored message, like ActiveMQ (and one per record the broker keeps beside its messages,
+under a ``pybroker://`` CONTAINER: a network's tombstones and the store's identity, see
+contract.py): ID is the store sequence (MAX(ID)+1 at the start of a term), CONTAINER the queue
+(``queue://NAME``), MSGID_PROD/MSGID_SEQ the message id split at its last dash, EXPIRATION and
+PRIORITY the message's, XID NULL (a STOMP transaction is committed as one database transaction,
+never left prepared). MSG holds pybroker's encoding of the message (a magic prefix and a journal
+record, with the metadata redelivery and groups need), not ActiveMQ's OpenWire: the two vendors
+share the schema and the lock, not each other's messages.
 
 Durable topic subscriptions are not kept: ActiveMQ stores them as ACTIVEMQ_ACKS rows with a
 last-acknowledged ID into the topic's single copy of each message, a model pybroker's per-subscription
@@ -34,6 +36,7 @@ from harness.broker.store.contract import (
     StoreLimits,
     SubscribeOp,
     UnsubscribeOp,
+    is_record_container,
 )
 from harness.broker.store.database import Connection, Cursor, Database, close_quietly
 from harness.broker.store.group_commit import GroupCommit
@@ -63,7 +66,10 @@ class ForeignRows(Exception):
 
 
 def container_of(destination: str) -> str:
-    """``/queue/A`` -> ``queue://A`` (ActiveMQ's qualified destination name)."""
+    """``/queue/A`` -> ``queue://A`` (ActiveMQ's qualified destination name); the broker's own records
+    (``pybroker:forwarded``) -> ``pybroker://forwarded``, a scheme no ActiveMQ destination has."""
+    if is_record_container(destination):
+        return destination.replace(":", "://", 1)
     if destination.startswith(QUEUE_PREFIX):
         return "queue://" + destination[len(QUEUE_PREFIX) :]
     if destination.startswith(TOPIC_PREFIX):
@@ -213,7 +219,8 @@ class JdbcStore:
                     f"{JDBC_STORE_LIMITS.store_name} does not keep durable topic subscriptions "
                     f"({type(op).__name__} refused); use a <kahaDB> store for them"
                 )
-            if isinstance(op, AddOp) and not (op.message.container or op.message.destination).startswith(QUEUE_PREFIX):
+            container = op.message.container or op.message.destination if isinstance(op, AddOp) else ""
+            if isinstance(op, AddOp) and not (container.startswith(QUEUE_PREFIX) or is_record_container(container)):
                 raise UnsupportedOperation(
                     f"{JDBC_STORE_LIMITS.store_name} keeps queue messages only, not {op.message.container!r}"
                 )

@@ -73,6 +73,21 @@ def test_a_duplicate_from_two_brokers_after_a_receipted_ack_fails():
     assert "p1#0 on amq2, amq3" in result.problems[0]
 
 
+def test_a_producers_resend_delivered_by_another_broker_after_the_first_copys_ack_is_another_message():
+    b = HistoryBuilder()
+    b.send("p1#0", node="amq1")  # its receipt was lost: the producer sent it again, stored as another message
+    b.receive("p1#0", consumer=1, node="amq2", message_id="ID:amq1-1-7")
+    b.ack("p1#0", consumer=1, node="amq2")
+    b.receive("p1#0", consumer=2, node="amq3", message_id="ID:amq2-1-3")
+    result = check_bridge_duplicates(b.ops)
+    assert result.valid and result.cross_bridge_duplicates == 0
+    # The same message-id from another broker after the receipted ack is the broken promise.
+    b.receive("p1#0", consumer=2, node="amq3", message_id="ID:amq1-1-7")
+    result = check_bridge_duplicates(b.ops)
+    assert not result.valid and result.after_receipted_ack == 1
+    assert "p1#0 on amq2, amq3" in result.problems[0]
+
+
 def test_a_duplicate_from_two_brokers_before_any_ack_is_at_least_once():
     b = HistoryBuilder()
     b.send("p1#0", node="amq1")

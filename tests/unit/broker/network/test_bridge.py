@@ -20,7 +20,7 @@ from harness.broker.network.bridge import Bridge, BridgeSettings, Registry
 from harness.broker.network.routing import QueueFilter
 from harness.broker.network.wire import forward_frame, frame_bytes, parse_resolved
 from harness.broker.stomp.frames import V1_2, Frame, FrameParser
-from harness.broker.store.contract import AddOp, RemoveOp
+from harness.broker.store.contract import FORWARDED_CONTAINER, RECEIVER_HEADER, AddOp, RemoveOp
 
 from ..broker_fakes import FakeClient, FakeStore
 
@@ -75,12 +75,12 @@ def forward(message_id: str, body: bytes = b"x", path: str = "a") -> bytes:
 def end(loop: asyncio.AbstractEventLoop) -> Iterator[End]:
     store = FakeStore(loop, auto_resolve=False)
     broker = Broker("b", 1, store, lambda: True, loop)
-    registry = Registry(broker)
+    registry = Registry(broker, "store-b")
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
     reader, writer = loop.run_until_complete(asyncio.open_connection(sock=ours))
     settings = BridgeSettings("NC", 1, True, False, 1000, QueueFilter(NetworkConnectorConfig("static")))
-    bridge = Bridge(registry, "a", settings, reader, writer, forward=False, advertise=True, log=LOG)
+    bridge = Bridge(registry, "a", "store-a", settings, reader, writer, forward=False, advertise=True, log=LOG)
     task = asyncio.ensure_future(bridge.run(), loop=loop)
     yield End(loop, store, broker, registry, bridge, Peer(theirs, FrameParser(V1_2)), task)
     task.cancel()
@@ -94,7 +94,7 @@ def test_a_forwarded_message_is_receipted_once_stored_and_delivered_once_committ
     end.peer.send(forward("ID:a-1-1", b"hello"))
     end.settle()
     [[add]] = end.store.records
-    assert isinstance(add, AddOp) and add.message.headers[HELD_HEADER] == "1"
+    assert isinstance(add, AddOp) and add.message.headers[HELD_HEADER] == "store-a"
     assert end.peer.frames(end.loop, "RECEIPT", within=0.3) == []  # not stored yet: no receipt
     end.store.resolve()
     [receipt] = end.peer.frames(end.loop, "RECEIPT")
@@ -127,12 +127,16 @@ def test_messages_held_when_a_bridge_failed_are_settled_by_the_senders_answer(
     end.settle()
     end.bridge.close()  # fails before either COMMIT
     end.settle()
-    assert end.registry.in_doubt("a") == ["ID:a-1-1", "ID:a-1-2"] and consumer.received == []
+    assert end.registry.in_doubt("store-a") == ["ID:a-1-1", "ID:a-1-2"] and consumer.received == []
+    assert end.registry.in_doubt("store-c") == []
     # The next bridge from a asks about them; a still has the first and no longer the second.
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
     reader, writer = loop.run_until_complete(asyncio.open_connection(sock=ours))
-    again = Bridge(end.registry, "a", end.bridge.settings, reader, writer, forward=False, advertise=True, log=LOG)
+    # Another broker (the pair's other node) serving a's store: it is asked.
+    again = Bridge(
+        end.registry, "a2", "store-a", end.bridge.settings, reader, writer, forward=False, advertise=True, log=LOG
+    )
     task = asyncio.ensure_future(again.run())
     peer = Peer(theirs, FrameParser(V1_2))
     [resolve] = peer.frames(loop, "RESOLVE")
@@ -146,25 +150,33 @@ def test_messages_held_when_a_bridge_failed_are_settled_by_the_senders_answer(
     theirs.close()
 
 
-def test_the_sender_answers_from_what_it_holds_gave_back_and_acknowledged(loop: asyncio.AbstractEventLoop) -> None:
+def test_the_sender_answers_from_its_stores_tombstones(loop: asyncio.AbstractEventLoop) -> None:
     store = FakeStore(loop)
     broker = Broker("a", 1, store, lambda: True, loop)
     broker.send(QUEUE, {}, b"still here", True)
-    registry = Registry(broker)  # this term started with ID:a-1-1
-    registry.release("b", ["ID:a-1-9"])
-    registry.acked("c", "ID:a-1-7")
-    registry.acked("b", "ID:a-1-6")
+    # Recovered tombstones (a previous master's): ID:a-0-6 went to b's store, ID:a-0-7 to c's.
+    for message_id, receiver in (("ID:a-0-6", "store-b"), ("ID:a-0-7", "store-c")):
+        record = Message(message_id, FORWARDED_CONTAINER, {RECEIVER_HEADER: receiver}, b"", True)
+        record.container = FORWARDED_CONTAINER
+        broker.restore([record])
+    registry = Registry(broker, "store-a")
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
     reader, writer = loop.run_until_complete(asyncio.open_connection(sock=ours))
     settings = BridgeSettings("NC", 1, True, False, 1000, QueueFilter(NetworkConnectorConfig("static")))
-    bridge = Bridge(registry, "b", settings, reader, writer, forward=True, advertise=False, log=LOG)
+    bridge = Bridge(registry, "b2", "store-b", settings, reader, writer, forward=True, advertise=False, log=LOG)
     task = asyncio.ensure_future(bridge.run())
     peer = Peer(theirs, FrameParser(V1_2))
-    peer.send(frame_bytes("RESOLVE", {}, b"ID:a-1-1\nID:a-1-9\nID:a-1-7\nID:a-1-6\nID:a-0-5"))
+    [listed] = peer.frames(loop, "FORWARDED")  # the tombstones for b's store, for b to say which it needs
+    assert listed.body == b"ID:a-0-6"
+    peer.send(frame_bytes("RESOLVE", {}, b"ID:a-1-1\nID:a-0-7\nID:a-0-6\nID:a-0-5"))
     [answer] = peer.frames(loop, "RESOLVED")
-    # Deliver: acked on b's receipt, or gone before this term; keep: still here, given back, acked for c.
-    assert parse_resolved(answer.body) == (["ID:a-1-6", "ID:a-0-5"], ["ID:a-1-1", "ID:a-1-9", "ID:a-1-7"])
+    # Deliver: its tombstone names b's store; keep: still here, went to c, left otherwise (or never).
+    assert parse_resolved(answer.body) == (["ID:a-0-6"], ["ID:a-1-1", "ID:a-0-7", "ID:a-0-5"])
+    peer.send(frame_bytes("FORGET", {}, b"ID:a-0-6\nID:a-0-7"))  # only b's own tombstone goes
+    peer.frames(loop, "NOTHING", within=0.2)
+    assert broker.forwarded == {"ID:a-0-7": "store-c"}
+    assert store.records[-1] == [RemoveOp("ID:a-0-6", FORWARDED_CONTAINER)]
     task.cancel()
     loop.run_until_complete(asyncio.sleep(0.01))
     theirs.close()
