@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from fixtures.chaos import _DURATION, SOAK_FROM_S, soak
+from amq_harness_fixtures.chaos import _DURATION, SOAK_FROM_S, soak
 
 NOTHING = "def test_nothing():\n    pass\n"
 
