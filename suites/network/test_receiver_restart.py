@@ -23,7 +23,10 @@ DUPLEX = network(2)  # amq2's duplex connector to amq1 carries both ways
 
 def restart_the_receiver(cluster, workload, faults, figures) -> None:
     with workload.running(producers={"amq1": 1}, consumers={"amq2": 1}, processing_delay_s=0.05):
-        workload.wait_for_traffic(receipts=50)
+        # Messages cross first (a connector whose target started after it is on its back-off), and the
+        # bridge stays up past minConnectTime (5 s), so that its failure starts the schedule afresh.
+        workload.wait_for_deliveries(20, timeout=90)
+        time.sleep(6)
         workload.wait_for_backlog(40)  # forwarded to amq2 (its demand), waiting for the slow consumer
         receiver = cluster.nodes["amq2"]
         with faults.restart(receiver):
@@ -39,6 +42,13 @@ def restart_the_receiver(cluster, workload, faults, figures) -> None:
 
 
 @pytest.mark.topology(ONE_WAY)
+@pytest.mark.known_finding(
+    vendor="activemq",
+    strict=False,
+    expects=("redelivered_after_ack", "cross_bridge_duplicates_after_ack"),
+    reason="after amq2's restart one message amq2 held was forwarded back to amq1 for the final drain's consumer, "
+    "acked there, and delivered again on amq2 (marked redelivered): 1 message in each of 2 runs, ActiveMQ 5.17.2",
+)
 def test_a_restarted_receiver_of_a_one_way_bridge_delivers_what_it_held(cluster, workload, faults, figures):
     restart_the_receiver(cluster, workload, faults, figures)
 

@@ -279,4 +279,7 @@ class NetworkService:
             connector.name,
             "duplex" if connector.duplex else "inbound",
         )
-        await self._serve(bridge)
+        # The server's handler task ends here: cancelled when the term ends, which asyncio would
+        # otherwise log as an unretrieved error of the connection callback.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._serve(bridge)
