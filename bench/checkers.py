@@ -10,7 +10,9 @@ resident memory of that process. Each figure is given as wall-clock seconds and 
 the process: on a shared machine the wall clock measures the other load as much as the code.
 
 ``--baseline DIR`` measures another checkout too (``git worktree add DIR COMMIT``), in the same run, on
-the same histories, alternating with this one, and prints the ratio of their load + check times.
+the same histories, alternating with this one, and prints both side by side: the CPU seconds of the
+load, of each checker and of all of them, the wall-clock of load + check and the peak memory, with the
+ratio of each and the load average of the machine (which every figure on a shared machine depends on).
 
 The machine is shared: run it a few times (``--repeat``) and read the spread, not one figure.
 
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.checkers import standard_checkers
 from harness.checkers.verdict import run_checkers
@@ -149,10 +152,15 @@ def line(what: str, count: int, wall: float, cpu: float, extra: str = "") -> str
     return f"  {what:<22} {wall:7.2f} s {cpu:7.2f} s cpu  {count / cpu:>11,.0f} ops/cpu-s{extra}"
 
 
+def load_average() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def measure_one(path: Path, figures: Path | None = None) -> None:
     """Load ``path`` and run every standard checker on it, printing one line per figure."""
     source = Path(sys.modules["harness"].__file__ or "").parent.parent
-    print(f"  {'':<22} {'wall':>9} {'':<13}  (harness from {source})")
+    print(f"  {'':<22} {'wall':>9} {'':<13}  (harness from {source}; {load_average()})")
+    checker_cpu: dict[str, float] = {}
     clock = Clock()
     history = History.load(path)
     load_wall, load_cpu = clock.took()
@@ -165,6 +173,7 @@ def measure_one(path: Path, figures: Path | None = None) -> None:
         verdict = run_checkers(ops, {name: checker})
         wall, cpu = clock.took()
         total += cpu
+        checker_cpu[name] = cpu
         print(line(name, count, wall, cpu, f"  valid={verdict.valid}"))
     clock = Clock()
     verdict = run_checkers(ops, standard_checkers(groups={"pair": list(NODES)}))
@@ -173,8 +182,30 @@ def measure_one(path: Path, figures: Path | None = None) -> None:
     print(line("load + check", count, load_wall + wall, load_cpu + cpu))
     print(f"  peak memory            {peak_rss_mib():7.0f} MiB", flush=True)
     if figures is not None:
-        totals = {"load_cpu": load_cpu, "check_cpu": cpu, "wall": load_wall + wall, "rss_mib": peak_rss_mib()}
+        totals = {
+            "load_cpu": load_cpu,
+            "check_cpu": cpu,
+            "wall": load_wall + wall,
+            "rss_mib": peak_rss_mib(),
+            "checkers": checker_cpu,
+        }
         figures.write_text(json.dumps(totals))
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """The two checkouts side by side: CPU seconds of each step, wall-clock and peak memory."""
+    print(f"  {'cpu-s (wall last)':<22} {'baseline':>9} {'this':>9} {'speed-up':>9}   ({load_average()})")
+    rows = [("load", before["load_cpu"], after["load_cpu"])]
+    # One by one, each checker builds the shared indexes it needs again: their sum exceeds "every checker".
+    rows += [
+        (name, before["checkers"][name], cpu) for name, cpu in after["checkers"].items() if name in before["checkers"]
+    ]
+    rows += [("every checker", before["check_cpu"], after["check_cpu"])]
+    rows += [("load + check", before["load_cpu"] + before["check_cpu"], after["load_cpu"] + after["check_cpu"])]
+    rows += [("wall, load + check", before["wall"], after["wall"])]
+    for name, then, now in rows:
+        print(f"  {name:<22} {then:9.2f} {now:9.2f} {then / now if now else float('inf'):8.2f}x")
+    print(f"  {'peak memory, MiB':<22} {before['rss_mib']:9.0f} {after['rss_mib']:9.0f}", flush=True)
 
 
 def main() -> None:
@@ -209,20 +240,7 @@ def main() -> None:
                     subprocess.run(command, check=True, env=env)
                     totals.append(json.loads(figures.read_text()))
                 if len(totals) == 2:
-                    before, after = totals
-                    for what in ("load_cpu", "check_cpu"):
-                        print(
-                            f"  {what}: baseline {before[what]:.2f} s, this {after[what]:.2f} s, "
-                            f"{before[what] / after[what]:.2f}x"
-                        )
-                    cpu_before = before["load_cpu"] + before["check_cpu"]
-                    cpu_after = after["load_cpu"] + after["check_cpu"]
-                    print(
-                        f"  load + check cpu: baseline {cpu_before:.2f} s, this {cpu_after:.2f} s, "
-                        f"{cpu_before / cpu_after:.2f}x; peak memory {before['rss_mib']:.0f} MiB -> "
-                        f"{after['rss_mib']:.0f} MiB",
-                        flush=True,
-                    )
+                    compare(*totals)
             path.unlink()
 
 

@@ -150,7 +150,11 @@ def _views(ops: Sequence[Op]) -> Views:
 
 def deliveries_before(ops: Sequence[Op], time_ns: int) -> list[Op]:
     """The deliveries among the ops that precede the first op recorded at or after ``time_ns``."""
-    found = views(ops)
+    return views(ops).deliveries[: count_deliveries_before(ops, time_ns)]
+
+
+def count_deliveries_before(ops: Sequence[Op], time_ns: int) -> int:
+    """How many deliveries :func:`deliveries_before` gives (they are the first of ``delivery_ops``)."""
     # The running maximum of the times, so that the first op at or after time_ns is found by bisection.
     reached = shared("time-reached", ops, lambda all_ops: list(accumulate(map(_time, all_ops), max)))
     stop = bisect.bisect_left(reached, time_ns)
@@ -158,7 +162,7 @@ def deliveries_before(ops: Sequence[Op], time_ns: int) -> list[Op]:
     positions = shared(
         "delivery-positions", ops, lambda all_ops: [i for i, op in enumerate(all_ops) if is_delivery(op)]
     )
-    return found.deliveries[: bisect.bisect_left(positions, stop)]
+    return bisect.bisect_left(positions, stop)
 
 
 def delivery_ops(ops: Sequence[Op]) -> list[Op]:

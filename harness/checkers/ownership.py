@@ -135,20 +135,36 @@ def _check(ops: Sequence[Op], rule: str, thing_of: Thing, takes_hold: Callable[[
     )
 
 
+def _named(names: dict[tuple[Any, ...], str], template: str, *parts: Any) -> str:
+    """``template.format(*parts)``, made once per distinct parts: a thing is named at every delivery."""
+    try:
+        name = names.get(parts)
+    except TypeError:  # a part that is not hashable: named every time
+        return template.format(*parts)
+    if name is None:
+        name = names[parts] = template.format(*parts)
+    return name
+
+
 def check_group_ownership(history: HistoryLike) -> OwnershipResult:
     """Two live consumers never hold one message group at overlapping times (see module doc)."""
 
+    names: dict[tuple[Any, ...], str] = {}
+
     def group(op: Op, session: Session) -> str | None:
         found = op.meta.get("group")
-        return f"group {found} of {op.meta.get('destination', session.destination)}" if found else None
+        if not found:
+            return None
+        return _named(names, "group {} of {}", found, op.meta.get("destination", session.destination))
 
     return _check(as_ops(history), "group-ownership", group, lambda session: True)
 
 
 def check_exclusivity(history: HistoryLike) -> OwnershipResult:
     """While an exclusive consumer holds a queue, nobody else receives from it (see module doc)."""
+    names: dict[tuple[Any, ...], str] = {}
 
     def queue(op: Op, session: Session) -> str | None:
-        return f"exclusive queue {op.meta.get('destination', session.destination)}"
+        return _named(names, "exclusive queue {}", op.meta.get("destination", session.destination))
 
     return _check(as_ops(history), "exclusivity", queue, lambda session: session.exclusive)

@@ -15,13 +15,14 @@ quorum (which shows nothing) from one that held its promise.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from harness.checkers._common import HistoryLike, as_ops, fmt_ms, is_client, jsonable, origin_ns, rel_ms, span_ms
-from harness.history import ACK, FAULT_END, FAULT_START, NEMESIS, SEND, Op
+from harness.checkers._common import HistoryLike, as_ops, fmt_ms, jsonable, origin_ns, rel_ms, span_ms, views
+from harness.history import FAULT_END, FAULT_START, RECEIVE, Op
 
 # Faults that take a broker or a ZooKeeper node out until they heal.
 BROKER_DOWN_FAULTS = frozenset({"kill", "pause"})
@@ -89,7 +90,8 @@ def check_no_master_without_quorum(
     """``brokers``/``zookeepers`` name the group's nodes; quorums default to a majority of each."""
     ops = as_ops(history)
     origin = origin_ns(ops)
-    end_of_history = max((op.time_ns for op in ops), default=origin)
+    kinds = views(ops)
+    end_of_history = kinds.last_ns if kinds.last_ns is not None else origin
     need_brokers = broker_quorum if broker_quorum is not None else len(brokers) // 2 + 1
     need_zk = zookeeper_quorum if zookeeper_quorum is not None else len(zookeepers) // 2 + 1
     broker_set, zk_set = set(brokers), set(zookeepers)
@@ -97,8 +99,8 @@ def check_no_master_without_quorum(
     # Each node is down while at least one fault that takes it out is open.
     events: list[tuple[int, int, str]] = []  # (time, +1 down / -1 up, node)
     open_faults: dict[Any, tuple[list[str], int]] = {}
-    for op in ops:
-        if op.process != NEMESIS or not isinstance(op.value, dict):
+    for op in kinds.nemesis:
+        if not isinstance(op.value, dict):
             continue
         fault_id = op.value.get("fault_id")
         if op.f == FAULT_START:
@@ -141,11 +143,16 @@ def check_no_master_without_quorum(
 
     grace_ns = int(grace_ms * 1e6)
     late: list[tuple[Op, int]] = []  # (confirmation, ns past the grace)
-    confirmations = [op for op in ops if is_client(op) and op.type == "ok" and op.f in (SEND, ACK)]
+    confirmations = [op for op in kinds.confirmations if op.f != RECEIVE]  # receipted sends and acks
+    # By time, each window's confirmations are found by bisection (then put back in history order):
+    # a long run has many windows and many confirmations.
+    by_time = sorted(range(len(confirmations)), key=lambda i: confirmations[i].time_ns)
+    times = [confirmations[i].time_ns for i in by_time]
     for start, end, _ in windows:
-        for op in confirmations:
-            if start + grace_ns < op.time_ns <= end:
-                late.append((op, op.time_ns - start - grace_ns))
+        inside = by_time[bisect.bisect_right(times, start + grace_ns) : bisect.bisect_right(times, end)]
+        for i in sorted(inside):
+            op = confirmations[i]
+            late.append((op, op.time_ns - start - grace_ns))
     names = dict(endpoints or {})
     problems = [
         f"{op.f} {op.value} confirmed by {names.get(op.node or '', op.node)} at {rel_ms(op.time_ns, origin)} ms, "

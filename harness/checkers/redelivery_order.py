@@ -19,6 +19,9 @@ resend of a message the old master never stored is a new message, not a returned
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +32,7 @@ from harness.checkers._common import (
     MessageIdentity,
     as_ops,
     client_completions,
-    deliveries_before,
+    count_deliveries_before,
     delivery_ops,
     fmt_ms,
     format_keys,
@@ -79,30 +82,81 @@ class RedeliveryOrderResult:
 
 
 def _returned_before(
-    ops: Sequence[Op], session: Session, acked_at: dict[MessageKey, list[int]]
-) -> set[MessageIdentity]:
-    """Messages delivered before ``session`` began whose last delivery then had no receipted ACK.
+    ops: Sequence[Op], sessions: Sequence[Session], acked_at: dict[MessageKey, list[int]]
+) -> dict[int, set[MessageIdentity]]:
+    """For each session (by ``id``), the messages delivered before it began whose last delivery then
+    had no receipted ACK (an ACK receipted at or after that delivery and before the session began).
 
     By broker message, not by key: a copy the broker never stored (its send had no receipt yet) that
     a producer then sent again is a new message, not a returned one.
+
+    One walk for all sessions, in order of their start: each delivery is taken in once, as the pending
+    last delivery of its message on its destination, and leaves when the first receipted ACK after
+    it comes before the session being looked at (sessions only start later from then on).
     """
-    last_delivery: dict[MessageIdentity, Op] = {}
-    for op in deliveries_before(ops, session.start_ns):
-        if op.meta.get("destination") == session.destination:
-            last_delivery[message_identity(op)] = op
-    return {
-        identity
-        for identity, op in last_delivery.items()
-        if not any(op.time_ns <= t < session.start_ns for t in acked_at.get(op.key, ()))
-    }
+    deliveries = delivery_ops(ops)
+    acks = {key: sorted(times) for key, times in acked_at.items()}
+    pending: dict[str | None, dict[MessageIdentity, Op]] = {}
+    acked_from: list[tuple[int, int, MessageIdentity, str | None, Op]] = []  # a heap, by the ACK's time
+    taken = 0
+    returned: dict[int, set[MessageIdentity]] = {}
+    for session in sorted(sessions, key=lambda s: s.start_ns):
+        upto = count_deliveries_before(ops, session.start_ns)
+        while taken < upto:
+            op = deliveries[taken]
+            taken += 1
+            identity = message_identity(op)
+            destination = op.meta.get("destination")
+            pending.setdefault(destination, {})[identity] = op
+            times = acks.get(op.key)
+            if times:
+                at = bisect.bisect_left(times, op.time_ns)
+                if at < len(times):
+                    heapq.heappush(acked_from, (times[at], taken, identity, destination, op))
+        while acked_from and acked_from[0][0] < session.start_ns:
+            _, _, identity, destination, op = heapq.heappop(acked_from)
+            if pending[destination].get(identity) is op:  # not delivered again since
+                del pending[destination][identity]
+        returned[id(session)] = set(pending.get(session.destination, ()))
+    return returned
 
 
-def _has_company(session: Session, sessions: Sequence[Session]) -> bool:
-    """True if another consumer's session on the same destination overlaps this one."""
-    return any(
-        other is not session and other.destination == session.destination and other.overlaps(session)
-        for other in sessions
-    )
+def _alone(sessions: Sequence[Session]) -> list[Session]:
+    """The sessions with deliveries that no other consumer's session on their destination overlaps, in
+    their order.
+
+    Per destination, by start: the sessions that start before one ends are a prefix of that order,
+    and it has company iff one of them other than itself ends after it starts (the latest and second
+    latest end of each prefix are kept, so that the session itself can be left out).
+    """
+    by_destination: dict[str | None, list[Session]] = {}
+    for session in sessions:
+        by_destination.setdefault(session.destination, []).append(session)
+    alone: set[int] = set()
+    for group in by_destination.values():
+        order = sorted(group, key=lambda s: s.start_ns)
+        starts = [s.start_ns for s in order]
+        ends = [math.inf if s.end_ns is None else s.end_ns for s in order]
+        tops: list[tuple[float, int, float]] = []  # per prefix: latest end, whose, second latest end
+        latest, latest_at, second = -math.inf, -1, -math.inf
+        for i, end in enumerate(ends):
+            if end > latest:
+                latest, latest_at, second = end, i, latest
+            elif end > second:
+                second = end
+            tops.append((latest, latest_at, second))
+        for i, session in enumerate(order):
+            if not session.deliveries:
+                continue
+            before = bisect.bisect_left(starts, ends[i])  # sessions that start before this one ends
+            if before == 0:
+                alone.add(id(session))
+                continue
+            latest, latest_at, second = tops[before - 1]
+            other_end = second if latest_at == i else latest
+            if not other_end > session.start_ns:
+                alone.add(id(session))
+    return [s for s in sessions if id(s) in alone]
 
 
 def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
@@ -110,7 +164,7 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
     ops = as_ops(history)
     origin = origin_ns(ops)
     sessions = consumer_sessions(ops)
-    lone = [s for s in sessions.all if s.deliveries and not _has_company(s, sessions.all)]
+    lone = _alone(sessions.all)
     # What the lone sessions are checked against; not built when there are none (many consumers).
     acked_at: dict[MessageKey, list[int]] = {}
     invoked_at: dict[MessageKey, int] = {}
@@ -133,15 +187,16 @@ def check_redelivery_order(history: HistoryLike) -> RedeliveryOrderResult:
     checked = returned_total = 0
     late: list[LateRedelivery] = []
     problems: list[str] = []
+    returned_by_session = _returned_before(ops, lone, acked_at) if lone else {}
+    session_ends = sorted(s.end_ns for s in sessions.all if s.end_ns is not None)
     for session in lone:
-        returned = _returned_before(ops, session, acked_at)
+        returned = returned_by_session[id(session)]
         if not returned:
             continue
         checked += 1
-        returned_at = max(
-            (s.end_ns for s in sessions.all if s.end_ns is not None and s.end_ns <= session.start_ns),
-            default=session.start_ns,
-        )
+        # The latest end of a session at or before this one's start: when its messages were returned.
+        ended = bisect.bisect_right(session_ends, session.start_ns)
+        returned_at = session_ends[ended - 1] if ended else session.start_ns
         # The newest new message delivered so far in the session, by when its send was invoked.
         newest: Op | None = None
         newest_invoked = -1

@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import pytest
 from checker_histories import HistoryBuilder
+from differential_histories import generate
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.checkers import check_redelivery_order
+from harness.checkers._common import MessageIdentity, is_client, is_delivery, message_identity
+from harness.checkers.redelivery_order import _alone, _returned_before
+from harness.checkers.sessions import Session, consumer_sessions
+from harness.history import ACK, RECEIVE, MessageKey, Op, completions
 
 
 def reopened(returned_first: bool) -> HistoryBuilder:
@@ -154,3 +162,57 @@ def test_a_message_marked_redelivered_is_not_new_even_if_no_delivery_was_recorde
         b.receive("p1#1", redelivered=True)
         b.receive("p1#2", redelivered=True)
         assert check_redelivery_order(b.ops).valid is marked
+
+
+def _alone_by_definition(sessions: list[Session]) -> list[Session]:
+    return [
+        s
+        for s in sessions
+        if s.deliveries and not any(o is not s and o.destination == s.destination and o.overlaps(s) for o in sessions)
+    ]
+
+
+def _returned_by_definition(ops: list[Op], session: Session) -> set[MessageIdentity]:
+    acked_at: dict[MessageKey, list[int]] = {}
+    for completion in completions(ops).values():
+        if completion.f == ACK and completion.type == "ok" and is_client(completion):
+            acked_at.setdefault(completion.key, []).append(completion.time_ns)
+    last: dict[MessageIdentity, Op] = {}
+    for op in ops:
+        if is_delivery(op) and op.time_ns < session.start_ns and op.meta.get("destination") == session.destination:
+            last[message_identity(op)] = op
+    return {
+        i for i, op in last.items() if not any(op.time_ns <= t < session.start_ns for t in acked_at.get(op.key, ()))
+    }
+
+
+@settings(deadline=None)  # no timed assertion: the machine is shared
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 8) | st.none(), st.sampled_from("ab"), st.booleans())))
+def test_lone_sessions_are_those_no_other_session_overlaps(spans: list[tuple[int, int | None, str, bool]]) -> None:
+    """The sweep over sessions by start finds exactly the sessions the definition does (equal times,
+    empty and open sessions included)."""
+    sessions = [
+        Session(i, destination, False, start, None if length is None else start + length)
+        for i, (start, length, destination, _) in enumerate(spans)
+    ]
+    for session, (*_, delivered) in zip(sessions, spans, strict=True):
+        if delivered:
+            session.deliveries.append(Op(0, session.process, "ok", RECEIVE, MessageKey("p", 0), session.start_ns))
+    assert _alone(sessions) == _alone_by_definition(sessions)
+
+
+@pytest.mark.parametrize("seed", range(40, 52))
+def test_returned_messages_are_those_the_definition_gives(seed: int) -> None:
+    """One walk over the deliveries for all sessions gives each session what looking back from it
+    gives: last deliveries before it with no receipted ACK between them and its start."""
+    ops = generate(seed, frozenset({"tail-return", "reorder", "ack-redelivery"}))
+    sessions = consumer_sessions(ops).all
+    assert len(sessions) > 5
+    acked_at: dict[MessageKey, list[int]] = {}
+    for completion in completions(ops).values():
+        if completion.f == ACK and completion.type == "ok" and is_client(completion):
+            acked_at.setdefault(completion.key, []).append(completion.time_ns)
+    found = _returned_before(ops, sessions, acked_at)
+    assert sum(map(len, found.values())) > 0
+    for session in sessions:
+        assert found[id(session)] == _returned_by_definition(ops, session)
