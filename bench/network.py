@@ -26,6 +26,10 @@ absolute capacity.
     PYTHONPATH=. python bench/network.py
     PYTHONPATH=. python bench/network.py --messages 2000 --idle 500 --vendor activemq
     PYTHONPATH=. python bench/network.py --bridge-only --rounds 7 --producers 8
+    PYTHONPATH=. python bench/network.py --bridge-only --baseline /tmp/before   # git worktree add /tmp/before COMMIT
+
+``--baseline DIR`` adds pybroker run from another checkout as a third side of the bridge rounds
+("pybroker@baseline"), for a change's before and after in the same run.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ from harness.runtime import LocalRuntime
 from harness.runtime.base import Node
 from harness.topology import Topology, fan_out, network
 from harness.vendors import get_vendor
+from harness.vendors.base import Vendor
+from harness.vendors.pybroker import PyBroker
+
+BASELINE = "pybroker@baseline"
 
 QUEUE = "/queue/bench.network"
 PAYLOAD_BYTES = 1024
@@ -131,17 +139,21 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):.0f} msg/s (min {min(values):.0f}, max {max(values):.0f})"
 
 
-def bridge_rounds(vendors: list[str], messages: int, producers: int, rounds: int) -> dict[str, dict[int, list[float]]]:
-    """network(2) of every vendor up at once, each measured in turn ``rounds`` times (the first vendor
-    alternating), with 1 and ``producers`` producers; returns vendor -> producers -> the rounds' rates."""
+def bridge_rounds(
+    sides: dict[str, Vendor], messages: int, producers: int, rounds: int
+) -> dict[str, dict[int, list[float]]]:
+    """network(2) of every side (label -> vendor) up at once, each measured in turn ``rounds`` times
+    (the first side alternating), with 1 and ``producers`` producers; returns label -> producers ->
+    the rounds' rates."""
+    vendors = list(sides)
     settings = sorted({1, producers})
     rates: dict[str, dict[int, list[float]]] = {v: {n: [] for n in settings} for v in vendors}
     with contextlib.ExitStack() as stack:
         clusters: dict[str, Cluster] = {}
-        for vendor in vendors:
-            workdir = Path(tempfile.mkdtemp(prefix=f"bench-network-{vendor}-"))
+        for label, side in sides.items():
+            workdir = Path(tempfile.mkdtemp(prefix="bench-network-"))
             runtime = stack.enter_context(LocalRuntime(workdir))
-            clusters[vendor] = stack.enter_context(Cluster(network(2), get_vendor(vendor), runtime))
+            clusters[label] = stack.enter_context(Cluster(network(2), side, runtime))
         for cluster in clusters.values():
             across_the_bridge(cluster.nodes["amq1"], cluster.nodes["amq2"], WARM_UP)
         for round_no in range(1, rounds + 1):
@@ -161,13 +173,13 @@ def bridge_rounds(vendors: list[str], messages: int, producers: int, rounds: int
     for vendor in vendors:
         for n in settings:
             print(f"  {vendor}: {n} producer(s): {spread(rates[vendor][n])}")
-    if "pybroker" in rates and "activemq" in rates:
+    for other in ("activemq", BASELINE):
+        if "pybroker" not in rates or other not in rates:
+            continue
         for n in settings:
-            py, amq = statistics.median(rates["pybroker"][n]), statistics.median(rates["activemq"][n])
-            per_round = ", ".join(
-                f"{a / b:.2f}" for a, b in zip(rates["pybroker"][n], rates["activemq"][n], strict=True)
-            )
-            print(f"  pybroker/activemq, {n} producer(s): {py / amq:.2f} (ratio of medians; per round {per_round})")
+            py, them = statistics.median(rates["pybroker"][n]), statistics.median(rates[other][n])
+            per_round = ", ".join(f"{a / b:.2f}" for a, b in zip(rates["pybroker"][n], rates[other][n], strict=True))
+            print(f"  pybroker/{other}, {n} producer(s): {py / them:.2f} (ratio of medians; per round {per_round})")
     return rates
 
 
@@ -262,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=int, default=1000, help="idle consumers spread over the consumer brokers")
     parser.add_argument("--bridge-only", action="store_true", help="measure the bridge only (no fan-out, recovery)")
     parser.add_argument("--vendor", action="append", help="pybroker and/or activemq (default: both)")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose pybroker is measured alongside")
     args = parser.parse_args(argv)
     if min(args.messages, args.producers, args.rounds) < 1:
         parser.error("--messages, --producers and --rounds must be at least 1")
@@ -274,8 +287,13 @@ def main(argv: list[str] | None = None) -> int:
             vendors.append(vendor)
     if not vendors:
         return 1
-    print(f"bench/network.py: {', '.join(vendors)}, {load_average()}")
-    rates = bridge_rounds(vendors, args.messages, args.producers, args.rounds)
+    sides: dict[str, Vendor] = {v: get_vendor(v) for v in vendors}
+    if args.baseline is not None:
+        if not (args.baseline / "harness" / "broker").is_dir():
+            parser.error(f"--baseline {args.baseline}: not a checkout of this project (no harness/broker)")
+        sides[BASELINE] = PyBroker(source_root=args.baseline.resolve())
+    print(f"bench/network.py: {', '.join(sides)}, {load_average()}")
+    rates = bridge_rounds(sides, args.messages, args.producers, args.rounds)
     if args.bridge_only:
         return 0
     results = {v: run_vendor(v, args.idle) for v in vendors}

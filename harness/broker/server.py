@@ -197,7 +197,8 @@ class BrokerServer:
         for server in listeners:
             server.close()
         if graceful and journal is not None:
-            # Let the records already accepted reach the store and their receipts go out.
+            # Let the records already accepted (deferred ones too) reach the store and their receipts go out.
+            ctx.broker.write_deferred()
             await journal.flush()
             await asyncio.sleep(0)
         ctx.broker.close()

@@ -67,6 +67,9 @@ __all__ = ["AckMode", "Broker", "Client", "CoreSettings", "RequestRefused", "Sub
 
 log = logging.getLogger("pybroker")
 
+# How long a deferred write (``Broker._defer``) waits for another write to ride on.
+DEFER_S = 0.05
+
 
 class RequestRefused(Exception):
     """A client request the broker refuses; the connection reports it in an ERROR frame."""
@@ -98,6 +101,19 @@ class Transaction:
 class _Wakeup(Enum):
     DELIVER = "deliver"  # a scheduled message's time has come
     EXPIRE = "expire"
+
+
+def _pass_on(written: asyncio.Future[None], waiters: list[asyncio.Future[None]]) -> None:
+    """The outcome of a write to the futures of the deferred records it carried."""
+    for waiter in waiters:
+        if waiter.done():
+            continue
+        if written.cancelled():
+            waiter.cancel()
+        elif written.exception() is not None:
+            waiter.set_exception(written.exception())  # type: ignore[arg-type]
+        else:
+            waiter.set_result(None)
 
 
 def durable_key(client_id: str, name: str) -> str:
@@ -136,6 +152,10 @@ class Broker:
         self._dirty: set[Queue] = set()
         self._scheduled = False
         self._auto_removed: list[Op] = []
+        # Writes that may wait (see ``_defer``): they go first in the next write, or after DEFER_S.
+        self._deferred: list[Op] = []
+        self._deferred_waiters: list[asyncio.Future[None]] = []
+        self._deferred_timer: asyncio.TimerHandle | None = None
         self._wakeups: list[tuple[int, int, _Wakeup, Queue, Message]] = []
         self._wakeup_serial = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -329,7 +349,9 @@ class Broker:
         self._place(queue, msg, self.now_ms(), fresh=True)
         if msg.persistent and queue.journaled:
             # Rewritten without the mark: every store replays a removal then an addition in order.
-            return self._log([RemoveOp(msg.message_id, queue.name), AddOp(msg)])
+            # Deferred: until it is stored, a restart holds the message again and asks its sender,
+            # which keeps its tombstone until then; a consumer's ack of it is written after it.
+            return self._defer([RemoveOp(msg.message_id, queue.name), AddOp(msg)])
         return None
 
     def forget_forwarded(self, ids: Iterable[str]) -> asyncio.Future[None] | None:
@@ -339,7 +361,8 @@ class Broker:
             for message_id in ids
             if self.forwarded.pop(message_id, None) is not None
         ]
-        return self._log(ops)
+        # Deferred: a tombstone that outlives a crash is listed to its receiver again (FORWARDED).
+        return self._defer(ops)
 
     def drop_held(self, message_id: str) -> asyncio.Future[None] | None:
         msg = self.held.pop(message_id, None)
@@ -403,7 +426,41 @@ class Broker:
     def _log(self, ops: list[Op]) -> asyncio.Future[None] | None:
         if not ops or self._store is None:
             return None
+        if self._deferred:
+            return self._write_with_deferred(ops)
         return self._store.append(ops)
+
+    def _write_with_deferred(self, ops: list[Op]) -> asyncio.Future[None]:
+        assert self._store is not None
+        # First, so that every store replays the deferred removals and additions in their order.
+        ops = self._deferred + ops
+        waiters, self._deferred, self._deferred_waiters = self._deferred_waiters, [], []
+        if self._deferred_timer is not None:
+            self._deferred_timer.cancel()
+            self._deferred_timer = None
+        written = self._store.append(ops)
+        written.add_done_callback(lambda f: _pass_on(f, waiters))
+        return written
+
+    def _defer(self, ops: list[Op]) -> asyncio.Future[None] | None:
+        """Write ``ops`` with the next write, or on their own after DEFER_S: for records whose delay
+        only lengthens a window the bridge protocol already settles after a crash (a tombstone the
+        receiver no longer needs, a released message's unmarked copy), so that they cost no write
+        (no fsync, no database round trip) of their own while other writes flow. The future is that
+        write's, as with ``_log``."""
+        if not ops or self._store is None:
+            return None
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._deferred += ops
+        self._deferred_waiters.append(waiter)
+        if self._deferred_timer is None:
+            self._deferred_timer = self._loop.call_later(DEFER_S, self.write_deferred)
+        return waiter
+
+    def write_deferred(self) -> None:
+        """Write the deferred records now (their time is up, or a graceful stop)."""
+        if self._deferred and not self.closed:
+            self._write_with_deferred([])
 
     # -- consuming ------------------------------------------------------------------------------
 
@@ -917,3 +974,6 @@ class Broker:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._deferred_timer is not None:
+            self._deferred_timer.cancel()
+            self._deferred_timer = None

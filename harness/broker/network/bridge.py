@@ -229,6 +229,7 @@ class Bridge:
         self._last_heard = time.monotonic()
         self._advertised: dict[str, Demand] | None = None
         self._stalled = False
+        self._forgets: list[str] = []  # released here, stored unmarked: one FORGET per event-loop turn
         self.refused_late = 0
         self.forwarded = 0
         self.received = 0
@@ -521,7 +522,7 @@ class Bridge:
             return
         written = self.broker.release_held(message_id)
         if written is None:
-            self._write(frame_bytes("FORGET", {}, message_id.encode()))
+            self._forget(message_id)
             return
         self.registry.releasing.add(message_id)
         written.add_done_callback(lambda f: self._released(f, message_id))
@@ -531,7 +532,18 @@ class Bridge:
         if written.cancelled() or written.exception() is not None:
             return  # the term ends: the next master holds it again and asks
         # On a closed bridge nothing is written: the sender lists its tombstones on the next one.
-        self._write(frame_bytes("FORGET", {}, message_id.encode()))
+        self._forget(message_id)
+
+    def _forget(self, message_id: str) -> None:
+        """Tell the sender to drop the tombstone; the ids of one event-loop turn go in one frame
+        (a write stores many releases at once), which the sender drops in one write."""
+        if not self._forgets:
+            asyncio.get_running_loop().call_soon(self._send_forgets)
+        self._forgets.append(message_id)
+
+    def _send_forgets(self) -> None:
+        ids, self._forgets = self._forgets, []
+        self._write(frame_bytes("FORGET", {}, "\n".join(ids).encode()))
 
     def _on_forwarded(self, tombstones: list[str]) -> None:
         settled = self.registry.settled(tombstones)
