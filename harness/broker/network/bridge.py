@@ -229,6 +229,7 @@ class Bridge:
         self._last_heard = time.monotonic()
         self._advertised: dict[str, Demand] | None = None
         self._stalled = False
+        self._outgoing: list[bytes] = []  # frames of this event-loop turn, not written yet
         self._forgets: list[str] = []  # released here, stored unmarked: one FORGET per event-loop turn
         self.refused_late = 0
         self.forwarded = 0
@@ -297,10 +298,18 @@ class Bridge:
         return True
 
     def _write(self, data: bytes) -> None:
+        """Queue a frame; the frames of one event-loop turn leave in one write (one system call)."""
         if self.closed:
             return
-        self.writer.write(data)
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._send_outgoing)
+        self._outgoing.append(data)
         self._last_sent = time.monotonic()
+
+    def _send_outgoing(self) -> None:
+        frames, self._outgoing = self._outgoing, []
+        if not self.closed:
+            self.writer.write(b"".join(frames))
 
     async def _heartbeats(self) -> None:
         while not self.closed:
