@@ -69,6 +69,8 @@ log = logging.getLogger("pybroker")
 
 # How long a deferred write (``Broker._defer``) waits for another write to ride on.
 DEFER_S = 0.05
+# How long a forwarded message's removal waits for another write (see ``_settle``).
+FORWARDED_ACK_LINGER_S = 0.002
 
 
 class RequestRefused(Exception):
@@ -442,8 +444,8 @@ class Broker:
         written.add_done_callback(lambda f: _pass_on(f, waiters))
         return written
 
-    def _defer(self, ops: list[Op]) -> asyncio.Future[None] | None:
-        """Write ``ops`` with the next write, or on their own after DEFER_S: for records whose delay
+    def _defer(self, ops: list[Op], linger_s: float = DEFER_S) -> asyncio.Future[None] | None:
+        """Write ``ops`` with the next write, or on their own after ``linger_s``: for records whose delay
         only lengthens a window the bridge protocol already settles after a crash (a tombstone the
         receiver no longer needs, a released message's unmarked copy), so that they cost no write
         (no fsync, no database round trip) of their own while other writes flow. The future is that
@@ -453,8 +455,11 @@ class Broker:
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._deferred += ops
         self._deferred_waiters.append(waiter)
-        if self._deferred_timer is None:
-            self._deferred_timer = self._loop.call_later(DEFER_S, self.write_deferred)
+        due = self._loop.time() + linger_s
+        if self._deferred_timer is None or self._deferred_timer.when() > due:
+            if self._deferred_timer is not None:
+                self._deferred_timer.cancel()
+            self._deferred_timer = self._loop.call_at(due, self.write_deferred)
         return waiter
 
     def write_deferred(self) -> None:
@@ -690,6 +695,9 @@ class Broker:
         if forwarded_to is not None:
             for removed in [op for op in ops if isinstance(op, RemoveOp)]:
                 ops += self._tombstone(removed.message_id, forwarded_to)
+            # The receiver holds the message until this is stored (COMMIT): a short wait for the
+            # next write (a producer's send) costs it a millisecond and spares a write of its own.
+            return self._defer(ops, FORWARDED_ACK_LINGER_S)
         return self._log(ops)
 
     def _tombstone(self, message_id: str, receiver: str) -> list[Op]:

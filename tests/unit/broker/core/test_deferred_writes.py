@@ -1,5 +1,6 @@
 """Deferred writes: a released message's unmarked rewrite and a forgotten tombstone ride on the next
-write, first and in order, or go alone after DEFER_S; their futures are that write's."""
+write, first and in order, or go alone after DEFER_S; a forwarded message's removal and tombstone
+after FORWARDED_ACK_LINGER_S. Their futures are that write's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from harness.broker.core.broker import DEFER_S, AckMode, Broker
+from harness.broker.core.broker import DEFER_S, FORWARDED_ACK_LINGER_S, AckMode, Broker
 from harness.broker.message import HELD_HEADER, Message
 from harness.broker.store.contract import FORWARDED_CONTAINER, AddOp, Op, RemoveOp
 
@@ -118,3 +119,41 @@ def test_a_forgotten_tombstone_is_removed_before_the_message_leaves_again(loop: 
     tombstone_ops = [d for w in store.writes for d in described(w) if FORWARDED_CONTAINER in d]
     assert [d.split()[0] for d in tombstone_ops] == ["add", "remove", "add"]
     assert broker.forwarded == {msg.message_id: "store-r2"}
+
+
+def test_a_forwarded_messages_removal_rides_on_the_next_send(loop: asyncio.AbstractEventLoop) -> None:
+    store = Store(loop)
+    broker = Broker("amq1", 1, store, lambda: True, loop)
+    broker.send(QUEUE, {}, b"m", True)
+    network = FakeClient()
+    sub = broker.subscribe(network, "net", QUEUE, AckMode.CLIENT_INDIVIDUAL, 1)
+    loop.run_until_complete(asyncio.sleep(0))
+    [(_, msg)] = network.received
+    store.writes.clear()
+    removed = broker.ack(sub, msg.message_id, forwarded_to="store-r")
+    assert removed is not None and store.writes == []  # the receiver's COMMIT waits for this
+    sent = broker.send(QUEUE, {}, b"next", True)
+    assert sent is not None
+    loop.run_until_complete(sent)
+    assert removed.done() and removed.exception() is None
+    [write] = store.writes
+    assert described(write)[:2] == [f"remove {QUEUE} {msg.message_id}", f"add {FORWARDED_CONTAINER} {msg.message_id}"]
+    assert len(write) == 3  # and the send's message
+
+
+def test_a_forwarded_messages_removal_is_written_alone_after_its_linger(loop: asyncio.AbstractEventLoop) -> None:
+    store = Store(loop)
+    broker = Broker("amq1", 1, store, lambda: True, loop)
+    broker.send(QUEUE, {}, b"m", True)
+    network = FakeClient()
+    sub = broker.subscribe(network, "net", QUEUE, AckMode.CLIENT_INDIVIDUAL, 1)
+    loop.run_until_complete(asyncio.sleep(0))
+    [(_, msg)] = network.received
+    broker.forget_forwarded([])  # nothing: no write, no timer
+    released_later = broker._defer([RemoveOp("ID:x", QUEUE)])  # a 50 ms deferral already waiting
+    removed = broker.ack(sub, msg.message_id, forwarded_to="store-r")
+    assert removed is not None and released_later is not None
+    timer = broker._deferred_timer  # the shorter linger brings the waiting write forward
+    assert timer is not None and timer.when() - loop.time() <= FORWARDED_ACK_LINGER_S
+    loop.run_until_complete(removed)
+    assert released_later.done() and released_later.exception() is None
