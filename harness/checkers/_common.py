@@ -170,20 +170,42 @@ def delivery_ops(ops: Sequence[Op]) -> list[Op]:
     return views(ops).deliveries
 
 
-def deliveries_by_key(ops: Sequence[Op]) -> dict[MessageKey, list[Op]]:
-    """Every delivery of each message key, in history order; built once per run."""
+@dataclass(frozen=True, slots=True)
+class DeliveriesByKey:
+    """The deliveries of each message key: ``first`` has every delivered key's first delivery, ``more``
+    all the deliveries (in history order) of the keys delivered more than once. Most keys of a long
+    history are delivered once: a list for each took more memory than anything else built to check."""
+
+    first: dict[MessageKey, Op]
+    more: dict[MessageKey, list[Op]]
+
+    def of(self, key: MessageKey) -> list[Op]:
+        """Every delivery of ``key``, in history order (none if it was never delivered)."""
+        found = self.more.get(key)
+        if found is not None:
+            return found
+        op = self.first.get(key)
+        return [] if op is None else [op]
+
+
+def deliveries_by_key(ops: Sequence[Op]) -> DeliveriesByKey:
+    """Every delivery of each message key (see :class:`DeliveriesByKey`); built once per run."""
     return shared("deliveries-by-key", ops, _deliveries_by_key)
 
 
-def _deliveries_by_key(ops: Sequence[Op]) -> dict[MessageKey, list[Op]]:
-    found: dict[MessageKey, list[Op]] = {}
+def _deliveries_by_key(ops: Sequence[Op]) -> DeliveriesByKey:
+    first: dict[MessageKey, Op] = {}
+    more: dict[MessageKey, list[Op]] = {}
     for op in views(ops).deliveries:
-        listed = found.get(op.value)  # a delivery's value is its key
-        if listed is None:
-            found[op.value] = [op]
-        else:
-            listed.append(op)
-    return found
+        key = op.value  # a delivery's value is its key
+        earlier = first.setdefault(key, op)
+        if earlier is not op:
+            listed = more.get(key)
+            if listed is None:
+                more[key] = [earlier, op]
+            else:
+                listed.append(op)
+    return DeliveriesByKey(first, more)
 
 
 def is_drain(op: Op) -> bool:

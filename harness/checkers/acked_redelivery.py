@@ -87,15 +87,15 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     for op in kinds.acks:
         if op.type != "invoke" or not isinstance(op.value, MessageKey):
             continue
-        once = by_key.get(op.value)
-        if once is None or len(once) != 1:
+        once = by_key.first.get(op.value)
+        if once is None or op.value in by_key.more:
             continue
-        if once[0].process == op.process and once[0].index < op.index:
+        if once.process == op.process and once.index < op.index:
             completion = done.get(op.index)
             if completion is not None and completion.type == "ok" and isinstance(completion.value, MessageKey):
                 acks_receipted += 1
     # The keys delivered more than once are followed op by op, in history order.
-    repeated = {key for key, found in by_key.items() if len(found) > 1}
+    repeated = by_key.more
     followed = [op for op in kinds.deliveries_and_acks if op.value in repeated]
 
     # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.

@@ -91,7 +91,6 @@ class TotalQueueResult:
 
 _outcome = operator.attrgetter("outcome")
 _meta = operator.attrgetter("meta")
-_first, _last = operator.itemgetter(0), operator.itemgetter(-1)
 _drain = operator.methodcaller("get", "drain")
 _after_restart = operator.methodcaller("get", "after_restart")
 
@@ -126,29 +125,29 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
     origin = origin_ns(ops)
     sends = send_records(ops)
 
-    deliveries = deliveries_by_key(ops)
+    by_key = deliveries_by_key(ops)
+    deliveries = by_key.of
     # Whole-collection passes in C (compress, map) rather than a loop per key: a long history has
     # millions of keys.
-    keys, found = list(deliveries), list(deliveries.values())
     sent, records = list(sends), list(sends.values())
     outcomes = list(map(_outcome, records))
     acknowledged = set(compress(sent, map(operator.eq, outcomes, repeat("ok"))))
     failed = set(compress(sent, map(operator.eq, outcomes, repeat("fail"))))
     indeterminate = set(compress(sent, map(operator.eq, outcomes, repeat("info"))))
-    received = set(keys)
+    received = set(by_key.first)
 
     lost = sorted_keys(acknowledged - received)
-    # Only a key delivered by the drain after the restart can be stranded: look at those alone.
-    restarted = set(compress(keys, map(_after_restart, map(_meta, map(_last, found)))))
-    stranded = sorted_keys(k for k in acknowledged & restarted if all(is_after_restart(op) for op in deliveries[k]))
+    # Only a key whose last delivery came from the drain after the restart can be stranded.
+    once = by_key.first.keys() - by_key.more.keys()
+    restarted = {k for k in compress(by_key.first, map(_after_restart, map(_meta, by_key.first.values()))) if k in once}
+    restarted.update(k for k, found in by_key.more.items() if found[-1].meta.get("after_restart"))
+    stranded = sorted_keys(k for k in acknowledged & restarted if all(is_after_restart(op) for op in deliveries(k)))
     unexpected = sorted_keys(received - set(sends))
     recovered = sorted_keys(indeterminate & received)
     unacked_received = sorted_keys(failed & received)
-    duplicates = {
-        k: len(deliveries[k]) for k in sorted_keys(compress(keys, map(operator.gt, map(len, found), repeat(1))))
-    }
+    duplicates = {k: len(by_key.more[k]) for k in sorted_keys(by_key.more)}
     duplicated = sum(n - 1 for n in duplicates.values())
-    in_drain = sum(map(bool, map(_drain, map(_meta, map(_first, found)))))
+    in_drain = sum(map(bool, map(_drain, map(_meta, by_key.first.values()))))
 
     problems: list[str] = []
     if lost:
@@ -172,14 +171,14 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
             send = sends[key]
             problems.append(
                 f"stranded {key}: its send was receipted {_completed(send, origin)}; expected a delivery "
-                f"before the restart, saw only {_describe_deliveries(deliveries[key], origin)}"
+                f"before the restart, saw only {_describe_deliveries(deliveries(key), origin)}"
             )
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected message(s) delivered but never sent: {format_keys(unexpected)}")
         for key in unexpected[:MAX_DETAILS]:
             problems.append(
                 f"unexpected {key}: no send of it was invoked, yet it was delivered to "
-                f"{_describe_deliveries(deliveries[key], origin)}"
+                f"{_describe_deliveries(deliveries(key), origin)}"
             )
     if unacked_received:
         problems.append(
@@ -193,7 +192,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
                 f"failed send delivered {key}: the send failed {_completed(send, origin)}"
                 + (f" ({error})" if error else "")
                 + ", so no delivery was expected; saw delivery to "
-                + _describe_deliveries(deliveries[key], origin)
+                + _describe_deliveries(deliveries(key), origin)
             )
     if exactly_once and duplicates:
         problems.append(
@@ -202,7 +201,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
         )
         for key, n in list(duplicates.items())[:MAX_DETAILS]:
             problems.append(
-                f"duplicate {key}: expected one delivery, saw {n}: " + _describe_deliveries(deliveries[key], origin)
+                f"duplicate {key}: expected one delivery, saw {n}: " + _describe_deliveries(deliveries(key), origin)
             )
 
     valid = not lost and not stranded and not unexpected and not unacked_received and not (exactly_once and duplicated)
@@ -214,7 +213,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
         failed=len(failed),
         indeterminate=len(indeterminate),
         received=len(received),
-        deliveries=sum(map(len, found)),
+        deliveries=len(received) + duplicated,
         received_in_drain=in_drain,
         lost=len(lost),
         stranded=len(stranded),
