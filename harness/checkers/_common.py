@@ -70,7 +70,6 @@ class Views:
     receives: list[Op]  # client ops named receive
     acks: list[Op]  # client ops named ack
     deliveries: list[Op]  # see is_delivery
-    deliveries_and_acks: list[Op]  # deliveries, and client acks that carry a message key
     confirmations: list[Op]  # client ok send, receive or ack: work a node confirmed
     session_events: list[Op]  # deliveries, and consumers' ok subscribed and unsubscribed records
     session_processes: set[int | str]  # processes that recorded a subscribed or unsubscribed
@@ -92,7 +91,6 @@ def _views(ops: Sequence[Op]) -> Views:
     acks: list[Op] = []
     others: list[Op] = []
     deliveries: list[Op] = []
-    deliveries_and_acks: list[Op] = []
     confirmations: list[Op] = []
     session_events: list[Op] = []
     session_processes: set[int | str] = set()
@@ -113,14 +111,11 @@ def _views(ops: Sequence[Op]) -> Views:
                 confirmations.append(op)
                 if isinstance(op.value, MessageKey):
                     deliveries.append(op)
-                    deliveries_and_acks.append(op)
                     session_events.append(op)
         elif f == ACK:
             acks.append(op)
             if op.type == "ok":
                 confirmations.append(op)
-            if isinstance(op.value, MessageKey):
-                deliveries_and_acks.append(op)
         elif f == SEND:
             sends.append(op)
             if op.type == "ok":
@@ -136,7 +131,6 @@ def _views(ops: Sequence[Op]) -> Views:
         receives=receives,
         acks=acks,
         deliveries=deliveries,
-        deliveries_and_acks=deliveries_and_acks,
         confirmations=confirmations,
         session_events=session_events,
         session_processes=session_processes,

@@ -12,6 +12,8 @@ the same message-id count as redeliveries. Deliveries without a message-id match
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,8 @@ from harness.checkers._common import (
     where,
 )
 from harness.history import ACK, RECEIVE, MessageKey, Op
+
+_index = operator.attrgetter("index")
 
 
 @dataclass(frozen=True)
@@ -96,14 +100,15 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
                 acks_receipted += 1
     # The keys delivered more than once are followed op by op, in history order.
     repeated = by_key.more
-    followed = [op for op in kinds.deliveries_and_acks if op.value in repeated]
+    acks = [op for op in kinds.acks if isinstance(op.value, MessageKey) and op.value in repeated]
+    followed = sorted(itertools.chain(acks, *repeated.values()), key=_index)  # in history order
 
     # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.
     latest: dict[tuple[int | str, MessageKey], Op] = {}
     acked: dict[MessageIdentity, tuple[Op, Op]] = {}  # identity -> (ack completion, acked delivery)
     redeliveries: list[AckedRedelivery] = []
     problems: list[str] = []
-    # Deliveries (named receive) and acks carrying a key, in history order.
+    # Their deliveries (named receive) and acks, in history order.
     for op in followed:
         if op.f == RECEIVE:
             key = op.value
