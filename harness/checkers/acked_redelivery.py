@@ -23,7 +23,6 @@ from harness.checkers._common import (
     HistoryLike,
     MessageIdentity,
     as_ops,
-    client_completions,
     deliveries_by_key,
     format_keys,
     is_drain,
@@ -33,7 +32,7 @@ from harness.checkers._common import (
     views,
     where,
 )
-from harness.history import ACK, RECEIVE, MessageKey, Op
+from harness.history import RECEIVE, MessageKey, Op
 
 _index = operator.attrgetter("index")
 
@@ -79,25 +78,37 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     """Find deliveries of a message after a receipted ACK of it (valid iff none, or acks are non-durable)."""
     ops: Sequence[Op] = as_ops(history)
     origin = origin_ns(ops)
-    done = client_completions(ops, ACK)
     acking: dict[int, Op] = {}  # the index of an ACK's completion -> the delivery the ACK acknowledges
 
     kinds = views(ops)
     by_key = deliveries_by_key(ops)
-    # A message delivered once cannot be delivered again after its ACK: for such keys only the
-    # receipted ACKs are counted, here, without following each delivery (most keys of a long history).
-    # An ACK counts when the key's delivery went to the acking process before the ACK was invoked.
+    # Each ACK paired with its completion (the next non-invoke ACK of its process, as completions()
+    # pairs them) in one walk. A message delivered once cannot be delivered again after its ACK: for
+    # such keys (most of a long history) the receipted ACKs are counted here, and only the completions
+    # of ACKs of keys delivered more than once are kept, for the walk below. An ACK counts when the
+    # key's delivery went to the acking process before the ACK was invoked.
     acks_receipted = 0
+    pending: dict[int | str, Op] = {}
+    done: dict[int, Op] = {}  # ACK invoke index -> its completion, for keys delivered more than once
     for op in kinds.acks:
-        if op.type != "invoke" or not isinstance(op.value, MessageKey):
+        if op.type == "invoke":
+            pending[op.process] = op
             continue
-        once = by_key.first.get(op.value)
-        if once is None or op.value in by_key.more:
+        invoke = pending.pop(op.process, None)
+        if invoke is None or not isinstance(invoke.value, MessageKey):
             continue
-        if once.process == op.process and once.index < op.index:
-            completion = done.get(op.index)
-            if completion is not None and completion.type == "ok" and isinstance(completion.value, MessageKey):
-                acks_receipted += 1
+        if invoke.value in by_key.more:
+            done[invoke.index] = op
+            continue
+        once = by_key.first.get(invoke.value)
+        if (
+            once is not None
+            and once.process == invoke.process
+            and once.index < invoke.index
+            and op.type == "ok"
+            and isinstance(op.value, MessageKey)
+        ):
+            acks_receipted += 1
     # The keys delivered more than once are followed op by op, in history order.
     repeated = by_key.more
     acks = [op for op in kinds.acks if isinstance(op.value, MessageKey) and op.value in repeated]
