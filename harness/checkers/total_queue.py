@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import compress, filterfalse, repeat
 from typing import Any
 
 from harness.checkers._common import (
@@ -127,24 +127,29 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
 
     by_key = deliveries_by_key(ops)
     deliveries = by_key.of
-    # Whole-collection passes in C (compress, map) rather than a loop per key: a long history has
-    # millions of keys.
+    # Whole-collection passes in C (compress, map, filterfalse) rather than a loop per key, and no set of
+    # every key beside the maps that have them already: a long history has millions of keys.
+    received = by_key.first  # each delivered key, with its first delivery
     sent, records = list(sends), list(sends.values())
     outcomes = list(map(_outcome, records))
-    acknowledged = set(compress(sent, map(operator.eq, outcomes, repeat("ok"))))
+    is_acknowledged = list(map(operator.eq, outcomes, repeat("ok")))
+    acknowledged = sum(is_acknowledged)
     failed = set(compress(sent, map(operator.eq, outcomes, repeat("fail"))))
     indeterminate = set(compress(sent, map(operator.eq, outcomes, repeat("info"))))
-    received = set(by_key.first)
+    del sent, records, outcomes
 
-    lost = sorted_keys(acknowledged - received)
+    lost = sorted_keys(filterfalse(received.__contains__, compress(sends, is_acknowledged)))
     # Only a key whose last delivery came from the drain after the restart can be stranded.
-    once = by_key.first.keys() - by_key.more.keys()
-    restarted = {k for k in compress(by_key.first, map(_after_restart, map(_meta, by_key.first.values()))) if k in once}
+    restarted = {
+        k for k in compress(received, map(_after_restart, map(_meta, received.values()))) if k not in by_key.more
+    }
     restarted.update(k for k, found in by_key.more.items() if found[-1].meta.get("after_restart"))
-    stranded = sorted_keys(k for k in acknowledged & restarted if all(is_after_restart(op) for op in deliveries(k)))
-    unexpected = sorted_keys(received - set(sends))
-    recovered = sorted_keys(indeterminate & received)
-    unacked_received = sorted_keys(failed & received)
+    stranded = sorted_keys(
+        k for k in restarted if k in sends and sends[k].outcome == "ok" and all(map(is_after_restart, deliveries(k)))
+    )
+    unexpected = sorted_keys(filterfalse(sends.__contains__, received))
+    recovered = sorted_keys(k for k in indeterminate if k in received)
+    unacked_received = sorted_keys(k for k in failed if k in received)
     duplicates = {k: len(by_key.more[k]) for k in sorted_keys(by_key.more)}
     duplicated = sum(n - 1 for n in duplicates.values())
     in_drain = sum(map(bool, map(_drain, map(_meta, by_key.first.values()))))
@@ -209,7 +214,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
         valid=valid,
         exactly_once=exactly_once,
         attempted=len(sends),
-        acknowledged=len(acknowledged),
+        acknowledged=acknowledged,
         failed=len(failed),
         indeterminate=len(indeterminate),
         received=len(received),
