@@ -2,10 +2,15 @@
 consumers fanned out over the consumer brokers, and how long a bridge takes to carry messages again
 after a cut.
 
-1. Bridge: network(2) (a duplex static bridge). One producer on amq1 sends persistent 1 KB messages,
+1. Bridge: network(2) (a duplex static bridge). Producers on amq1 send persistent 1 KB messages,
    each waiting for its RECEIPT; one consumer on amq2 receives them with client-individual acks. Every
    message carries its send time, so the latency is producer -> amq1 -> bridge -> amq2 -> consumer.
-   Printed: messages consumed per second, latency p50 and p99.
+   One producer waiting for each receipt measures the chain's latency as much as its rate, so each
+   round runs once with one producer and once with ``--producers`` (4 by default: four sends in
+   flight). Both vendors' clusters stay up together and are measured in alternating rounds
+   (``--rounds``, 5 by default; the vendor that goes first alternates too), so a change of the
+   machine's load hits both: printed per round and then as the median, the spread (min-max) and the
+   ratio of the medians, with the load average at the start of each round.
 2. Fan-out: fan_out(2, producer_pair=False). ``--idle`` consumers (1000 by default) subscribe, spread
    over the two consumer brokers, and stay connected; printed: each broker's resident memory before and
    after, and the memory per held connection.
@@ -13,17 +18,22 @@ after a cut.
    healed; printed: the time from the heal to the first message produced on amq1 after it that the
    consumer on amq2 receives.
 
-Then the pybroker/ActiveMQ ratios where both ran. A vendor that cannot run networks of brokers is
-printed as unsupported with its reason. Clients run in this process; the figures compare the vendors
-under the same clients on a shared machine, they are not absolute capacity.
+Then the pybroker/ActiveMQ ratios where both ran (``--bridge-only`` skips 2 and 3). A vendor that
+cannot run networks of brokers is printed as unsupported with its reason. Clients run in this process
+(threads); the figures compare the vendors under the same clients on a shared machine, they are not
+absolute capacity.
 
     PYTHONPATH=. python bench/network.py
     PYTHONPATH=. python bench/network.py --messages 2000 --idle 500 --vendor activemq
+    PYTHONPATH=. python bench/network.py --bridge-only --rounds 7 --producers 8
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -61,8 +71,11 @@ def connect(node: Node, name: str) -> PlainStompConnection:
     return conn
 
 
-def across_the_bridge(source: Node, target: Node, count: int, timeout: float = 120.0) -> BridgeFigures:
-    """``count`` receipted sends on ``source``, consumed on ``target``; each body starts with its send time."""
+def across_the_bridge(
+    source: Node, target: Node, count: int, producers: int = 1, timeout: float = 120.0
+) -> BridgeFigures:
+    """``count`` receipted sends on ``source`` shared by ``producers`` connections (each waits for its
+    receipt: ``producers`` sends in flight), consumed on ``target``; each body starts with its send time."""
     consumer = connect(target, "bench-consumer")
     consumer.subscribe(QUEUE, ack="client-individual")
     latencies: list[float] = []
@@ -80,19 +93,82 @@ def across_the_bridge(source: Node, target: Node, count: int, timeout: float = 1
         except BaseException as exc:
             failure.append(exc)
 
+    def produce(index: int, share: int, start: threading.Event) -> None:
+        try:
+            producer = connect(source, f"bench-producer-{index}")
+            start.wait()
+            for _ in range(share):
+                producer.send(QUEUE, f"{time.perf_counter():.6f} ".encode() + padding, headers={"persistent": "true"})
+            producer.disconnect()
+        except BaseException as exc:
+            failure.append(exc)
+
     reader = threading.Thread(target=consume, daemon=True)
     reader.start()
-    producer = connect(source, "bench-producer")
     padding = b"x" * PAYLOAD_BYTES
+    start = threading.Event()
+    shares = [count // producers + (1 if i < count % producers else 0) for i in range(producers)]
+    senders = [threading.Thread(target=produce, args=(i, n, start), daemon=True) for i, n in enumerate(shares)]
+    for sender in senders:
+        sender.start()
     started = time.perf_counter()
-    for _ in range(count):
-        producer.send(QUEUE, f"{time.perf_counter():.6f} ".encode() + padding, headers={"persistent": "true"})
+    start.set()
+    for sender in senders:
+        sender.join(timeout=timeout)
     reader.join(timeout=timeout)
-    producer.disconnect()
     consumer.disconnect()
     if failure or len(latencies) < count:
         raise RuntimeError(f"only {len(latencies)} of {count} messages crossed the bridge: {failure}")
     return BridgeFigures(count / (last_at[0] - started), latencies)
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.0f} msg/s (min {min(values):.0f}, max {max(values):.0f})"
+
+
+def bridge_rounds(vendors: list[str], messages: int, producers: int, rounds: int) -> dict[str, dict[int, list[float]]]:
+    """network(2) of every vendor up at once, each measured in turn ``rounds`` times (the first vendor
+    alternating), with 1 and ``producers`` producers; returns vendor -> producers -> the rounds' rates."""
+    settings = sorted({1, producers})
+    rates: dict[str, dict[int, list[float]]] = {v: {n: [] for n in settings} for v in vendors}
+    with contextlib.ExitStack() as stack:
+        clusters: dict[str, Cluster] = {}
+        for vendor in vendors:
+            workdir = Path(tempfile.mkdtemp(prefix=f"bench-network-{vendor}-"))
+            runtime = stack.enter_context(LocalRuntime(workdir))
+            clusters[vendor] = stack.enter_context(Cluster(network(2), get_vendor(vendor), runtime))
+        for cluster in clusters.values():
+            across_the_bridge(cluster.nodes["amq1"], cluster.nodes["amq2"], WARM_UP)
+        for round_no in range(1, rounds + 1):
+            order = vendors if round_no % 2 else vendors[::-1]
+            print(f"round {round_no} ({load_average()}):")
+            for vendor in order:
+                source, target = clusters[vendor].nodes["amq1"], clusters[vendor].nodes["amq2"]
+                for n in settings:
+                    measured = across_the_bridge(source, target, messages, n)
+                    rates[vendor][n].append(measured.rate)
+                    print(
+                        f"  {vendor}: {n} producer(s), {messages} x 1 KB persistent: {measured.rate:.0f} msg/s "
+                        f"end to end, latency p50 {measured.percentile(0.5):.1f} ms, "
+                        f"p99 {measured.percentile(0.99):.1f} ms"
+                    )
+    print(f"bridge throughput over {rounds} rounds ({load_average()} at the end):")
+    for vendor in vendors:
+        for n in settings:
+            print(f"  {vendor}: {n} producer(s): {spread(rates[vendor][n])}")
+    if "pybroker" in rates and "activemq" in rates:
+        for n in settings:
+            py, amq = statistics.median(rates["pybroker"][n]), statistics.median(rates["activemq"][n])
+            per_round = ", ".join(
+                f"{a / b:.2f}" for a, b in zip(rates["pybroker"][n], rates["activemq"][n], strict=True)
+            )
+            print(f"  pybroker/activemq, {n} producer(s): {py / amq:.2f} (ratio of medians; per round {per_round})")
+    return rates
 
 
 def hold_idle_consumers(nodes: list[Node], count: int) -> tuple[dict[str, int], dict[str, int]]:
@@ -154,22 +230,12 @@ def with_cluster(vendor: str, topology: Topology, body: Callable[[Cluster], obje
             cluster.stop()
 
 
-def run_vendor(vendor: str, messages: int, idle: int) -> dict[str, float] | None:
+def run_vendor(vendor: str, idle: int) -> dict[str, float] | None:
     reason = get_vendor(vendor).unsupported_reason(network(2))
     if reason:
         print(f"{vendor}: unsupported ({reason})")
         return None
     figures: dict[str, float] = {}
-
-    def bridge(cluster: Cluster) -> None:
-        source, target = cluster.nodes["amq1"], cluster.nodes["amq2"]
-        across_the_bridge(source, target, WARM_UP)
-        measured = across_the_bridge(source, target, messages)
-        figures.update(rate=measured.rate, p50=measured.percentile(0.5), p99=measured.percentile(0.99))
-        print(
-            f"{vendor}: bridge {messages} x 1 KB persistent: {measured.rate:.0f} msg/s end to end, "
-            f"latency p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms"
-        )
 
     def fan(cluster: Cluster) -> None:
         consumer_nodes = [cluster.nodes["amq2"], cluster.nodes["amq3"]]
@@ -183,7 +249,6 @@ def run_vendor(vendor: str, messages: int, idle: int) -> dict[str, float] | None
         figures["recovery_s"] = bridge_recovery_s(cluster)
         print(f"{vendor}: bridge carries messages again {figures['recovery_s']:.2f} s after a 2 s cut healed")
 
-    with_cluster(vendor, network(2), bridge)
     with_cluster(vendor, fan_out(2, producer_pair=False), fan)
     with_cluster(vendor, fan_out(1, producer_pair=False, bridge_links=True), recovery)
     return figures
@@ -191,17 +256,36 @@ def run_vendor(vendor: str, messages: int, idle: int) -> dict[str, float] | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=1000, help="messages across the bridge (after warm-up)")
+    parser.add_argument("--messages", type=int, default=1000, help="messages across the bridge per measurement")
+    parser.add_argument("--producers", type=int, default=4, help="producers of the second measurement (default 4)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the vendors (default 5)")
     parser.add_argument("--idle", type=int, default=1000, help="idle consumers spread over the consumer brokers")
+    parser.add_argument("--bridge-only", action="store_true", help="measure the bridge only (no fan-out, recovery)")
     parser.add_argument("--vendor", action="append", help="pybroker and/or activemq (default: both)")
     args = parser.parse_args(argv)
-    results = {v: run_vendor(v, args.messages, args.idle) for v in (args.vendor or ["pybroker", "activemq"])}
+    if min(args.messages, args.producers, args.rounds) < 1:
+        parser.error("--messages, --producers and --rounds must be at least 1")
+    vendors: list[str] = []
+    for vendor in args.vendor or ["pybroker", "activemq"]:
+        reason = get_vendor(vendor).unsupported_reason(network(2))
+        if reason:
+            print(f"{vendor}: unsupported ({reason})")
+        else:
+            vendors.append(vendor)
+    if not vendors:
+        return 1
+    print(f"bench/network.py: {', '.join(vendors)}, {load_average()}")
+    rates = bridge_rounds(vendors, args.messages, args.producers, args.rounds)
+    if args.bridge_only:
+        return 0
+    results = {v: run_vendor(v, args.idle) for v in vendors}
     py, amq = results.get("pybroker"), results.get("activemq")
     if py and amq:
+        rate = statistics.median(rates["pybroker"][1]) / statistics.median(rates["activemq"][1])
         print(
-            f"pybroker/activemq: bridge rate {py['rate'] / amq['rate']:.2f}, p99 {py['p99'] / amq['p99']:.2f}, "
+            f"pybroker/activemq: bridge rate (1 producer, medians) {rate:.2f}, "
             f"memory per idle connection {py['kib_per_connection'] / amq['kib_per_connection']:.2f}, "
-            f"recovery {py['recovery_s'] / amq['recovery_s']:.2f}"
+            f"recovery {py['recovery_s'] / amq['recovery_s']:.2f} ({load_average()})"
         )
     else:
         print("ratios: not computed (a vendor did not run)")

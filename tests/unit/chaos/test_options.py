@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from amq_harness_fixtures.chaos import _DURATION, SOAK_FROM_S, soak
 
 NOTHING = "def test_nothing():\n    pass\n"
 
@@ -46,17 +47,37 @@ def test_history_kind(history):
 """
 
 
+def test_a_soak_streams_its_history_to_disk(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_history_kind=STREAMED)
+    run = pytester.runpytest_subprocess(
+        "--chaos-duration", "5m", "-s", "-p", "no:cacheprovider", "--results-dir", "out"
+    )
+    run.assert_outcomes(passed=1)
+    assert "streamed" in run.stdout.str()
+
+
+class Config:
+    """What ``soak`` reads of a pytest config: the options and the parsed --chaos-duration."""
+
+    def __init__(self, duration_s: float | None, stream_history: bool = False) -> None:
+        self.options = {"--stream-history": stream_history}
+        self.stash = {_DURATION: duration_s} if duration_s is not None else {}
+
+    def getoption(self, name: str) -> object:
+        return self.options[name]
+
+
 @pytest.mark.parametrize(
-    ("args", "kind"),
+    ("duration_s", "stream_history", "streamed"),
     [
-        ([], "in memory"),
-        (["--chaos-duration", "4m"], "in memory"),
-        (["--chaos-duration", "5m"], "streamed"),
-        (["--stream-history"], "streamed"),
+        (None, False, False),
+        (60.0, False, False),
+        (SOAK_FROM_S - 1, False, False),
+        (SOAK_FROM_S, False, True),
+        (60.0, True, True),
     ],
 )
-def test_a_soak_streams_its_history_to_disk(pytester: pytest.Pytester, args: list[str], kind: str) -> None:
-    pytester.makepyfile(test_history_kind=STREAMED)
-    run = pytester.runpytest_subprocess(*args, "-s", "-p", "no:cacheprovider", "--results-dir", "results")
-    run.assert_outcomes(passed=1)
-    assert kind in run.stdout.str()
+def test_histories_are_streamed_from_the_soak_duration_on_or_when_asked(
+    duration_s: float | None, stream_history: bool, streamed: bool
+) -> None:
+    assert soak(Config(duration_s, stream_history)) is streamed  # type: ignore[arg-type]

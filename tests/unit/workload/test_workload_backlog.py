@@ -47,7 +47,9 @@ def test_a_delivery_of_a_closed_subscription_is_neither_recorded_nor_acked():
 
 
 def test_a_slow_consumer_records_on_arrival_and_drops_unacked_work_when_it_reopens():
-    wl = workload(processing_delay_s=0.05)
+    # 0.3 s per ack: the test thread would have to stall for over a second before reopen() for all five to
+    # be acked first (at 0.05 s a loaded machine did that once, and nothing was left to drop).
+    wl = workload(processing_delay_s=0.3)
     consumer, conn = subscribed_consumer(wl)
     consumer.start_work()
     for seq in range(5):
