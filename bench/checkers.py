@@ -37,7 +37,19 @@ from typing import Any
 
 from harness.checkers import standard_checkers
 from harness.checkers.verdict import run_checkers
-from harness.history import ACK, FAULT_END, FAULT_START, NEMESIS, PROBE, PROBE_NODE, RECEIVE, SEND, SUBSCRIBED, History
+from harness.history import (
+    ACK,
+    FAULT_END,
+    FAULT_START,
+    NEMESIS,
+    PROBE,
+    PROBE_NODE,
+    RECEIVE,
+    SEND,
+    SUBSCRIBED,
+    UNSUBSCRIBED,
+    History,
+)
 
 NODES = ("node1", "node2")
 PRODUCERS = 4
@@ -134,6 +146,60 @@ def write_history(path: Path, total_ops: int, seed: int) -> int:
     return index
 
 
+RECONNECT_EVERY = 500  # messages between two reconnects of the lone consumer
+LEFT_UNACKED = 5  # messages it leaves unacked at each reconnect: returned, then delivered again
+
+
+def write_reconnecting(path: Path, total_ops: int) -> int:
+    """A history of one consumer alone on its queue that loses its connection every RECONNECT_EVERY
+    messages with LEFT_UNACKED of them unacked, which come back first in its next session: many
+    sessions for redelivery-order to check (which once looked back over every delivery for each)."""
+    index = 0
+    now = 1_000_000_000
+    with path.open("w", encoding="utf-8") as out:
+
+        def emit(process: int, type_: str, f: str, value: object, node: str | None = None, **meta: object) -> None:
+            nonlocal index, now
+            now += 50_000
+            record: dict[str, object] = {"index": index, "process": process, "type": type_, "f": f}
+            record.update({"value": value, "time_ns": now, "node": node})
+            if meta:
+                record["meta"] = meta
+            out.write(json.dumps(record, sort_keys=True) + "\n")
+            index += 1
+
+        queue, consumer, node = "/queue/bench", PRODUCERS, NODES[0]
+        session = {"destination": queue, "exclusive": False}
+        emit(consumer, "ok", SUBSCRIBED, {**session, "cause": "subscribe"}, node)
+        returned: list[list[object]] = []
+        message = 0
+        while index < total_ops:
+            key: list[object] = ["p0", message]
+            emit(0, "invoke", SEND, key, destination=queue)
+            emit(0, "ok", SEND, key, node)
+            for again in [*returned, key]:
+                emit(
+                    consumer,
+                    "ok",
+                    RECEIVE,
+                    again,
+                    node,
+                    destination=queue,
+                    message_id=f"ID:{again[1]}",
+                    redelivered=again is not key,
+                )
+                if again is not key or message % RECONNECT_EVERY < RECONNECT_EVERY - LEFT_UNACKED:
+                    emit(consumer, "invoke", ACK, again)
+                    emit(consumer, "ok", ACK, again, node)
+            returned = []
+            if message % RECONNECT_EVERY == RECONNECT_EVERY - 1:
+                emit(consumer, "ok", UNSUBSCRIBED, {"destination": queue, "cause": "interrupted"}, node)
+                emit(consumer, "ok", SUBSCRIBED, {**session, "cause": "resumed"}, node)
+                returned = [["p0", seq] for seq in range(message - LEFT_UNACKED + 1, message + 1)]
+            message += 1
+    return index
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
@@ -213,6 +279,12 @@ def main() -> None:
     parser.add_argument("--ops", type=int, action="append", help="history sizes (default 100k, 1M, 5M)")
     parser.add_argument("--repeat", type=int, default=1, help="measure each size this many times")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--shape",
+        choices=("workload", "reconnecting"),
+        default="workload",
+        help="the workload's history (default), or one of a lone consumer that reconnects every 500 messages",
+    )
     parser.add_argument("--baseline", type=Path, help="another checkout whose harness is measured alongside")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # one size, in this process
     parser.add_argument("--figures", type=Path, help=argparse.SUPPRESS)  # where --measure leaves its totals
@@ -223,7 +295,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-checkers-") as tmp:
         for size in args.ops or [100_000, 1_000_000, 5_000_000]:
             path = Path(tmp) / f"history-{size}.jsonl"
-            written = write_history(path, size, args.seed)
+            if args.shape == "reconnecting":
+                written = write_reconnecting(path, size)
+            else:
+                written = write_history(path, size, args.seed)
             print(f"{written:,} ops ({path.stat().st_size / 2**20:.0f} MiB of JSON lines)", flush=True)
             for run in range(args.repeat):
                 if args.repeat > 1:

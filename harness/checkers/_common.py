@@ -7,7 +7,7 @@ import dataclasses
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import Any, Literal, NamedTuple
 
 from harness.checkers._shared import shared
@@ -40,8 +40,8 @@ _time = operator.attrgetter("time_ns")
 
 
 def _in_order(ops: Sequence[Op]) -> list[Op]:
-    indexes = list(map(_index, ops))
-    if isinstance(ops, list) and all(map(operator.lt, indexes, indexes[1:])):
+    # Compared pairwise as they are read: no list of a million indexes is made for it.
+    if isinstance(ops, list) and all(map(operator.lt, map(_index, ops), map(_index, islice(ops, 1, None)))):
         return ops
     return sorted(ops, key=_index)
 
@@ -70,7 +70,6 @@ class Views:
     receives: list[Op]  # client ops named receive
     acks: list[Op]  # client ops named ack
     deliveries: list[Op]  # see is_delivery
-    deliveries_and_acks: list[Op]  # deliveries, and client acks that carry a message key
     confirmations: list[Op]  # client ok send, receive or ack: work a node confirmed
     session_events: list[Op]  # deliveries, and consumers' ok subscribed and unsubscribed records
     session_processes: set[int | str]  # processes that recorded a subscribed or unsubscribed
@@ -92,7 +91,6 @@ def _views(ops: Sequence[Op]) -> Views:
     acks: list[Op] = []
     others: list[Op] = []
     deliveries: list[Op] = []
-    deliveries_and_acks: list[Op] = []
     confirmations: list[Op] = []
     session_events: list[Op] = []
     session_processes: set[int | str] = set()
@@ -113,14 +111,11 @@ def _views(ops: Sequence[Op]) -> Views:
                 confirmations.append(op)
                 if isinstance(op.value, MessageKey):
                     deliveries.append(op)
-                    deliveries_and_acks.append(op)
                     session_events.append(op)
         elif f == ACK:
             acks.append(op)
             if op.type == "ok":
                 confirmations.append(op)
-            if isinstance(op.value, MessageKey):
-                deliveries_and_acks.append(op)
         elif f == SEND:
             sends.append(op)
             if op.type == "ok":
@@ -136,7 +131,6 @@ def _views(ops: Sequence[Op]) -> Views:
         receives=receives,
         acks=acks,
         deliveries=deliveries,
-        deliveries_and_acks=deliveries_and_acks,
         confirmations=confirmations,
         session_events=session_events,
         session_processes=session_processes,
@@ -170,20 +164,42 @@ def delivery_ops(ops: Sequence[Op]) -> list[Op]:
     return views(ops).deliveries
 
 
-def deliveries_by_key(ops: Sequence[Op]) -> dict[MessageKey, list[Op]]:
-    """Every delivery of each message key, in history order; built once per run."""
+@dataclass(frozen=True, slots=True)
+class DeliveriesByKey:
+    """The deliveries of each message key: ``first`` has every delivered key's first delivery, ``more``
+    all the deliveries (in history order) of the keys delivered more than once. Most keys of a long
+    history are delivered once: a list for each took more memory than anything else built to check."""
+
+    first: dict[MessageKey, Op]
+    more: dict[MessageKey, list[Op]]
+
+    def of(self, key: MessageKey) -> list[Op]:
+        """Every delivery of ``key``, in history order (none if it was never delivered)."""
+        found = self.more.get(key)
+        if found is not None:
+            return found
+        op = self.first.get(key)
+        return [] if op is None else [op]
+
+
+def deliveries_by_key(ops: Sequence[Op]) -> DeliveriesByKey:
+    """Every delivery of each message key (see :class:`DeliveriesByKey`); built once per run."""
     return shared("deliveries-by-key", ops, _deliveries_by_key)
 
 
-def _deliveries_by_key(ops: Sequence[Op]) -> dict[MessageKey, list[Op]]:
-    found: dict[MessageKey, list[Op]] = {}
+def _deliveries_by_key(ops: Sequence[Op]) -> DeliveriesByKey:
+    first: dict[MessageKey, Op] = {}
+    more: dict[MessageKey, list[Op]] = {}
     for op in views(ops).deliveries:
-        listed = found.get(op.value)  # a delivery's value is its key
-        if listed is None:
-            found[op.value] = [op]
-        else:
-            listed.append(op)
-    return found
+        key = op.value  # a delivery's value is its key
+        earlier = first.setdefault(key, op)
+        if earlier is not op:
+            listed = more.get(key)
+            if listed is None:
+                more[key] = [earlier, op]
+            else:
+                listed.append(op)
+    return DeliveriesByKey(first, more)
 
 
 def is_drain(op: Op) -> bool:
@@ -274,7 +290,8 @@ _OUTCOMES: dict[str, SendOutcome] = {"ok": "ok", "info": "info", "fail": "fail"}
 
 
 def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
-    done = client_completions(ops, SEND)
+    # Not shared: the records are what the checkers read, and the pairing is dropped once they are made.
+    done = _completions(views(ops).sends)
     rank = {"ok": 0, "info": 1, "fail": 2}
     records: dict[MessageKey, SendRecord] = {}
     for op in views(ops).sends:

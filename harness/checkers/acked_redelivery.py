@@ -12,6 +12,8 @@ the same message-id count as redeliveries. Deliveries without a message-id match
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +23,6 @@ from harness.checkers._common import (
     HistoryLike,
     MessageIdentity,
     as_ops,
-    client_completions,
     deliveries_by_key,
     format_keys,
     is_drain,
@@ -31,7 +32,9 @@ from harness.checkers._common import (
     views,
     where,
 )
-from harness.history import ACK, RECEIVE, MessageKey, Op
+from harness.history import RECEIVE, MessageKey, Op
+
+_index = operator.attrgetter("index")
 
 
 @dataclass(frozen=True)
@@ -75,35 +78,48 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
     """Find deliveries of a message after a receipted ACK of it (valid iff none, or acks are non-durable)."""
     ops: Sequence[Op] = as_ops(history)
     origin = origin_ns(ops)
-    done = client_completions(ops, ACK)
     acking: dict[int, Op] = {}  # the index of an ACK's completion -> the delivery the ACK acknowledges
 
     kinds = views(ops)
     by_key = deliveries_by_key(ops)
-    # A message delivered once cannot be delivered again after its ACK: for such keys only the
-    # receipted ACKs are counted, here, without following each delivery (most keys of a long history).
-    # An ACK counts when the key's delivery went to the acking process before the ACK was invoked.
+    # Each ACK paired with its completion (the next non-invoke ACK of its process, as completions()
+    # pairs them) in one walk. A message delivered once cannot be delivered again after its ACK: for
+    # such keys (most of a long history) the receipted ACKs are counted here, and only the completions
+    # of ACKs of keys delivered more than once are kept, for the walk below. An ACK counts when the
+    # key's delivery went to the acking process before the ACK was invoked.
     acks_receipted = 0
+    pending: dict[int | str, Op] = {}
+    done: dict[int, Op] = {}  # ACK invoke index -> its completion, for keys delivered more than once
     for op in kinds.acks:
-        if op.type != "invoke" or not isinstance(op.value, MessageKey):
+        if op.type == "invoke":
+            pending[op.process] = op
             continue
-        once = by_key.get(op.value)
-        if once is None or len(once) != 1:
+        invoke = pending.pop(op.process, None)
+        if invoke is None or not isinstance(invoke.value, MessageKey):
             continue
-        if once[0].process == op.process and once[0].index < op.index:
-            completion = done.get(op.index)
-            if completion is not None and completion.type == "ok" and isinstance(completion.value, MessageKey):
-                acks_receipted += 1
+        if invoke.value in by_key.more:
+            done[invoke.index] = op
+            continue
+        once = by_key.first.get(invoke.value)
+        if (
+            once is not None
+            and once.process == invoke.process
+            and once.index < invoke.index
+            and op.type == "ok"
+            and isinstance(op.value, MessageKey)
+        ):
+            acks_receipted += 1
     # The keys delivered more than once are followed op by op, in history order.
-    repeated = {key for key, found in by_key.items() if len(found) > 1}
-    followed = [op for op in kinds.deliveries_and_acks if op.value in repeated]
+    repeated = by_key.more
+    acks = [op for op in kinds.acks if isinstance(op.value, MessageKey) and op.value in repeated]
+    followed = sorted(itertools.chain(acks, *repeated.values()), key=_index)  # in history order
 
     # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.
     latest: dict[tuple[int | str, MessageKey], Op] = {}
     acked: dict[MessageIdentity, tuple[Op, Op]] = {}  # identity -> (ack completion, acked delivery)
     redeliveries: list[AckedRedelivery] = []
     problems: list[str] = []
-    # Deliveries (named receive) and acks carrying a key, in history order.
+    # Their deliveries (named receive) and acks, in history order.
     for op in followed:
         if op.f == RECEIVE:
             key = op.value

@@ -177,8 +177,8 @@ def check_ordering(history: HistoryLike, *, scope: Scope = "consumer") -> Orderi
         if send is not None and "group" in send.invoke.meta:
             group: str | None = send.invoke.meta["group"]
             return group
-        found = by_key.get(key)
-        return found[0].meta.get("group") if found else _MISSING
+        found = by_key.first.get(key)
+        return found.meta.get("group") if found is not None else _MISSING
 
     streams: dict[StreamId, _Stream] = {}
     jumps: list[_Jump] = []

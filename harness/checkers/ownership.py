@@ -80,9 +80,7 @@ def _check(ops: Sequence[Op], rule: str, thing_of: Thing, takes_hold: Callable[[
     holdings = 0
     moves: list[Move] = []
     problems: list[str] = []
-    of_delivery = sessions.of_delivery
-    for op in delivery_ops(ops):
-        session = of_delivery.get(op.index)
+    for op, session in zip(delivery_ops(ops), sessions.of_deliveries, strict=True):
         if session is None:
             continue
         thing = thing_of(op, session)

@@ -38,14 +38,13 @@ class Session:
 
 @dataclass(frozen=True)
 class Sessions:
-    """Every session of every consumer, and the session each delivery belongs to (by op index)."""
+    """Every session of every consumer, and the session each delivery belongs to: ``of_deliveries`` is
+    in step with the history's deliveries (``delivery_ops``), None for a delivery to an untracked
+    process (a list, not a map by index: a long history has millions of deliveries)."""
 
     all: list[Session]
-    of_delivery: dict[int, Session]
+    of_deliveries: list[Session | None]
     untracked: int  # deliveries of processes that recorded no session
-
-    def of(self, op: Op) -> Session | None:
-        return self.of_delivery.get(op.index)
 
 
 def consumer_sessions(ops: Sequence[Op]) -> Sessions:
@@ -59,12 +58,13 @@ def _consumer_sessions(ops: Sequence[Op]) -> Sessions:
     current: dict[int | str, Session] = {}
     last: dict[int | str, Session] = {}
     sessions: list[Session] = []
-    of_delivery: dict[int, Session] = {}
+    of_deliveries: list[Session | None] = []
     untracked = 0
     for op in found.session_events:  # deliveries (named receive) and session records
         if op.f == RECEIVE:
             if op.process not in tracked:
                 untracked += 1
+                of_deliveries.append(None)
                 continue
             session = current.get(op.process)
             if session is None:
@@ -79,7 +79,7 @@ def _consumer_sessions(ops: Sequence[Op]) -> Sessions:
                 current[op.process] = session
                 sessions.append(session)
             session.deliveries.append(op)
-            of_delivery[op.index] = session
+            of_deliveries.append(session)
         else:
             value = op.value if isinstance(op.value, dict) else {}
             if op.f == SUBSCRIBED:
@@ -95,4 +95,4 @@ def _consumer_sessions(ops: Sequence[Op]) -> Sessions:
                     ending.end_ns = op.time_ns
                     ending.end_cause = str(value.get("cause", "close"))
                     last[op.process] = ending
-    return Sessions(sessions, of_delivery, untracked)
+    return Sessions(sessions, of_deliveries, untracked)

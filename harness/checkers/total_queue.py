@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import compress, filterfalse, repeat
 from typing import Any
 
 from harness.checkers._common import (
@@ -91,7 +91,6 @@ class TotalQueueResult:
 
 _outcome = operator.attrgetter("outcome")
 _meta = operator.attrgetter("meta")
-_first, _last = operator.itemgetter(0), operator.itemgetter(-1)
 _drain = operator.methodcaller("get", "drain")
 _after_restart = operator.methodcaller("get", "after_restart")
 
@@ -126,29 +125,34 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
     origin = origin_ns(ops)
     sends = send_records(ops)
 
-    deliveries = deliveries_by_key(ops)
-    # Whole-collection passes in C (compress, map) rather than a loop per key: a long history has
-    # millions of keys.
-    keys, found = list(deliveries), list(deliveries.values())
+    by_key = deliveries_by_key(ops)
+    deliveries = by_key.of
+    # Whole-collection passes in C (compress, map, filterfalse) rather than a loop per key, and no set of
+    # every key beside the maps that have them already: a long history has millions of keys.
+    received = by_key.first  # each delivered key, with its first delivery
     sent, records = list(sends), list(sends.values())
     outcomes = list(map(_outcome, records))
-    acknowledged = set(compress(sent, map(operator.eq, outcomes, repeat("ok"))))
+    is_acknowledged = list(map(operator.eq, outcomes, repeat("ok")))
+    acknowledged = sum(is_acknowledged)
     failed = set(compress(sent, map(operator.eq, outcomes, repeat("fail"))))
     indeterminate = set(compress(sent, map(operator.eq, outcomes, repeat("info"))))
-    received = set(keys)
+    del sent, records, outcomes
 
-    lost = sorted_keys(acknowledged - received)
-    # Only a key delivered by the drain after the restart can be stranded: look at those alone.
-    restarted = set(compress(keys, map(_after_restart, map(_meta, map(_last, found)))))
-    stranded = sorted_keys(k for k in acknowledged & restarted if all(is_after_restart(op) for op in deliveries[k]))
-    unexpected = sorted_keys(received - set(sends))
-    recovered = sorted_keys(indeterminate & received)
-    unacked_received = sorted_keys(failed & received)
-    duplicates = {
-        k: len(deliveries[k]) for k in sorted_keys(compress(keys, map(operator.gt, map(len, found), repeat(1))))
+    lost = sorted_keys(filterfalse(received.__contains__, compress(sends, is_acknowledged)))
+    # Only a key whose last delivery came from the drain after the restart can be stranded.
+    restarted = {
+        k for k in compress(received, map(_after_restart, map(_meta, received.values()))) if k not in by_key.more
     }
+    restarted.update(k for k, found in by_key.more.items() if found[-1].meta.get("after_restart"))
+    stranded = sorted_keys(
+        k for k in restarted if k in sends and sends[k].outcome == "ok" and all(map(is_after_restart, deliveries(k)))
+    )
+    unexpected = sorted_keys(filterfalse(sends.__contains__, received))
+    recovered = sorted_keys(k for k in indeterminate if k in received)
+    unacked_received = sorted_keys(k for k in failed if k in received)
+    duplicates = {k: len(by_key.more[k]) for k in sorted_keys(by_key.more)}
     duplicated = sum(n - 1 for n in duplicates.values())
-    in_drain = sum(map(bool, map(_drain, map(_meta, map(_first, found)))))
+    in_drain = sum(map(bool, map(_drain, map(_meta, by_key.first.values()))))
 
     problems: list[str] = []
     if lost:
@@ -172,14 +176,14 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
             send = sends[key]
             problems.append(
                 f"stranded {key}: its send was receipted {_completed(send, origin)}; expected a delivery "
-                f"before the restart, saw only {_describe_deliveries(deliveries[key], origin)}"
+                f"before the restart, saw only {_describe_deliveries(deliveries(key), origin)}"
             )
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected message(s) delivered but never sent: {format_keys(unexpected)}")
         for key in unexpected[:MAX_DETAILS]:
             problems.append(
                 f"unexpected {key}: no send of it was invoked, yet it was delivered to "
-                f"{_describe_deliveries(deliveries[key], origin)}"
+                f"{_describe_deliveries(deliveries(key), origin)}"
             )
     if unacked_received:
         problems.append(
@@ -193,7 +197,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
                 f"failed send delivered {key}: the send failed {_completed(send, origin)}"
                 + (f" ({error})" if error else "")
                 + ", so no delivery was expected; saw delivery to "
-                + _describe_deliveries(deliveries[key], origin)
+                + _describe_deliveries(deliveries(key), origin)
             )
     if exactly_once and duplicates:
         problems.append(
@@ -202,7 +206,7 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
         )
         for key, n in list(duplicates.items())[:MAX_DETAILS]:
             problems.append(
-                f"duplicate {key}: expected one delivery, saw {n}: " + _describe_deliveries(deliveries[key], origin)
+                f"duplicate {key}: expected one delivery, saw {n}: " + _describe_deliveries(deliveries(key), origin)
             )
 
     valid = not lost and not stranded and not unexpected and not unacked_received and not (exactly_once and duplicated)
@@ -210,11 +214,11 @@ def check_total_queue(history: HistoryLike, *, exactly_once: bool = False) -> To
         valid=valid,
         exactly_once=exactly_once,
         attempted=len(sends),
-        acknowledged=len(acknowledged),
+        acknowledged=acknowledged,
         failed=len(failed),
         indeterminate=len(indeterminate),
         received=len(received),
-        deliveries=sum(map(len, found)),
+        deliveries=len(received) + duplicated,
         received_in_drain=in_drain,
         lost=len(lost),
         stranded=len(stranded),
