@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from harness.broker.core.broker import DEFER_S, FORWARDED_ACK_LINGER_S, AckMode, Broker
+from harness.broker.core.broker import DEFER_S, FORWARDED_ACK_LINGER_S, AckMode, Broker, Subscription
 from harness.broker.message import HELD_HEADER, Message
 from harness.broker.store.contract import FORWARDED_CONTAINER, AddOp, Op, RemoveOp
 
@@ -62,6 +62,17 @@ def held_broker(loop: asyncio.AbstractEventLoop) -> tuple[Broker, Store]:
     return broker, store
 
 
+def with_network_consumer(loop: asyncio.AbstractEventLoop) -> tuple[Broker, Store, FakeClient, Subscription]:
+    """A sender with one message, delivered to a bridge's network consumer (prefetch 1)."""
+    store = Store(loop)
+    broker = Broker("amq1", 1, store, lambda: True, loop)
+    broker.send(QUEUE, {}, b"m", True)
+    network = FakeClient()
+    sub = broker.subscribe(network, "net", QUEUE, AckMode.CLIENT_INDIVIDUAL, 1)
+    loop.run_until_complete(asyncio.sleep(0))
+    return broker, store, network, sub
+
+
 def test_a_release_rides_first_on_the_consumers_ack(loop: asyncio.AbstractEventLoop) -> None:
     broker, store = held_broker(loop)
     consumer = FakeClient()
@@ -100,12 +111,7 @@ def test_a_failed_write_fails_the_deferred_records_it_carried(loop: asyncio.Abst
 def test_a_forgotten_tombstone_is_removed_before_the_message_leaves_again(loop: asyncio.AbstractEventLoop) -> None:
     """Forgotten (deferred), then the message comes back and is forwarded again: the replay must end
     with the new tombstone, so the old one's removal is written before it."""
-    store = Store(loop)
-    broker = Broker("amq1", 1, store, lambda: True, loop)
-    broker.send(QUEUE, {}, b"m", True)
-    network = FakeClient()
-    sub = broker.subscribe(network, "net", QUEUE, AckMode.CLIENT_INDIVIDUAL, 1)
-    loop.run_until_complete(asyncio.sleep(0))
+    broker, store, network, sub = with_network_consumer(loop)
     [(_, msg)] = network.received
     broker.ack(sub, msg.message_id, forwarded_to="store-r")
     broker.forget_forwarded([msg.message_id])
@@ -122,12 +128,7 @@ def test_a_forgotten_tombstone_is_removed_before_the_message_leaves_again(loop: 
 
 
 def test_a_forwarded_messages_removal_rides_on_the_next_send(loop: asyncio.AbstractEventLoop) -> None:
-    store = Store(loop)
-    broker = Broker("amq1", 1, store, lambda: True, loop)
-    broker.send(QUEUE, {}, b"m", True)
-    network = FakeClient()
-    sub = broker.subscribe(network, "net", QUEUE, AckMode.CLIENT_INDIVIDUAL, 1)
-    loop.run_until_complete(asyncio.sleep(0))
+    broker, store, network, sub = with_network_consumer(loop)
     [(_, msg)] = network.received
     store.writes.clear()
     removed = broker.ack(sub, msg.message_id, forwarded_to="store-r")
@@ -142,14 +143,8 @@ def test_a_forwarded_messages_removal_rides_on_the_next_send(loop: asyncio.Abstr
 
 
 def test_a_forwarded_messages_removal_is_written_alone_after_its_linger(loop: asyncio.AbstractEventLoop) -> None:
-    store = Store(loop)
-    broker = Broker("amq1", 1, store, lambda: True, loop)
-    broker.send(QUEUE, {}, b"m", True)
-    network = FakeClient()
-    sub = broker.subscribe(network, "net", QUEUE, AckMode.CLIENT_INDIVIDUAL, 1)
-    loop.run_until_complete(asyncio.sleep(0))
+    broker, _store, network, sub = with_network_consumer(loop)
     [(_, msg)] = network.received
-    broker.forget_forwarded([])  # nothing: no write, no timer
     released_later = broker._defer([RemoveOp("ID:x", QUEUE)])  # a 50 ms deferral already waiting
     removed = broker.ack(sub, msg.message_id, forwarded_to="store-r")
     assert removed is not None and released_later is not None
