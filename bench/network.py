@@ -29,6 +29,8 @@ absolute capacity.
     PYTHONPATH=. python bench/network.py --bridge-only --rounds 7 --producers 8
     PYTHONPATH=. python bench/network.py --bridge-only --baseline /tmp/before   # git worktree add /tmp/before COMMIT
 
+Each cluster runs in a /tmp/bench-network-* directory removed at the end (``--keep`` keeps them: logs).
+
 ``--baseline DIR`` adds pybroker run from another checkout as a third side of the bridge rounds
 ("pybroker@baseline"), for a change's before and after in the same run.
 """
@@ -38,12 +40,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,8 +146,27 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):.0f} msg/s (min {min(values):.0f}, max {max(values):.0f})"
 
 
+@contextlib.contextmanager
+def work_directory(prefix: str, keep: bool = False) -> Iterator[Path]:
+    """A directory for one cluster's nodes (stores, logs), removed on exit unless ``keep``: a bench
+    run writes hundreds of MB of journals and nobody reads them unless a round failed."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"kept {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def bridge_rounds(
-    sides: dict[str, Vendor], messages: int, producers: int, rounds: int, warm_up: int = WARM_UP
+    sides: dict[str, Vendor],
+    messages: int,
+    producers: int,
+    rounds: int,
+    warm_up: int = WARM_UP,
+    keep: bool = False,
 ) -> dict[str, dict[int, list[float]]]:
     """network(2) of every side (label -> vendor) up at once, each measured in turn ``rounds`` times
     (the first side alternating), with 1 and ``producers`` producers; returns label -> producers ->
@@ -155,7 +177,8 @@ def bridge_rounds(
     with contextlib.ExitStack() as stack:
         clusters: dict[str, Cluster] = {}
         for label, side in sides.items():
-            workdir = Path(tempfile.mkdtemp(prefix="bench-network-"))
+            # Entered first, so removed after the runtime has stopped the nodes.
+            workdir = stack.enter_context(work_directory("bench-network-", keep))
             runtime = stack.enter_context(LocalRuntime(workdir))
             clusters[label] = stack.enter_context(Cluster(network(2), side, runtime))
         for cluster in clusters.values():
@@ -237,8 +260,8 @@ def bridge_recovery_s(cluster: Cluster, cut_s: float = 2.0, timeout: float = 60.
         consumer.close()
 
 
-def with_cluster(vendor: str, topology: Topology, body: Callable[[Cluster], object]) -> object:
-    with LocalRuntime(Path(tempfile.mkdtemp(prefix=f"bench-network-{vendor}-"))) as runtime:
+def with_cluster(vendor: str, topology: Topology, body: Callable[[Cluster], object], keep: bool = False) -> object:
+    with work_directory(f"bench-network-{vendor}-", keep) as workdir, LocalRuntime(workdir) as runtime:
         cluster = Cluster(topology, get_vendor(vendor), runtime)
         try:
             cluster.start()
@@ -247,7 +270,7 @@ def with_cluster(vendor: str, topology: Topology, body: Callable[[Cluster], obje
             cluster.stop()
 
 
-def run_vendor(vendor: str, idle: int) -> dict[str, float] | None:
+def run_vendor(vendor: str, idle: int, keep: bool = False) -> dict[str, float] | None:
     reason = get_vendor(vendor).unsupported_reason(network(2))
     if reason:
         print(f"{vendor}: unsupported ({reason})")
@@ -266,8 +289,8 @@ def run_vendor(vendor: str, idle: int) -> dict[str, float] | None:
         figures["recovery_s"] = bridge_recovery_s(cluster)
         print(f"{vendor}: bridge carries messages again {figures['recovery_s']:.2f} s after a 2 s cut healed")
 
-    with_cluster(vendor, fan_out(2, producer_pair=False), fan)
-    with_cluster(vendor, fan_out(1, producer_pair=False, bridge_links=True), recovery)
+    with_cluster(vendor, fan_out(2, producer_pair=False), fan, keep)
+    with_cluster(vendor, fan_out(1, producer_pair=False, bridge_links=True), recovery, keep)
     return figures
 
 
@@ -283,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bridge-only", action="store_true", help="measure the bridge only (no fan-out, recovery)")
     parser.add_argument("--vendor", action="append", help="pybroker and/or activemq (default: both)")
     parser.add_argument("--baseline", type=Path, help="another checkout whose pybroker is measured alongside")
+    parser.add_argument("--keep", action="store_true", help="keep the clusters' directories (logs, stores)")
     args = parser.parse_args(argv)
     if min(args.messages, args.producers, args.rounds) < 1 or args.warm_up < 0:
         parser.error("--messages, --producers and --rounds must be at least 1, --warm-up at least 0")
@@ -301,10 +325,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--baseline {args.baseline}: not a checkout of this project (no harness/broker)")
         sides[BASELINE] = PyBroker(source_root=args.baseline.resolve())
     print(f"bench/network.py: {', '.join(sides)}, {load_average()}")
-    rates = bridge_rounds(sides, args.messages, args.producers, args.rounds, args.warm_up)
+    rates = bridge_rounds(sides, args.messages, args.producers, args.rounds, args.warm_up, args.keep)
     if args.bridge_only:
         return 0
-    results = {v: run_vendor(v, args.idle) for v in vendors}
+    results = {v: run_vendor(v, args.idle, args.keep) for v in vendors}
     py, amq = results.get("pybroker"), results.get("activemq")
     if py and amq:
         rate = statistics.median(rates["pybroker"][1]) / statistics.median(rates["activemq"][1])

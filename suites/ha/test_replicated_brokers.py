@@ -2,7 +2,6 @@
 through ZooKeeper; the master confirms a write once a quorum of two holds it. "With fewer than a quorum
 alive there is no master." ActiveMQ removed this store in 5.17 (the run reports it unsupported there)."""
 
-
 import pytest
 
 from harness.topology import replicated

@@ -2,7 +2,6 @@
 three lost keeps the ensemble's quorum; two lost leave no quorum, and then there may be no master. A
 master cut from ZooKeeper alone (it still reaches its slaves and clients) must give way to a new one."""
 
-
 import pytest
 
 from harness.topology import replicated

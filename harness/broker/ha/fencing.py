@@ -7,7 +7,7 @@ The next term is one more than the highest of the epoch file and the existing cl
 have no gaps, and two nodes that both believe they hold the lock (the lock file was deleted twice
 in quick succession) cannot get the same term: the loser's claim fails and it waits again.
 
-A master re-reads the epoch (the fence check) before every client-visible action: it is deposed
+A master checks the epoch (the fence check, ha/epoch_watch.py) before every client-visible action: it is deposed
 once the epoch file no longer names its term or the claim of the following term exists. The claim
 is made before the new master reads the journal, so a record fsynced before a passing check is
 always seen by the next master.

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.broker.config.activemq_xml import StoreConfig
 from harness.broker.fence import Fence
+from harness.broker.ha.epoch_watch import EpochWatch
 from harness.broker.ha.fencing import EpochConflict, EpochStore
 from harness.broker.ha.file_locker import SharedFileLocker
 from harness.broker.server import BrokerServer, StartupError
@@ -98,7 +99,7 @@ class SharedFileMasterSlave:
             self.log.warning("Cannot become master: %s; waiting for the lock again", exc)
             return
         deposed = asyncio.Event()
-        fence = Fence(term, lambda: epochs.current_term_for(term), lambda reason: deposed.set())
+        fence = Fence(term, EpochWatch(epochs, term), lambda reason: deposed.set())
         journal_dir = store.directory / JOURNAL_DIR
 
         started = time.monotonic()
