@@ -13,18 +13,9 @@ from harness.broker.config.network import Endpoint, MulticastGroup, NetworkConfi
 from harness.broker.network.rediscovery import DiscoveredBroker
 from harness.broker.network.service import NetworkService, _MulticastConnector
 
+from .fake_clock import Clock
+
 BEAT_S = 0.5  # the peer's keep-alive: MulticastDiscoveryAgent advertises every 500 ms
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def redials(broker: DiscoveredBroker, clock: Clock, failures: int) -> list[float]:
