@@ -134,9 +134,11 @@ def _sample_lines() -> list[bytes]:
     return lines
 
 
-@pytest.mark.parametrize("parser", ["orjson", "json"])
+@pytest.mark.parametrize("parser", ["typed", "orjson", "json"])
 def test_loader_reads_what_op_from_json_reads(parser: str, monkeypatch: pytest.MonkeyPatch):
-    if parser == "json":  # an environment installed before orjson was a dependency
+    if parser != "typed":  # every line parsed as any JSON: an environment installed before msgspec ...
+        monkeypatch.setattr(history_module, "_decode", None)
+    if parser == "json":  # ... or before orjson was a dependency
         monkeypatch.setattr(history_module, "_loads", json.loads)
         monkeypatch.setattr(history_module, "_DecodeError", json.JSONDecodeError)
     expected = [Op.from_json(record) for record in SAMPLE]
@@ -145,6 +147,30 @@ def test_loader_reads_what_op_from_json_reads(parser: str, monkeypatch: pytest.M
     assert [type(op.value) for op in loaded] == [type(op.value) for op in expected]
     assert [type(op.index) for op in loaded] == [int] * len(SAMPLE)
     assert [type(op.time_ns) for op in loaded] == [int] * len(SAMPLE)
+
+
+# Records of shapes the typed decoder refuses or reads otherwise, each read as Op.from_json reads it.
+ODD_RECORDS = [
+    {"index": 0, "process": 0, "type": "invoke", "f": "send", "time_ns": 1, "value": ["p0", 1]},
+    {"index": 1.0, "process": 0, "type": "ok", "f": "send", "time_ns": 2, "value": ["p0", 1], "node": "amq1"},
+    {"index": 2, "process": 3, "type": "ok", "f": "receive", "time_ns": 3, "value": ["p0", 1.0], "node": "amq1"},
+    {"index": 3, "process": [3], "type": "ok", "f": "ack", "time_ns": 4, "value": ["p0", True]},
+    {"index": 4, "process": 1, "type": "ok", "f": "custom", "time_ns": 5, "value": ["p0", 1]},
+    {"index": 5, "process": 1, "type": "ok", "f": "custom", "time_ns": 6, "value": ["p0", 1, 2]},
+    {"index": 6, "process": 1, "type": "ok", "f": 7, "time_ns": 7, "value": "text", "node": 2},
+    {"index": 7, "process": 1.5, "type": "ok", "f": "custom", "time_ns": "8", "meta": [["group", "g1"]]},
+]
+
+
+def test_loader_reads_records_of_other_shapes_as_op_from_json_does():
+    lines = [json.dumps(record).encode() + b"\n" for record in ODD_RECORDS]
+    loaded = read_ops(lines)
+    expected = [Op.from_json(record) for record in ODD_RECORDS]
+    assert loaded == expected
+    assert [type(op.value) for op in loaded] == [type(op.value) for op in expected]
+    assert [type(op.index) for op in loaded] == [int] * len(ODD_RECORDS)
+    assert loaded[0].value is loaded[1].value is loaded[2].value is loaded[3].value  # one key, however read
+    assert type(loaded[4].value) is list  # a custom op's [str, int] is not a message key
 
 
 def test_loader_shares_keys_names_and_empty_metas():
