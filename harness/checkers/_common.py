@@ -298,12 +298,16 @@ _RANK = {"ok": 0, "info": 1, "fail": 2}
 def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
     # Sends paired with their completions (the next non-invoke send of the same process, as
     # completions() pairs them) and made into records in the same walk: most keys are invoked once,
-    # and their record is that invoke's. Keys invoked again are ranked afterwards.
+    # and their record is that invoke's. Keys invoked again are ranked afterwards. A key's entry is its
+    # first invoke until the completion comes (the entry keeps its place: keys stay in invoke order).
     sends = views(ops).sends
+    new = tuple.__new__
+    outcomes = _OUTCOMES
     pending: dict[int | str, Op] = {}
     done: dict[int, Op] = {}  # invoke index -> completion
-    records: dict[MessageKey, SendRecord] = {}
+    records: dict[MessageKey, Any] = {}  # SendRecord, or the invoke still waiting for its completion
     repeated: set[MessageKey] = set()
+    waiting = 0
     for op in sends:
         if op.type == "invoke":
             pending[op.process] = op
@@ -312,15 +316,21 @@ def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
                 if key in records:
                     repeated.add(key)
                 else:
-                    records[key] = SendRecord(key, op, None, "info")  # until its completion comes
+                    records[key] = op
+                    waiting += 1
             continue
         invoke = pending.pop(op.process, None)
         if invoke is None:
             continue
         done[invoke.index] = op
         key = invoke.value
-        if isinstance(key, MessageKey) and records[key].invoke is invoke:
-            records[key] = SendRecord(key, invoke, op, _OUTCOMES.get(op.type, "fail"))
+        if isinstance(key, MessageKey) and records[key] is invoke:
+            records[key] = new(SendRecord, (key, invoke, op, outcomes.get(op.type, "fail")))
+            waiting -= 1
+    if waiting:  # invokes the history ended before completing
+        for key, found in records.items():
+            if type(found) is Op:
+                records[key] = new(SendRecord, (key, found, None, "info"))
     indexes = list(map(_index, sends))  # in history order: two equal indexes are neighbours
     if not all(map(operator.lt, indexes, islice(indexes, 1, None))):
         repeated = set(records)  # ops sharing an index: ranked as completions() pairs them, by index
