@@ -8,6 +8,11 @@ from the heal to the first message sent on amq1 after it that amq2's consumer re
 measurement, a fresh queue each time). Before each cut the bridge has been up for longer than
 minConnectTime, so every cut starts the schedule afresh.
 
+A cut of 0 s is a reset: the bridge's connections are closed and the link takes new ones at once (the
+proxy disabled and enabled again back to back), so the figure is the bridge noticing its connection
+closed plus the first reconnect attempt, which both vendors make initialReconnectDelay (1 s) after a
+bridge that was up longer than minConnectTime fails: no attempt at once.
+
 Printed per cut: each vendor's figure, the pybroker/ActiveMQ ratio, and what the schedule alone predicts
 (the first attempt at or after the heal, attempts failing at once while the link is down: 1, 3, 7, 15,
 31 s after the bridge fell). A cut that ends just as an attempt is made races it: either figure is
@@ -15,7 +20,8 @@ right. Recovery after a long cut is bounded by the back-off's current delay (30 
 vendors.
 
     PYTHONPATH=. python bench/bridge_recovery.py
-    PYTHONPATH=. python bench/bridge_recovery.py --cuts 1 2 3 5 10 20 --rounds 2 --vendor pybroker
+    PYTHONPATH=. python bench/bridge_recovery.py --cuts 0 1 2 3 5 10 20 --rounds 2 --vendor pybroker
+    PYTHONPATH=. python bench/bridge_recovery.py --cuts 0 --rounds 5     # the reset alone
     PYTHONPATH=. python bench/bridge_recovery.py --uri-options 'useExponentialBackOff=false'
 
 ``--uri-options`` puts discovery agent options on the static: URI of both vendors (what a user who
@@ -30,7 +36,7 @@ import sys
 import time
 from urllib.parse import parse_qsl
 
-from bench.network import bridge_recovery_s, with_cluster
+from bench.network import bridge_recovery_s, load_average, with_cluster
 from harness.broker.config.network import Reconnect, parse_reconnect
 from harness.broker.network.reconnect import ReconnectSchedule
 from harness.cluster import Cluster
@@ -63,6 +69,10 @@ def predicted_recovery_s(cut_s: float, policy: Reconnect) -> float:
         schedule.attempt()
 
 
+def describe(cut_s: float) -> str:
+    return "reset (connections closed, link open at once)" if cut_s == 0 else f"cut {cut_s:g} s"
+
+
 def sweep(vendor: str, shape: Topology, cuts: list[float], round_no: int) -> dict[float, float]:
     figures: dict[float, float] = {}
 
@@ -71,7 +81,8 @@ def sweep(vendor: str, shape: Topology, cuts: list[float], round_no: int) -> dic
             time.sleep(SETTLE_S)
             queue = f"/queue/bench.recovery.{round_no}.{i}"
             figures[cut] = bridge_recovery_s(cluster, cut_s=cut, timeout=cut + 90.0, queue=queue)
-            print(f"{vendor}: cut {cut:g} s -> carries messages again {figures[cut]:.2f} s after the heal", flush=True)
+            again = f"carries messages again {figures[cut]:.2f} s after the heal"
+            print(f"{vendor}: {describe(cut)} -> {again} ({load_average()})", flush=True)
 
     with_cluster(vendor, shape, body)
     return figures
@@ -79,7 +90,9 @@ def sweep(vendor: str, shape: Topology, cuts: list[float], round_no: int) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cuts", type=float, nargs="+", default=[1, 2, 3, 5, 10, 20], help="cut lengths (s)")
+    parser.add_argument(
+        "--cuts", type=float, nargs="+", default=[0, 1, 2, 3, 5, 10, 20], help="cut lengths (s); 0 is a reset"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="sweeps per vendor, alternating the vendors")
     parser.add_argument("--vendor", action="append", help="pybroker and/or activemq (default: both)")
     parser.add_argument("--uri-options", default="", help="static: URI options, e.g. 'maxReconnectDelay=2000'")
@@ -104,10 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'cut (s)':>8} {'schedule':>9} " + " ".join(f"{v:>10}" for v in vendors)
     if len(vendors) == 2:
         header += f" {vendors[0] + '/' + vendors[1]:>18}"
-    print(header + "   (seconds from the heal to the first delivery; median of the rounds)")
+    print(header + f"   (seconds from the heal to the first delivery; median of the rounds; {load_average()})")
     for cut in args.cuts:
         medians = [statistics.median(results[v][cut]) for v in vendors]
-        line = f"{cut:>8g} {predicted_recovery_s(cut, policy):>9.2f} " + " ".join(f"{m:>10.2f}" for m in medians)
+        label = "0 (reset)" if cut == 0 else f"{cut:g}"
+        line = f"{label:>8} {predicted_recovery_s(cut, policy):>9.2f} " + " ".join(f"{m:>10.2f}" for m in medians)
         if len(vendors) == 2:
             ratio = medians[0] / medians[1] if medians[1] > 0 else float("inf")
             line += f" {ratio:>18.2f}"

@@ -22,6 +22,16 @@ from typing import Literal
 from harness.broker.config.replicated_leveldb import ROUTES_ENV
 from harness.errors import ScenarioError, UnknownName
 from harness.history import PROBE, PROBE_NODE, History
+from harness.network_ready import (
+    BRIDGES_TIMEOUT_S,
+    Bridge,
+    BridgesNotReady,
+    Side,
+    configured_bridges,
+    probe_bridge,
+    probeable,
+    wait_for_bridges,
+)
 from harness.probe import stomp_accepts
 from harness.runtime.base import START_MARKER, DatabaseProvider, Node, NodeError, Runtime
 from harness.services import DatabaseRef, DatabaseServer, ZooKeeperEnsemble
@@ -238,9 +248,10 @@ class Cluster:
         return ",".join(routes)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0) -> Cluster:
+    def start(self, timeout: float = 60.0, bridges_timeout: float = BRIDGES_TIMEOUT_S) -> Cluster:
         """Start every node; the first node of each group starts first so that it becomes master (a
-        replicated group starts all at once: no node can be master before a quorum of them is up)."""
+        replicated group starts all at once: no node can be master before a quorum of them is up).
+        A network is up once every bridge has carried a probe message (``bridges_timeout``)."""
         self.vendor.check_installed()
         # Every bridge target's address is known before any node's configuration is written.
         if self.topology.is_network:
@@ -292,6 +303,8 @@ class Cluster:
                 self.nodes[name].start()
             if rest:
                 self._wait_running(rest, settle=1.0)
+        if self.topology.is_network:
+            self.wait_for_bridges(bridges_timeout)
         log.info(
             "cluster %s on %s/%s is up: %s",
             self.topology.name,
@@ -335,6 +348,35 @@ class Cluster:
         """Whether the node's current run has logged one of STANDBY_LOG_LINES."""
         current_run = node.logs().rsplit(START_MARKER, 1)[-1]
         return any(line in current_run for line in STANDBY_LOG_LINES)
+
+    def wait_for_bridges(self, timeout: float = BRIDGES_TIMEOUT_S) -> float:
+        """Block until every bridge of the network has carried a probe message between the groups'
+        current masters (harness/network_ready.py says why a probe); return the seconds it took. A bridge
+        that carries nothing within ``timeout`` raises BridgesNotReady naming it, with its broker's log."""
+        bridges = []
+        for bridge in configured_bridges(self.topology):
+            if probeable(self.topology, bridge):
+                bridges.append(bridge)
+            else:
+                log.info("bridge %s: not probed (its connector filters destinations)", bridge)
+        sides = {g: self._probe_side(g) for g in {name for b in bridges for name in (b.source, b.target)}}
+
+        def probe(bridge: Bridge, queue: str, deadline: float, stop: threading.Event) -> bool:
+            return probe_bridge(sides[bridge.source], sides[bridge.target], queue, deadline, stop)
+
+        try:
+            return wait_for_bridges(bridges, probe, timeout)
+        except BridgesNotReady as exc:
+            logs = "\n".join(
+                f"--- {b.connector}:\n{self.nodes[b.connector].logs(tail=15)}"
+                for b in {b.connector: b for b in exc.missing}.values()
+            )
+            raise BridgesNotReady(exc.missing, timeout, f"connector logs end with:\n{logs}") from None
+
+    def _probe_side(self, group: str) -> Side:
+        master = self.master(group)
+        login, passcode = self.credentials(group)
+        return Side(master.host, master.stomp_port, login, passcode)
 
     def __enter__(self) -> Cluster:
         try:

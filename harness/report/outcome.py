@@ -21,6 +21,7 @@ import harness
 from harness.client.errors import ClientError
 from harness.cluster import ClusterError
 from harness.errors import ScenarioError
+from harness.network_ready import BridgesNotReady
 from harness.report.results import VerdictName
 from harness.runtime.base import NodeError
 
@@ -83,6 +84,9 @@ def classify_exception(
     at = f" (at {where})" if where else ""
     if isinstance(exc, ScenarioError):
         return Outcome("error", f"scenario mistake: {one_line(str(exc))}{at}")
+    if isinstance(exc, BridgesNotReady):
+        # The network never became what the scenario asked for: its faults would have measured start-up.
+        return Outcome("error", one_line(str(exc)))
     if isinstance(exc, failure_types):
         return Outcome("fail", one_line(str(exc)) or type(exc).__name__)
     if isinstance(exc, TypeError | NameError | AttributeError | ImportError | SyntaxError | LookupError | ValueError):

@@ -32,6 +32,9 @@ DEFAULT_MULTICAST_PORT = 6155
 DEFAULT_MULTICAST_GROUP = "default"
 DEFAULT_MULTICAST_HEARTBEAT_MS = 500
 DEFAULT_MULTICAST_MISSED_HEARTBEATS = 10
+# MulticastDiscoveryAgent's re-dial of a discovered broker whose bridge failed: its advertisements are
+# ignored for 5 s (no exponential back-off unless asked; then multiplier ** failures ms, up to 30 s).
+DEFAULT_MULTICAST_RECONNECT_DELAY_MS = 5000
 
 CONNECTOR_ATTRIBUTES = frozenset(
     {
@@ -57,7 +60,11 @@ _RECONNECT_OPTIONS = frozenset(
         "maxReconnectAttempts",
     }
 )
-_MULTICAST_OPTIONS = frozenset({"group"})
+# MulticastDiscoveryAgent's settable re-dial properties, besides group (no minConnectTime there).
+_REDIAL_OPTIONS = frozenset(
+    {"initialReconnectDelay", "maxReconnectDelay", "useExponentialBackOff", "backOffMultiplier", "maxReconnectAttempts"}
+)
+_MULTICAST_OPTIONS = frozenset({"group"}) | _REDIAL_OPTIONS
 
 
 class NetworkConfigError(ValueError):
@@ -90,12 +97,26 @@ class Reconnect:
 
 
 @dataclass(frozen=True)
+class Redial:
+    """A multicast connector's re-dial settings, MulticastDiscoveryAgent's (the schedule:
+    network/rediscovery.py). Unlike the static: agent's, exponential back-off is off by default."""
+
+    initial_delay_ms: int = DEFAULT_MULTICAST_RECONNECT_DELAY_MS
+    max_delay_ms: int = DEFAULT_MAX_RECONNECT_DELAY_MS
+    exponential: bool = False
+    multiplier: int = DEFAULT_BACK_OFF_MULTIPLIER
+    # Stop re-dialling once the failures exceed this many; 0 (or less) never stops.
+    max_attempts: int = DEFAULT_MAX_RECONNECT_ATTEMPTS
+
+
+@dataclass(frozen=True)
 class MulticastGroup:
     host: str = DEFAULT_MULTICAST_HOST
     port: int = DEFAULT_MULTICAST_PORT
     group: str = DEFAULT_MULTICAST_GROUP
     heartbeat_ms: int = DEFAULT_MULTICAST_HEARTBEAT_MS
     missed_heartbeats: int = DEFAULT_MULTICAST_MISSED_HEARTBEATS
+    redial: Redial = Redial()  # a connector's (ActiveMQ reads them on a transport's discoveryUri too, unused)
 
 
 @dataclass(frozen=True)
@@ -187,6 +208,25 @@ def _options(query: str, allowed: frozenset[str], where: str) -> dict[str, str]:
     return options
 
 
+def _integer(options: dict[str, str], key: str, default: int, minimum: int | None, where: str, why: str) -> int:
+    if key not in options:
+        return default
+    try:
+        value = int(options[key])
+    except ValueError:
+        raise NetworkConfigError(f"{where}: option {key}={options[key]!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise NetworkConfigError(f"{where}: option {key}={options[key]!r} must be >= {minimum} ({why})")
+    return value
+
+
+def _boolean(options: dict[str, str], key: str, default: bool, where: str) -> bool:
+    value = options.get(key, str(default)).lower()
+    if value not in ("true", "false"):
+        raise NetworkConfigError(f"{where}: option {key}={value!r} is not a boolean")
+    return value == "true"
+
+
 def parse_reconnect(options: dict[str, str], where: str) -> Reconnect:
     """The discovery agent's options. ActiveMQ sets them by reflection and silently ignores a value
     it cannot convert (``backOffMultiplier=1.5`` leaves 2); pybroker refuses it instead, and refuses the
@@ -194,33 +234,38 @@ def parse_reconnect(options: dict[str, str], where: str) -> Reconnect:
     ``Object.wait(0)`` wait for ever; a negative one throws in the reconnect thread)."""
 
     def integer(key: str, default: int, minimum: int | None) -> int:
-        if key not in options:
-            return default
-        try:
-            value = int(options[key])
-        except ValueError:
-            raise NetworkConfigError(f"{where}: option {key}={options[key]!r} is not an integer") from None
-        if minimum is not None and value < minimum:
-            raise NetworkConfigError(
-                f"{where}: option {key}={options[key]!r} must be >= {minimum} (ActiveMQ would never reconnect)"
-            )
-        return value
+        return _integer(options, key, default, minimum, where, "ActiveMQ would never reconnect")
 
-    exponential = options.get("useExponentialBackOff", "true").lower()
-    if exponential not in ("true", "false"):
-        raise NetworkConfigError(f"{where}: option useExponentialBackOff={exponential!r} is not a boolean")
     return Reconnect(
         initial_delay_ms=integer("initialReconnectDelay", DEFAULT_INITIAL_RECONNECT_DELAY_MS, 1),
         max_delay_ms=integer("maxReconnectDelay", DEFAULT_MAX_RECONNECT_DELAY_MS, 1),
-        exponential=exponential == "true",
+        exponential=_boolean(options, "useExponentialBackOff", True, where),
         multiplier=integer("backOffMultiplier", DEFAULT_BACK_OFF_MULTIPLIER, 1),
         min_connect_time_ms=integer("minConnectTime", DEFAULT_MIN_CONNECT_TIME_MS, None),
         max_attempts=integer("maxReconnectAttempts", DEFAULT_MAX_RECONNECT_ATTEMPTS, None),
     )
 
 
+def parse_redial(options: dict[str, str], where: str) -> Redial:
+    """MulticastDiscoveryAgent's re-dial options, refused like parse_reconnect's when not whole. A
+    negative delay or multiplier is refused too: ActiveMQ takes it, but only to re-dial at the next
+    advertisement, which 0 says plainly."""
+
+    def integer(key: str, default: int) -> int:
+        return _integer(options, key, default, 0, where, "a negative wait re-dials at the next advertisement: use 0")
+
+    default = Redial()
+    return Redial(
+        initial_delay_ms=integer("initialReconnectDelay", default.initial_delay_ms),
+        max_delay_ms=integer("maxReconnectDelay", default.max_delay_ms),
+        exponential=_boolean(options, "useExponentialBackOff", default.exponential, where),
+        multiplier=integer("backOffMultiplier", default.multiplier),
+        max_attempts=_integer(options, "maxReconnectAttempts", default.max_attempts, None, where, ""),
+    )
+
+
 def parse_multicast(uri: str, where: str) -> MulticastGroup:
-    """``multicast://default`` or ``multicast://host:port``, with ``?group=name``."""
+    """``multicast://default`` or ``multicast://host:port``, with ``?group=name`` and the re-dial options."""
     try:
         parts = urlsplit(uri.strip())
         port = parts.port
@@ -230,9 +275,10 @@ def parse_multicast(uri: str, where: str) -> MulticastGroup:
         raise NetworkConfigError(f"{where}: {uri!r}: only multicast:// discovery is supported by pybroker")
     options = _options(parts.query, _MULTICAST_OPTIONS, where)
     group = options.get("group", DEFAULT_MULTICAST_GROUP)
+    redial = parse_redial(options, where)
     if parts.hostname in (None, "default"):
-        return MulticastGroup(group=group)
-    return MulticastGroup(host=parts.hostname, port=port or DEFAULT_MULTICAST_PORT, group=group)
+        return MulticastGroup(group=group, redial=redial)
+    return MulticastGroup(host=parts.hostname, port=port or DEFAULT_MULTICAST_PORT, group=group, redial=redial)
 
 
 def parse_connector_uri(

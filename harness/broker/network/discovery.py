@@ -1,7 +1,8 @@
 """Multicast discovery (ActiveMQ's multicast://): each broker announces its bridge listener on a UDP
-group every heartbeat; a broker heard is bridged to, one not heard for ``missed_heartbeats`` beats is
-dead. The packet is ``<group>.pybroker.alive.%<brokerName>%tcp://host:port``; packets of other
-groups (another run's brokers on the same machine) and this broker's own are ignored.
+group every heartbeat; a broker heard is reported to the multicast connectors (which dial it: service.py,
+rediscovery.py), one not heard for ``missed_heartbeats`` beats is dropped. The packet is
+``<group>.pybroker.alive.%<brokerName>%tcp://host:port``; packets of other groups (another run's brokers
+on the same machine) and this broker's own are ignored.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from harness.broker.config.network import Endpoint, MulticastGroup
@@ -49,13 +50,16 @@ class _Receiver(asyncio.DatagramProtocol):
 
 
 class MulticastAgent:
+    """Announces this broker and hears the others: ``on_heard(broker, endpoint)`` for every packet of
+    another broker of the group, ``on_lost(endpoint)`` once one was not heard for ``missed_heartbeats``
+    beats. What to dial, and when again, is the connectors' (service.py, rediscovery.py)."""
+
     def __init__(self, group: MulticastGroup, broker: str, endpoint: Endpoint | None, log: logging.Logger) -> None:
         self.group = group
         self.broker = broker
         self.endpoint = endpoint
         self.log = log
         self.peers: dict[Endpoint, float] = {}  # last heard (monotonic)
-        self._tasks: dict[Endpoint, asyncio.Task[None]] = {}
 
     def _socket(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
@@ -70,14 +74,14 @@ class MulticastAgent:
         sock.setblocking(False)
         return sock
 
-    async def run(self, bridge_to: Callable[[Endpoint], Coroutine[Any, Any, None]]) -> None:
+    async def run(self, on_heard: Callable[[str, Endpoint], None], on_lost: Callable[[Endpoint], None]) -> None:
         loop = asyncio.get_running_loop()
         try:
             sock = self._socket()
         except OSError as exc:
             self.log.error("Multicast discovery on %s:%d failed: %s", self.group.host, self.group.port, exc)
             return
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Receiver(self._heard(bridge_to)), sock=sock)
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Receiver(self._heard(on_heard)), sock=sock)
         beat = self.group.heartbeat_ms / 1000.0
         dead_after = beat * self.group.missed_heartbeats
         self.log.info("Multicast discovery on %s:%d group %s", self.group.host, self.group.port, self.group.group)
@@ -96,16 +100,12 @@ class MulticastAgent:
                             "Multicast discovery: %s not heard for %.1f s; dropping it", endpoint, now - heard
                         )
                         del self.peers[endpoint]
-                        task = self._tasks.pop(endpoint, None)
-                        if task is not None:
-                            task.cancel()
+                        on_lost(endpoint)
                 await asyncio.sleep(beat)
         finally:
             transport.close()
-            for task in self._tasks.values():
-                task.cancel()
 
-    def _heard(self, bridge_to: Callable[[Endpoint], Coroutine[Any, Any, None]]) -> Callable[[bytes], None]:
+    def _heard(self, on_heard: Callable[[str, Endpoint], None]) -> Callable[[bytes], None]:
         def on_packet(data: bytes) -> None:
             found = parse_announcement(data, self.group.group)
             if found is None or found[0] == self.broker:
@@ -113,7 +113,7 @@ class MulticastAgent:
             broker, endpoint = found
             if endpoint not in self.peers:
                 self.log.info("Multicast discovery: found %s at %s", broker, endpoint)
-                self._tasks[endpoint] = asyncio.ensure_future(bridge_to(endpoint))
             self.peers[endpoint] = time.monotonic()
+            on_heard(broker, endpoint)
 
         return on_packet

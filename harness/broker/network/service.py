@@ -4,7 +4,8 @@ connectors making this broker's own, each reconnecting like ActiveMQ's discovery
 static:(a,b): one bridge to each target, each retried on ActiveMQ's schedule (reconnect.py:
 1 s, doubling up to 30 s; 1 s again after a bridge up 5 s fails). masterslave:(a,b): one bridge to
 the first of the pair that accepts it (the master: a slave has no listener open). multicast: one bridge to each broker
-heard on the group (discovery.py). A bridge to this broker itself (a masterslave: connector naming
+heard on the group (discovery.py), dialled again after a failure as MulticastDiscoveryAgent does (rediscovery.py:
+at the first advertisement 5 s after it). A bridge to this broker itself (a masterslave: connector naming
 its own pair) is refused as a loop-back, as ActiveMQ drops it.
 """
 
@@ -22,6 +23,7 @@ from harness.broker.core.broker import Broker
 from harness.broker.network.bridge import Bridge, BridgeSettings, Registry
 from harness.broker.network.discovery import MulticastAgent
 from harness.broker.network.reconnect import ReconnectSchedule
+from harness.broker.network.rediscovery import DiscoveredBroker
 from harness.broker.network.routing import QueueFilter
 from harness.broker.network.wire import frame_bytes
 from harness.broker.stomp.frames import V1_2, Frame, FrameError, FrameParser
@@ -115,6 +117,7 @@ class NetworkService:
         registry = self.registry = Registry(broker, store_id)
         server: asyncio.Server | None = None
         tasks: list[asyncio.Task[None]] = []
+        discovered: list[_MulticastConnector] = []
         try:
             listen = self.config.listen
             if listen is not None:
@@ -130,13 +133,25 @@ class NetworkService:
                     tasks.append(asyncio.ensure_future(self._keep_bridged(connector, connector.targets)))
             multicast = [c for c in self.config.connectors if c.discovery == "multicast"]
             group = self.config.advertise or (multicast[0].multicast if multicast else None)
+            discovered = [_MulticastConnector(c, self) for c in multicast]
             if group is not None:
                 agent = MulticastAgent(group, broker.name, self.config.advertised_endpoint, self.log)
-                tasks.append(asyncio.ensure_future(agent.run(self._on_discovered(multicast))))
+
+                def heard(name: str, endpoint: Endpoint) -> None:
+                    for each in discovered:
+                        each.heard(name, endpoint)
+
+                def lost(endpoint: Endpoint) -> None:
+                    for each in discovered:
+                        each.lost(endpoint)
+
+                tasks.append(asyncio.ensure_future(agent.run(heard, lost)))
             await asyncio.Event().wait()
         finally:
             for task in tasks:
                 task.cancel()
+            for each in discovered:
+                each.close()
             for task in list(self._bridge_tasks):
                 task.cancel()
             for bridge in list(registry.bridges):
@@ -147,16 +162,6 @@ class NetworkService:
                     await asyncio.wait_for(server.wait_closed(), 1.0)
                 self.log.info("Connector %s stopped", self.config.listener_name)
 
-    def _on_discovered(
-        self, connectors: list[NetworkConnectorConfig]
-    ) -> Callable[[Endpoint], Coroutine[Any, Any, None]]:
-        """What runs while a broker is heard on the group (the agent cancels it once it is not)."""
-
-        async def bridge_to(endpoint: Endpoint) -> None:
-            await asyncio.gather(*(self._keep_bridged(c, (endpoint,)) for c in connectors))
-
-        return bridge_to
-
     # -- the connectors' side -------------------------------------------------------------------------
 
     async def _keep_bridged(self, connector: NetworkConnectorConfig, targets: tuple[Endpoint, ...]) -> None:
@@ -165,24 +170,7 @@ class NetworkService:
         schedule = ReconnectSchedule(connector.reconnect, self.clock)
         while True:
             schedule.attempt()
-            for target in targets:
-                try:
-                    bridge = await self._connect(connector, target)
-                except HandshakeRefused as exc:
-                    self.log.info("Network connector %s: %s refused the bridge: %s", connector.name, target, exc)
-                    continue
-                except (OSError, TimeoutError, ConnectionError, FrameError) as exc:
-                    self.log.debug("Network connector %s: %s unreachable: %s", connector.name, target, exc)
-                    continue
-                self.log.info(
-                    "Network connection between %s and %s (%s) has been established",
-                    bridge.local,
-                    target,
-                    bridge.peer,
-                )
-                await self._serve(bridge)
-                self.log.info("Network bridge %s to %s (%s) stopped", connector.name, target, bridge.peer)
-                break
+            await self._bridge_once(connector, targets)
             delay = schedule.failed()
             where = ", ".join(str(t) for t in targets)
             if delay is None:
@@ -195,6 +183,27 @@ class NetworkService:
                 return
             self.log.info("Network connector %s: next attempt to %s in %d ms", connector.name, where, delay)
             await self.sleep(delay / 1000.0)
+
+    async def _bridge_once(self, connector: NetworkConnectorConfig, targets: tuple[Endpoint, ...]) -> None:
+        """One attempt: a bridge to the first of ``targets`` that accepts one, served until it fails."""
+        for target in targets:
+            try:
+                bridge = await self._connect(connector, target)
+            except HandshakeRefused as exc:
+                self.log.info("Network connector %s: %s refused the bridge: %s", connector.name, target, exc)
+                continue
+            except (OSError, TimeoutError, ConnectionError, FrameError) as exc:
+                self.log.debug("Network connector %s: %s unreachable: %s", connector.name, target, exc)
+                continue
+            self.log.info(
+                "Network connection between %s and %s (%s) has been established",
+                bridge.local,
+                target,
+                bridge.peer,
+            )
+            await self._serve(bridge)
+            self.log.info("Network bridge %s to %s (%s) stopped", connector.name, target, bridge.peer)
+            return
 
     async def _connect(self, connector: NetworkConnectorConfig, target: Endpoint) -> Bridge:
         assert self.registry is not None
@@ -283,3 +292,60 @@ class NetworkService:
         # otherwise log as an unretrieved error of the connection callback.
         with contextlib.suppress(asyncio.CancelledError):
             await self._serve(bridge)
+
+
+class _MulticastConnector:
+    """One multicast connector: a bridge to each broker the agent hears, dialled at once and, after a
+    failure, again on MulticastDiscoveryAgent's terms (rediscovery.py), not static:'s schedule."""
+
+    def __init__(self, connector: NetworkConnectorConfig, service: NetworkService) -> None:
+        assert connector.multicast is not None
+        self.connector = connector
+        self.policy = connector.multicast.redial
+        self.service = service
+        self.brokers: dict[Endpoint, DiscoveredBroker] = {}
+        self.dials: dict[Endpoint, asyncio.Task[None]] = {}
+
+    def heard(self, name: str, endpoint: Endpoint) -> None:
+        known = self.brokers.get(endpoint)
+        if known is None:
+            known = self.brokers[endpoint] = DiscoveredBroker(self.policy, self.service.clock)
+        elif not known.heard():
+            return
+        else:
+            self.service.log.info("Network connector %s: dialling %s (%s) again", self.connector.name, name, endpoint)
+        self.dials[endpoint] = asyncio.ensure_future(self._dial(endpoint, known))
+
+    def lost(self, endpoint: Endpoint) -> None:
+        """Not heard for long: forgotten with its failures (heard again, it is dialled at once)."""
+        self.brokers.pop(endpoint, None)
+        task = self.dials.pop(endpoint, None)
+        if task is not None:
+            task.cancel()
+
+    async def _dial(self, endpoint: Endpoint, broker: DiscoveredBroker) -> None:
+        await self.service._bridge_once(self.connector, (endpoint,))
+        delay = broker.bridge_failed()
+        if delay is None:
+            return
+        if broker.given_up:
+            self.service.log.warning(
+                "Network connector %s: %s failed %d times, more than maxReconnectAttempts; not dialled again "
+                "while it advertises",
+                self.connector.name,
+                endpoint,
+                broker.failures,
+            )
+        else:
+            self.service.log.info(
+                "Network connector %s: bridge to %s failed (failure %d); its advertisements are ignored for %d ms",
+                self.connector.name,
+                endpoint,
+                broker.failures,
+                delay,
+            )
+
+    def close(self) -> None:
+        for task in self.dials.values():
+            task.cancel()
+        self.dials.clear()

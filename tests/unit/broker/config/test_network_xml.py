@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.broker.config.activemq_xml import ConfigError, parse_config
-from harness.broker.config.network import Endpoint, MulticastGroup, Reconnect
+from harness.broker.config.network import Endpoint, MulticastGroup, Reconnect, Redial
 from harness.topology.model import LockSettings, Topology
 from harness.topology.network import BridgeAddress, NetworkConnector, connector_uri, multicast_uri
 from harness.topology.network_presets import combined, fan_out, network
@@ -101,6 +101,24 @@ def test_masterslave_keeps_the_pair_in_order_and_multicast_reads_its_group() -> 
     assert config.network.advertise == MulticastGroup("239.255.2.3", 6155, "g1")
 
 
+def test_multicast_reads_the_discovery_agents_redial_options_with_its_own_defaults() -> None:
+    # MulticastDiscoveryAgent's defaults (the schedule itself: tests/unit/broker/network/test_rediscovery.py).
+    [default] = parse_config(bare('<networkConnector uri="multicast://default"/>')).network.connectors
+    assert default.multicast is not None
+    assert default.multicast.redial == Redial(
+        initial_delay_ms=5000, max_delay_ms=30000, exponential=False, multiplier=2, max_attempts=0
+    )
+    options = (
+        "group=g&amp;initialReconnectDelay=0&amp;maxReconnectDelay=2000&amp;useExponentialBackOff=true"
+        "&amp;backOffMultiplier=3&amp;maxReconnectAttempts=4"
+    )
+    [given] = parse_config(bare(f'<networkConnector uri="multicast://default?{options}"/>')).network.connectors
+    assert given.multicast is not None and given.multicast.group == "g"
+    assert given.multicast.redial == Redial(
+        initial_delay_ms=0, max_delay_ms=2000, exponential=True, multiplier=3, max_attempts=4
+    )
+
+
 def test_replay_and_audit_come_from_the_policy_entry() -> None:
     text = bare("").replace(
         "<networkConnectors></networkConnectors>",
@@ -143,6 +161,10 @@ def test_replay_and_audit_come_from_the_policy_entry() -> None:
         ),
         ('<networkConnector uri="static:(tcp://h:1)"/><networkConnector uri="static:(tcp://g:1)"/>', "named 'NC'"),
         ('<networkConnector uri="masterslave:(tcp://h:1)"/>', "masterslave: needs the brokers of a master/slave"),
+        ('<networkConnector uri="multicast://default?minConnectTime=800"/>', "option 'minConnectTime'"),
+        ('<networkConnector uri="multicast://default?initialReconnectDelay=-1"/>', "initialReconnectDelay='-1' must"),
+        ('<networkConnector uri="multicast://default?backOffMultiplier=1.5"/>', "backOffMultiplier='1.5' is not an"),
+        ('<networkConnector uri="multicast://default?useExponentialBackOff=1"/>', "useExponentialBackOff='1' is not a"),
     ],
 )
 def test_unsupported_settings_are_refused_by_name(inner: str, named: str) -> None:

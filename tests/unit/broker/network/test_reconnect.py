@@ -15,16 +15,7 @@ from harness.broker.config.network import Endpoint, NetworkConfig, NetworkConnec
 from harness.broker.network.reconnect import ReconnectSchedule
 from harness.broker.network.service import NetworkService
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from .fake_clock import Clock
 
 
 def waits(schedule: ReconnectSchedule, clock: Clock, failures: int, lasted_s: float = 0.01) -> list[int | None]:
