@@ -218,6 +218,33 @@ def line(what: str, count: int, wall: float, cpu: float, extra: str = "") -> str
     return f"  {what:<22} {wall:7.2f} s {cpu:7.2f} s cpu  {count / cpu:>11,.0f} ops/cpu-s{extra}"
 
 
+# Issue 14's targets: a history of up to TIME_TARGET_OPS ops loaded and checked within TIME_TARGET_S of
+# wall-clock and of CPU, and up to MEMORY_TARGET_OPS ops within MEMORY_TARGET_MIB of peak memory.
+TIME_TARGET_S = 5.0
+TIME_TARGET_OPS = 1_000_000
+MEMORY_TARGET_MIB = 2048
+MEMORY_TARGET_OPS = 5_000_000
+
+
+def targets(count: int, wall: float, cpu: float, rss_mib: float) -> str:
+    """One line: whether this run of ``count`` ops met the targets that apply to its size."""
+    parts = []
+    if count <= TIME_TARGET_OPS:
+        met = wall < TIME_TARGET_S and cpu < TIME_TARGET_S
+        parts.append(
+            f"load + check {wall:.2f} s wall, {cpu:.2f} s cpu, under {TIME_TARGET_S:.1f} s: "
+            + ("met" if met else "NOT MET")
+        )
+    else:
+        parts.append(f"no time target above {TIME_TARGET_OPS:,} ops")
+    if count <= MEMORY_TARGET_OPS:
+        met = rss_mib < MEMORY_TARGET_MIB
+        parts.append(f"peak memory {rss_mib:.0f} MiB, under {MEMORY_TARGET_MIB} MiB: " + ("met" if met else "NOT MET"))
+    else:
+        parts.append(f"no memory target above {MEMORY_TARGET_OPS:,} ops")
+    return "  targets: " + "; ".join(parts)
+
+
 def load_average() -> str:
     return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -247,6 +274,7 @@ def measure_one(path: Path, figures: Path | None = None) -> None:
     print(line("every checker", count, wall, cpu, f"  (run together; one by one {total:.2f} cpu-s)"))
     print(line("load + check", count, load_wall + wall, load_cpu + cpu))
     print(f"  peak memory            {peak_rss_mib():7.0f} MiB", flush=True)
+    print(targets(count, load_wall + wall, load_cpu + cpu, peak_rss_mib()), flush=True)
     if figures is not None:
         totals = {
             "load_cpu": load_cpu,

@@ -328,22 +328,27 @@ class _Reader:
         self.metas: dict[tuple[tuple[str, Any], ...], Mapping[str, Any]] = {}
 
     def shared_meta(self, meta: dict[str, Any]) -> Mapping[str, Any]:
+        """``meta`` read-only and shared if made of shareable entries alone (see _SHAREABLE_META), else
+        itself, with its destination and group replaced by the history's one copy of each."""
+        if _SHAREABLE_META.issuperset(meta):
+            try:
+                entries = tuple(meta.items())
+                known = self.metas.get(entries)  # most are: found before any of its strings is looked up
+                if known is None:
+                    known = self.metas[entries] = MappingProxyType(self._interned(meta))
+                return known
+            except TypeError:  # a value that is not hashable: kept as it is
+                pass
+        return self._interned(meta)
+
+    def _interned(self, meta: dict[str, Any]) -> dict[str, Any]:
         intern = self.strings.setdefault
-        repeated = meta.get("destination")  # shared strings, see _SHAREABLE_META
+        repeated = meta.get("destination")
         if type(repeated) is str:
             meta["destination"] = intern(repeated, repeated)
         repeated = meta.get("group")
         if type(repeated) is str:
             meta["group"] = intern(repeated, repeated)
-        if _SHAREABLE_META.issuperset(meta):
-            try:
-                entries = tuple(meta.items())
-                known = self.metas.get(entries)
-                if known is None:
-                    known = self.metas[entries] = MappingProxyType(meta)
-                return known
-            except TypeError:  # a value that is not hashable: kept as it is
-                pass
         return meta
 
     def parsed(self, lines: Iterable[bytes], first: int = 1) -> list[Op]:

@@ -98,12 +98,14 @@ def _views(ops: Sequence[Op]) -> Views:
     probes: list[Op] = []
     for op in ops:
         process = op.process
-        if process == NEMESIS:
-            nemesis.append(op)
-            continue
-        if process == PROBE:
-            probes.append(op)
-            continue
+        # Most processes are ints: comparing one with a str asks both types before it says no.
+        if type(process) is not int:
+            if process == NEMESIS:
+                nemesis.append(op)
+                continue
+            if process == PROBE:
+                probes.append(op)
+                continue
         f = op.f
         if f == RECEIVE:
             receives.append(op)
@@ -126,6 +128,7 @@ def _views(ops: Sequence[Op]) -> Views:
                 session_events.append(op)
                 session_processes.add(process)
     client_starts = [min(map(_time, found)) for found in (sends, receives, acks, others) if found]
+    times = list(map(_time, ops))  # read once for the earliest and the latest
     return Views(
         sends=sends,
         receives=receives,
@@ -137,8 +140,8 @@ def _views(ops: Sequence[Op]) -> Views:
         nemesis=nemesis,
         probes=probes,
         first_client_ns=min(client_starts, default=None),
-        origin=min(map(_time, ops), default=0),
-        last_ns=max(map(_time, ops), default=None),
+        origin=min(times, default=0),
+        last_ns=max(times, default=None),
     )
 
 
@@ -289,20 +292,67 @@ def send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
 _OUTCOMES: dict[str, SendOutcome] = {"ok": "ok", "info": "info", "fail": "fail"}
 
 
+_RANK = {"ok": 0, "info": 1, "fail": 2}
+
+
 def _send_records(ops: Sequence[Op]) -> dict[MessageKey, SendRecord]:
-    # Not shared: the records are what the checkers read, and the pairing is dropped once they are made.
-    done = _completions(views(ops).sends)
-    rank = {"ok": 0, "info": 1, "fail": 2}
-    records: dict[MessageKey, SendRecord] = {}
-    for op in views(ops).sends:
-        if not (op.type == "invoke" and isinstance(op.value, MessageKey)):
+    # Sends paired with their completions (the next non-invoke send of the same process, as
+    # completions() pairs them) and made into records in the same walk: most keys are invoked once,
+    # and their record is that invoke's. Keys invoked again are ranked afterwards. A key's entry is its
+    # first invoke until the completion comes (the entry keeps its place: keys stay in invoke order).
+    sends = views(ops).sends
+    new = tuple.__new__
+    outcomes = _OUTCOMES
+    pending: dict[int | str, Op] = {}
+    done: dict[int, Op] = {}  # invoke index -> completion
+    records: dict[MessageKey, Any] = {}  # SendRecord, or the invoke still waiting for its completion
+    repeated: set[MessageKey] = set()
+    waiting = 0
+    for op in sends:
+        if op.type == "invoke":
+            pending[op.process] = op
+            key = op.value
+            if isinstance(key, MessageKey):
+                if key in records:
+                    repeated.add(key)
+                else:
+                    records[key] = op
+                    waiting += 1
+            continue
+        invoke = pending.pop(op.process, None)
+        if invoke is None:
+            continue
+        done[invoke.index] = op
+        key = invoke.value
+        if isinstance(key, MessageKey) and records[key] is invoke:
+            records[key] = new(SendRecord, (key, invoke, op, outcomes.get(op.type, "fail")))
+            waiting -= 1
+    if waiting:  # invokes the history ended before completing
+        for key, found in records.items():
+            if type(found) is Op:
+                records[key] = new(SendRecord, (key, found, None, "info"))
+    indexes = list(map(_index, sends))  # in history order: two equal indexes are neighbours
+    if not all(map(operator.lt, indexes, islice(indexes, 1, None))):
+        repeated = set(records)  # ops sharing an index: ranked as completions() pairs them, by index
+    if repeated:
+        _rank_repeated(sends, done, records, repeated)
+    return records
+
+
+def _rank_repeated(
+    sends: list[Op], done: dict[int, Op], records: dict[MessageKey, SendRecord], keys: set[MessageKey]
+) -> None:
+    """The record of each of ``keys`` from its best attempt (the first of the best, see send_records)."""
+    best: dict[MessageKey, SendRecord] = {}
+    for op in sends:
+        if not (op.type == "invoke" and isinstance(op.value, MessageKey) and op.value in keys):
             continue
         completion = done.get(op.index)
         outcome: SendOutcome = "info" if completion is None else _OUTCOMES.get(completion.type, "fail")
-        previous = records.get(op.value)
-        if previous is None or rank[outcome] < rank[previous.outcome]:
-            records[op.value] = SendRecord(op.value, op, completion, outcome)
-    return records
+        previous = best.get(op.value)
+        if previous is None or _RANK[outcome] < _RANK[previous.outcome]:
+            best[op.value] = SendRecord(op.value, op, completion, outcome)
+    records.update(best)  # in place: each key keeps the position of its first invoke
 
 
 def key_order(key: MessageKey) -> tuple[str, int]:

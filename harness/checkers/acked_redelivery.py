@@ -111,7 +111,7 @@ def check_redelivered_after_ack(history: HistoryLike, *, acks_durable: bool = Tr
             acks_receipted += 1
     # The keys delivered more than once are followed op by op, in history order.
     repeated = by_key.more
-    acks = [op for op in kinds.acks if isinstance(op.value, MessageKey) and op.value in repeated]
+    acks = [op for op in kinds.acks if isinstance(op.value, MessageKey) and op.value in repeated] if repeated else []
     followed = sorted(itertools.chain(acks, *repeated.values()), key=_index)  # in history order
 
     # The delivery each ACK acknowledges: the latest of its key to the acking process before the ACK.

@@ -34,6 +34,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from itertools import compress, repeat
 from typing import Any
 
 from harness.checkers._common import (
@@ -52,6 +53,19 @@ from harness.checkers._common import (
 from harness.history import FAULT_END, FAULT_START, Op
 
 _time = operator.attrgetter("time_ns")
+_type = operator.attrgetter("type")
+_meta = operator.attrgetter("meta")
+_node = operator.attrgetter("node")
+_outcome = operator.attrgetter("outcome")
+_invoke = operator.attrgetter("invoke")
+_completion = operator.attrgetter("completion")
+_drain = operator.methodcaller("get", "drain")
+
+
+def _nodes(ops: list[Op]) -> list[str]:
+    """Each op's node, "" for none."""
+    nodes = list(map(_node, ops))
+    return [node or "" for node in nodes] if None in nodes else nodes
 
 
 @dataclass(frozen=True)
@@ -215,21 +229,27 @@ def check_failover_time(history: HistoryLike, *, bound_ms: float | None = None) 
     run_start = kinds.first_client_ns
     # The workload phase ends with the last send or non-drain receive (None: neither).
     last_send = max(map(_time, kinds.sends), default=None)
-    last_receive = max((op.time_ns for op in kinds.receives if not op.meta.get("drain")), default=None)
+    receives = kinds.receives
+    not_drain = list(map(operator.not_, map(_drain, map(_meta, receives))))
+    last_receive = max(compress(map(_time, receives), not_drain), default=None)
     run_end = max((t for t in (last_send, last_receive) if t is not None), default=None)
 
     # Successful sends by invoke time (with receipt time and confirming node), deliveries by time.
-    receipted = [s.completion for s in sends.values() if s.outcome == "ok" and s.completion is not None]
-    ok = [s for s in sends.values() if s.outcome == "ok" and s.completion is not None]
-    ok_sends = _Sorted.of(
-        [s.invoke.time_ns for s in ok], list(map(_time, receipted)), [c.node or "" for c in receipted]
-    )
+    # Whole lists in C (map, compress), not a loop per op: a long history has millions.
+    records = list(sends.values())
+    ok = list(compress(records, map(operator.eq, map(_outcome, records), repeat("ok"))))
+    ok = list(compress(ok, map(operator.is_not, map(_completion, ok), repeat(None))))
+    del records
+    receipted = list(map(_completion, ok))
+    ok_sends = _Sorted.of(list(map(_time, map(_invoke, ok))), list(map(_time, receipted)), _nodes(receipted))
     del ok, receipted
-    send_invokes = sorted(op.time_ns for op in kinds.sends if op.type == "invoke")
+    send_ops = kinds.sends
+    send_invokes = sorted(compress(map(_time, send_ops), map(operator.eq, map(_type, send_ops), repeat("invoke"))))
     receipts = sorted(ok_sends.done)
-    got = [op for op in delivery_ops(ops) if not op.meta.get("drain")]
+    deliveries_all = delivery_ops(ops)
+    got = list(compress(deliveries_all, map(operator.not_, map(_drain, map(_meta, deliveries_all)))))
     times = list(map(_time, got))
-    delivered = _Sorted.of(times, times, [op.node or "" for op in got])
+    delivered = _Sorted.of(times, times, _nodes(got))
     del got, times
     deliveries = delivered.times
     successes = sorted(receipts + deliveries)

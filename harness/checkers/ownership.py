@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.checkers._common import MAX_DETAILS, HistoryLike, as_ops, delivery_ops, jsonable, origin_ns, rel_ms, where
-from harness.checkers.sessions import Session, consumer_sessions
+from harness.checkers.sessions import Session, Sessions, consumer_sessions
 from harness.history import Op
 
 
@@ -75,6 +75,9 @@ Thing = Callable[[Op, Session], str | None]
 def _check(ops: Sequence[Op], rule: str, thing_of: Thing, takes_hold: Callable[[Session], bool]) -> OwnershipResult:
     origin = origin_ns(ops)
     sessions = consumer_sessions(ops)
+    if not any(map(takes_hold, sessions.all)):
+        # Nobody ever holds anything (no exclusive consumer, say): no move is possible, only count things.
+        return _unheld(ops, rule, thing_of, sessions)
     holders: dict[tuple[str, str | None], _Holding] = {}
     things: set[str] = set()
     holdings = 0
@@ -130,6 +133,25 @@ def _check(ops: Sequence[Op], rule: str, thing_of: Thing, takes_hold: Callable[[
         untracked_deliveries=sessions.untracked,
         move_list=moves,
         problems=problems,
+    )
+
+
+def _unheld(ops: Sequence[Op], rule: str, thing_of: Thing, sessions: Sessions) -> OwnershipResult:
+    """What ``_check`` finds when no session takes hold: the things delivered, no holding, no move."""
+    things = {
+        thing
+        for op, session in zip(delivery_ops(ops), sessions.of_deliveries, strict=True)
+        if session is not None and (thing := thing_of(op, session)) is not None
+    }
+    return OwnershipResult(
+        valid=True,
+        rule=rule,
+        things=len(things),
+        holdings=0,
+        moves=0,
+        untracked_deliveries=sessions.untracked,
+        move_list=[],
+        problems=[],
     )
 
 

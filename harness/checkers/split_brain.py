@@ -160,27 +160,29 @@ class _Found:
 
 def _confirmation_intervals(
     group: str,
-    confirmed: list[tuple[Op, str]],
+    confirmed: list[Op],
+    by: list[str],
     nemesis_times: list[int],
     handover_at_faults: bool,
     origin: int,
     grace_ns: int = 0,
 ) -> tuple[list[SplitBrainInterval], list[str], int]:
-    """Intervals where nodes of one group interleave in confirming client operations."""
+    """Intervals where nodes of one group interleave in confirming client operations (``by[i]`` is the
+    node that confirmed ``confirmed[i]``)."""
     # By time, then index: ``confirmed`` is in index order and the sort is stable (and not needed when
     # the times already rise with the index, as a recorded history's do).
-    times = [op.time_ns for op, _ in confirmed]
+    times = list(map(_time, confirmed))
     if not all(map(operator.le, times, itertools.islice(times, 1, None))):
-        confirmed = sorted(confirmed, key=lambda pair: pair[0].time_ns)
+        order = sorted(range(len(confirmed)), key=times.__getitem__)
+        confirmed, by = [confirmed[i] for i in order], [by[i] for i in order]
     # Runs of one node: where the confirming node changes, found in C rather than op by op.
-    by = [node for _, node in confirmed]
     starts = (
         []
         if not by
         else [0, *itertools.compress(range(1, len(by)), map(operator.ne, by, itertools.islice(by, 1, None)))]
     )
     ends = [*starts[1:], len(by)]
-    runs = [_Run(by[a], confirmed[a][0], confirmed[b - 1][0]) for a, b in zip(starts, ends, strict=True)]
+    runs = [_Run(by[a], confirmed[a], confirmed[b - 1]) for a, b in zip(starts, ends, strict=True)]
     found: list[_Found] = []
     interleavings = 0
     used: set[int] = set()  # fault records that already explained a handover within the grace
@@ -268,7 +270,8 @@ def _incapacitated(
 
 
 class _Windows:
-    """Closed time intervals, merged, to ask whether a time lies in any of them by bisection."""
+    """Closed time intervals, merged, as parallel lists of starts and ends: whether a time lies in one
+    of them is found by bisecting the starts."""
 
     def __init__(self, spans: list[tuple[int, int]]) -> None:
         self.starts: list[int] = []
@@ -282,9 +285,10 @@ class _Windows:
                 self.starts.append(start)
                 self.ends.append(end)
 
-    def cover(self, time_ns: int) -> bool:
-        at = bisect.bisect_right(self.starts, time_ns) - 1
-        return at >= 0 and time_ns <= self.ends[at]
+
+_NEVER_DOWN = _Windows([])
+_UNSEEN: Any = object()  # an endpoint not routed yet (None is a route: "not in any group")
+_time = operator.attrgetter("time_ns")
 
 
 def _confirms(op: Op) -> bool:
@@ -342,30 +346,35 @@ def check_split_brain(
     candidates: Iterable[Op] = kinds.confirmations
     if restarted_at is not None:
         candidates = (op for op in takewhile(lambda op: op.time_ns < restarted_at, ops) if _confirms(op))
-    confirmed: dict[str, list[tuple[Op, str]]] = {}
-    # Per endpoint, once: the node's name, its group's list of confirmations and its down windows.
-    routes: dict[str | None, tuple[str, list[tuple[Op, str]], _Windows | None] | None] = {}
+    # Per group, its confirmations and the node of each, as parallel lists (no tuple per op).
+    confirmed: dict[str, tuple[list[Op], list[str]]] = {}
+    # Per endpoint, once: its group's lists, the node's name and its down windows (starts, ends).
+    routes: dict[str | None, tuple[list[Op], list[str], str, list[int], list[int]] | None] = {}
     for op in candidates:
         endpoint = op.node
-        if endpoint in routes:
-            route = routes[endpoint]
-        else:
+        route = routes.get(endpoint, _UNSEEN)
+        if route is _UNSEEN:
             confirmer = name(endpoint)
             route = None
             if confirmer is not None and confirmer in group_of:
-                route = (confirmer, confirmed.setdefault(group_of[confirmer], []), down.get(confirmer))
+                listed = confirmed.setdefault(group_of[confirmer], ([], []))
+                windows = down.get(confirmer, _NEVER_DOWN)
+                route = (listed[0], listed[1], confirmer, windows.starts, windows.ends)
             routes[endpoint] = route
         if route is None:
             continue
-        confirmer, listed, windows = route
-        if windows is not None and windows.cover(op.time_ns):
-            continue
-        listed.append((op, confirmer))
-    confirmed = {group: listed for group, listed in confirmed.items() if listed}
+        listed_ops, listed_by, confirmer, down_from, down_to = route
+        if down_from:  # _Windows.cover, inline: called for most confirmations of a long history
+            at = bisect.bisect_right(down_from, op.time_ns) - 1
+            if at >= 0 and op.time_ns <= down_to[at]:
+                continue
+        listed_ops.append(op)
+        listed_by.append(confirmer)
+    confirmed = {group: listed for group, listed in confirmed.items() if listed[0]}
     interleavings = 0
     for group in sorted(confirmed):
         found, texts, count = _confirmation_intervals(
-            group, confirmed[group], nemesis_times, handover_at_faults, origin, int(handover_grace_ms * 1e6)
+            group, *confirmed[group], nemesis_times, handover_at_faults, origin, int(handover_grace_ms * 1e6)
         )
         intervals.extend(found)
         problems.extend(texts)
@@ -379,7 +388,7 @@ def check_split_brain(
         probe_rounds=probe_rounds,
         split_rounds=split_rounds,
         masterless_rounds=masterless,
-        confirmations=sum(len(c) for c in confirmed.values()),
+        confirmations=sum(len(ops) for ops, _ in confirmed.values()),
         interleavings=interleavings,
         intervals=intervals,
         problems=problems,
