@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 import pytest
+from vendor_params import BOTH_VENDORS
 
 from harness.cluster import Cluster
 from harness.topology import Topology, network
@@ -24,16 +24,6 @@ REDIALLED = {
 }
 WAIT_S = 5.0  # MulticastDiscoveryAgent's initialReconnectDelay
 
-VENDORS = [
-    "pybroker",
-    pytest.param(
-        "activemq",
-        marks=pytest.mark.skipif(
-            not Path("/usr/share/activemq/bin/activemq.jar").exists(), reason="needs Debian's activemq"
-        ),
-    ),
-]
-
 
 def logged_at(line: str) -> datetime:
     """Both vendors start a log line with ``2026-12-07 23:43:47,798``."""
@@ -44,7 +34,7 @@ def first(log: str, text: str) -> str | None:
     return next((line for line in log.splitlines() if text in line), None)
 
 
-@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("vendor", BOTH_VENDORS)
 def test_a_multicast_bridge_is_dialled_again_no_sooner_than_5_s_after_it_fell(
     make_cluster: Callable[[str, Topology], Cluster], vendor: str
 ) -> None:

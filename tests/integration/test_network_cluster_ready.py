@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
+from vendor_params import BOTH_VENDORS
 
 from harness.client.plain import PlainStompConnection
 from harness.cluster import Cluster
@@ -17,18 +17,8 @@ pytestmark = pytest.mark.integration
 
 ESTABLISHED = "has been established"  # both vendors log "Network connection between ... has been established"
 
-VENDORS = [
-    "pybroker",
-    pytest.param(
-        "activemq",
-        marks=pytest.mark.skipif(
-            not Path("/usr/share/activemq/bin/activemq.jar").exists(), reason="needs Debian's activemq"
-        ),
-    ),
-]
 
-
-@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("vendor", BOTH_VENDORS)
 def test_a_network_is_up_only_once_each_bridge_carried_a_message(
     make_cluster: Callable[[str, Topology], Cluster], vendor: str
 ) -> None:
