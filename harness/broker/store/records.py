@@ -45,8 +45,12 @@ def _str16(text: str) -> bytes:
     return _U16.pack(len(data)) + data
 
 
+# One encoder for every record: json.dumps with options builds a new one per call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _json32(value: object) -> list[bytes]:
-    data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    data = _JSON(value).encode("utf-8")
     return [_U32.pack(len(data)), data]
 
 
