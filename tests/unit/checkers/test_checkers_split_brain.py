@@ -204,6 +204,25 @@ def test_late_receipt_from_a_killed_master_is_not_split_brain() -> None:
     assert result.confirmations == 3
 
 
+def test_late_receipts_are_left_out_also_when_confirmations_are_recorded_out_of_time_order() -> None:
+    """Times that do not rise with the index (clocks of several recording threads): each confirmation
+    is still tested against its node's down windows, not found by bisecting the times."""
+    b = HistoryBuilder()
+    b.send("p1#0", node="node1")
+    b.fault(0, target="node1")
+    b.send("p1#1", node="node1")  # late: node1 was already killed
+    b.send("p1#2", node="node3")
+    b.heal(0, target="node1")
+    ops = list(b.ops)
+    late = next(i for i, op in enumerate(ops) if op.type == "ok" and op.node == "node1" and op.key.seq == 1)
+    taken = next(i for i, op in enumerate(ops) if op.type == "ok" and op.node == "node3")
+    ops[taken] = ops[taken]._replace(time_ns=ops[late].time_ns - 1)  # recorded after, timed before
+    assert ops[taken].time_ns < ops[late].time_ns and ops[taken].index > ops[late].index
+    result = check_split_brain(ops, groups=THREE)
+    assert result.valid, result.problems
+    assert result.confirmations == 2  # p1#0 by node1, p1#2 by node3; node1's late receipt left out
+
+
 def test_a_paused_node_that_confirms_after_it_resumed_still_counts() -> None:
     b = HistoryBuilder()
     b.send("p1#0", node="node1")
