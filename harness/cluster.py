@@ -77,6 +77,8 @@ class Cluster:
     servers. Each node of a JDBC group reaches its database through its own link proxy, and with
     ``topology.client_links`` the clients reach each node through one too.
 
+    ``bridges_timeout``: how long a network's bridges may take to carry a probe message at start.
+
     ``link_proxies`` is the run's Toxiproxy server; without one the cluster starts the built-in server
     for itself when it first needs a link. Other links a topology wants to break (broker to broker,
     broker to ZooKeeper) come from ``link_proxy(name, upstream)``: connect to the address it returns
@@ -95,8 +97,10 @@ class Cluster:
         runtime: Runtime,
         databases: DatabaseProvider | None = None,
         link_proxies: LinkProxies | Callable[[], LinkProxies] | None = None,
+        bridges_timeout: float = BRIDGES_TIMEOUT_S,
     ) -> None:
         self.topology = topology
+        self.bridges_timeout = bridges_timeout
         self.vendor = vendor
         self.runtime = runtime
         self.nodes: dict[str, Node] = {}
@@ -248,10 +252,11 @@ class Cluster:
         return ",".join(routes)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0, bridges_timeout: float = BRIDGES_TIMEOUT_S) -> Cluster:
+    def start(self, timeout: float = 60.0, bridges_timeout: float | None = None) -> Cluster:
         """Start every node; the first node of each group starts first so that it becomes master (a
         replicated group starts all at once: no node can be master before a quorum of them is up).
-        A network is up once every bridge has carried a probe message (``bridges_timeout``)."""
+        A network is up once every bridge has carried a probe message (within ``bridges_timeout``,
+        by default the cluster's)."""
         self.vendor.check_installed()
         # Every bridge target's address is known before any node's configuration is written.
         if self.topology.is_network:
@@ -304,7 +309,7 @@ class Cluster:
             if rest:
                 self._wait_running(rest, settle=1.0)
         if self.topology.is_network:
-            self.wait_for_bridges(bridges_timeout)
+            self.wait_for_bridges(self.bridges_timeout if bridges_timeout is None else bridges_timeout)
         log.info(
             "cluster %s on %s/%s is up: %s",
             self.topology.name,

@@ -3,36 +3,22 @@ and a bridge that never comes up stops the start with an error naming it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+import json
+from collections.abc import Callable
 
 import pytest
+from vendor_params import BOTH_VENDORS
 
 from harness.client.plain import PlainStompConnection
 from harness.cluster import Cluster
-from harness.network_ready import BridgesNotReady
-from harness.runtime import LocalRuntime
 from harness.topology import Topology, network
-from harness.topology.model import MasterSlaveGroup
-from harness.topology.network import NetworkConnector
-from harness.vendors import get_vendor
 
 pytestmark = pytest.mark.integration
 
 ESTABLISHED = "has been established"  # both vendors log "Network connection between ... has been established"
 
-VENDORS = [
-    "pybroker",
-    pytest.param(
-        "activemq",
-        marks=pytest.mark.skipif(
-            not Path("/usr/share/activemq/bin/activemq.jar").exists(), reason="needs Debian's activemq"
-        ),
-    ),
-]
 
-
-@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("vendor", BOTH_VENDORS)
 def test_a_network_is_up_only_once_each_bridge_carried_a_message(
     make_cluster: Callable[[str, Topology], Cluster], vendor: str
 ) -> None:
@@ -56,33 +42,41 @@ def test_a_network_is_up_only_once_each_bridge_carried_a_message(
     consumer.disconnect()
 
 
-@pytest.fixture
-def unstarted(tmp_path: Path) -> Iterator[Callable[[str, Topology], Cluster]]:
-    made: list[Cluster] = []
+GIVES_UP = """
+import pytest
+from harness.topology import Topology
+from harness.topology.model import MasterSlaveGroup
+from harness.topology.network import NetworkConnector
 
-    def make(vendor: str, topology: Topology) -> Cluster:
-        cluster = Cluster(topology, get_vendor(vendor), LocalRuntime(tmp_path / f"cluster{len(made)}"))
-        made.append(cluster)
-        return cluster
+# amq1's connector gives up after one attempt (maxReconnectAttempts=1), made before amq2 listens: its
+# bridge never comes up, while amq2's to amq1 does.
+GIVES_UP = Topology(
+    "one bridge that gives up",
+    (MasterSlaveGroup("amq1", ("amq1",)), MasterSlaveGroup("amq2", ("amq2",))),
+    (
+        NetworkConnector("amq1", ("amq2",), duplex=False, uri_options=(("maxReconnectAttempts", "1"),)),
+        NetworkConnector("amq2", ("amq1",), duplex=False),
+    ),
+)
 
-    yield make
-    for cluster in made:
-        cluster.stop()
+@pytest.mark.known_finding(vendor="pybroker", expects=("stuck",), reason="a finding a missing bridge must not pass for")
+@pytest.mark.topology(GIVES_UP)
+def test_bridge_never_up(cluster, workload):
+    with workload.running(producers={"amq1": 1}, consumers={"amq2": 1}):
+        workload.wait_for_traffic(receipts=50)
+"""
 
 
-def test_a_bridge_that_never_comes_up_stops_the_start_naming_it(unstarted: Callable[[str, Topology], Cluster]) -> None:
-    """amq1's connector gives up after one attempt (maxReconnectAttempts=1), made before amq2 listens:
-    its bridge never comes up, while amq2's to amq1 does."""
-    topology = Topology(
-        "one bridge that gives up",
-        (MasterSlaveGroup("amq1", ("amq1",)), MasterSlaveGroup("amq2", ("amq2",))),
-        (
-            NetworkConnector("amq1", ("amq2",), duplex=False, uri_options=(("maxReconnectAttempts", "1"),)),
-            NetworkConnector("amq2", ("amq1",), duplex=False),
-        ),
-    )
-    cluster = unstarted("pybroker", topology)
-    with pytest.raises(BridgesNotReady) as raised:
-        cluster.start(bridges_timeout=5.0)
-    assert [str(b) for b in raised.value.missing] == ["amq1 -> amq2 (connector on amq1)"]
-    assert "reconnecting to" in str(raised.value), f"the error does not carry amq1's log:\n{raised.value}"
+def test_a_bridge_that_never_comes_up_is_an_error_naming_it(pytester: pytest.Pytester) -> None:
+    """Under a known finding too (an xfail): the missing bridge is the run's error, neither the finding
+    seen nor unsupported."""
+    pytester.makepyfile(test_gives_up=GIVES_UP)
+    run = pytester.runpytest_subprocess("--results-dir", "out", "-p", "no:cacheprovider", "--bridges-timeout", "3")
+    run.assert_outcomes(errors=1)
+    run.stdout.fnmatch_lines(["*reconnecting to tcp://*has been disabled*"])  # amq1's log, in the error
+    [line] = [json.loads(text) for text in (pytester.path / "out" / "results.jsonl").read_text().splitlines()]
+    assert line["verdict"] == "error", line
+    assert line["reason"] == (
+        "set-up: network not ready: bridge amq1 -> amq2 (connector on amq1) carried no probe message within 3 s "
+        "of the cluster's start"
+    ), line["reason"]
