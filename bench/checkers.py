@@ -227,7 +227,7 @@ MEMORY_TARGET_OPS = 5_000_000
 
 
 def targets(count: int, wall: float, cpu: float, rss_mib: float) -> str:
-    """One line: whether this run of ``count`` ops met the targets that apply to its size."""
+    """One line: whether this run on a history of ``count`` ops met the targets that apply to that size."""
     parts = []
     if count <= TIME_TARGET_OPS:
         met = wall < TIME_TARGET_S and cpu < TIME_TARGET_S
@@ -249,8 +249,9 @@ def load_average() -> str:
     return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def measure_one(path: Path, figures: Path | None = None) -> None:
-    """Load ``path`` and run every standard checker on it, printing one line per figure."""
+def measure_one(path: Path, figures: Path | None = None, size: int | None = None) -> None:
+    """Load ``path`` and run every standard checker on it, printing one line per figure (``size``: the
+    history size asked for, which the targets are for; the written history has a few ops more)."""
     source = Path(sys.modules["harness"].__file__ or "").parent.parent
     print(f"  {'':<22} {'wall':>9} {'':<13}  (harness from {source}; {load_average()})")
     checker_cpu: dict[str, float] = {}
@@ -274,7 +275,7 @@ def measure_one(path: Path, figures: Path | None = None) -> None:
     print(line("every checker", count, wall, cpu, f"  (run together; one by one {total:.2f} cpu-s)"))
     print(line("load + check", count, load_wall + wall, load_cpu + cpu))
     print(f"  peak memory            {peak_rss_mib():7.0f} MiB", flush=True)
-    print(targets(count, load_wall + wall, load_cpu + cpu, peak_rss_mib()), flush=True)
+    print(targets(size or count, load_wall + wall, load_cpu + cpu, peak_rss_mib()), flush=True)
     if figures is not None:
         totals = {
             "load_cpu": load_cpu,
@@ -316,9 +317,10 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout whose harness is measured alongside")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # one size, in this process
     parser.add_argument("--figures", type=Path, help=argparse.SUPPRESS)  # where --measure leaves its totals
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)  # the size --measure's history was asked for
     args = parser.parse_args()
     if args.measure is not None:
-        measure_one(args.measure, args.figures)
+        measure_one(args.measure, args.figures, args.size)
         return
     with tempfile.TemporaryDirectory(prefix="bench-checkers-") as tmp:
         for size in args.ops or [100_000, 1_000_000, 5_000_000]:
@@ -340,6 +342,7 @@ def main() -> None:
                         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
                     figures = Path(tmp) / "figures.json"
                     command = [sys.executable, __file__, "--measure", str(path), "--figures", str(figures)]
+                    command += ["--size", str(size)]
                     subprocess.run(command, check=True, env=env)
                     totals.append(json.loads(figures.read_text()))
                 if len(totals) == 2:
