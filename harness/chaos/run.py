@@ -1,5 +1,9 @@
 """One chaos run on a running cluster: draw (or take) the schedule, print it, execute it, and keep what
-the result line says about it (the schedule, what each fault did, throughput over time)."""
+the result line says about it (the schedule, what each fault did, throughput over time).
+
+The cluster serves when a send was receipted within the exercise rule's lookback: the executor holds a
+fault while it does not, so that the faults it starts are the ones that rule counts as exercised.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.chaos.executor import ChaosExecutor, ExecutedFault
-from harness.chaos.exercise import Exercise, exercised_faults
+from harness.chaos.executor import MAX_HOLD_S, ChaosExecutor, ExecutedFault
+from harness.chaos.exercise import SERVING_LOOKBACK_S, Exercise, exercised_faults
 from harness.chaos.generator import generate
 from harness.chaos.memory import RssSampler, rss_bytes, to_mb
 from harness.chaos.schedule import Schedule, ScheduleError
@@ -34,6 +38,9 @@ class ChaosRun:
         duration_s: float,
         given: Schedule | None = None,
         progress: Callable[[str], None] = print,
+        last_receipt_ns: Callable[[], int | None] | None = None,
+        lookback_s: float = SERVING_LOOKBACK_S,
+        max_hold_s: float = MAX_HOLD_S,
     ) -> None:
         self.cluster = cluster
         self.faults = faults
@@ -42,11 +49,16 @@ class ChaosRun:
         self.duration_s = duration_s
         self.given = given
         self.progress = progress
+        # When the workload's last send was receipted (time.monotonic_ns); None: never hold a fault.
+        self.last_receipt_ns = last_receipt_ns
+        self.lookback_s = lookback_s
+        self.max_hold_s = max_hold_s
         self.schedule: Schedule | None = None
         self.executed: list[ExecutedFault] = []
         self.started_ns: int | None = None
         self.ended_ns: int | None = None
         self.rss = RssSampler()
+        self.held_s = 0.0  # how much later than drawn the run's faults started, in all
         self._exercise: Exercise | None = None
 
     def plan(self, leave_out: Mapping[str, str] | None = None) -> Schedule:
@@ -74,24 +86,34 @@ class ChaosRun:
         data loss). Returns what became of each fault; skipped ones say why."""
         self.schedule = self.plan(leave_out)
         self.progress(self.schedule.describe())
-        executor = ChaosExecutor(self.schedule, self.faults, self.cluster, self.progress)
+        serving = self._serving if self.last_receipt_ns is not None else None
+        executor = ChaosExecutor(
+            self.schedule, self.faults, self.cluster, self.progress, serving=serving, max_hold_s=self.max_hold_s
+        )
         self.started_ns = time.monotonic_ns()
         self.rss.start()
         try:
             self.executed = executor.run()
         finally:
             self.executed = executor.executed
+            self.held_s = round(executor.shift_s, 2)
             self.ended_ns = time.monotonic_ns()
             self.rss.stop()
         started = sum(1 for e in self.executed if e.skipped is None)
-        self.progress(f"chaos: {started} of {len(self.executed)} faults started, every one healed")
+        held = f" (held {self.held_s:.1f} s in all while the cluster did not serve)" if self.held_s else ""
+        self.progress(f"chaos: {started} of {len(self.executed)} faults started, every one healed{held}")
         return self.executed
+
+    def _serving(self) -> bool:
+        """A send was receipted within the lookback the exercise rule uses."""
+        last = self.last_receipt_ns() if self.last_receipt_ns is not None else None
+        return last is not None and time.monotonic_ns() - last <= self.lookback_s * 1e9
 
     def exercise(self) -> Exercise | None:
         """Which started faults hit a serving cluster (None before the schedule ran); read from the history
         once, after the run."""
         if self._exercise is None and self.started_ns is not None and self.ended_ns is not None:
-            self._exercise = exercised_faults(iter(self.history), self.started_ns, self.executed)
+            self._exercise = exercised_faults(iter(self.history), self.started_ns, self.executed, self.lookback_s)
         return self._exercise
 
     def describe(self) -> dict[str, Any] | None:
@@ -104,6 +126,7 @@ class ChaosRun:
             "executed": [e.to_json() for e in self.executed],
             "started": sum(1 for e in self.executed if e.skipped is None),
             "skipped": sum(1 for e in self.executed if e.skipped is not None),
+            "held_s": self.held_s,
         }
         if self.started_ns is not None and self.ended_ns is not None:
             described["throughput_window_s"] = THROUGHPUT_WINDOW_S

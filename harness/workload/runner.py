@@ -396,6 +396,7 @@ class Workload:
         self.verdict: Verdict | None = None
         self._counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
+        self._last_receipt_ns: int | None = None
         self._endpoints = cluster.endpoint_names()
         self._process_ids = iter(range(1_000_000))
         self._consumers: list[Consumer] = []
@@ -454,6 +455,8 @@ class Workload:
         """Count a receipted send ("sent") or a delivery ("received") of ``key``, or an ack ("acked")."""
         with self._counts_lock:
             self._counts[what] = self._counts.get(what, 0) + 1
+            if what == "sent":
+                self._last_receipt_ns = time.monotonic_ns()
             if key is None:
                 return
             if what == "sent":
@@ -560,6 +563,12 @@ class Workload:
                 )
             time.sleep(0.02)
         return time.monotonic() - started
+
+    def last_receipt_ns(self) -> int | None:
+        """When a send was last receipted (time.monotonic_ns), None before the first: whether the cluster
+        serves now, for the chaos executor."""
+        with self._counts_lock:
+            return self._last_receipt_ns
 
     def attempted(self) -> int:
         """How many sends the workload has attempted so far (receipted or not)."""

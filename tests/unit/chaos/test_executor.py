@@ -4,14 +4,16 @@ the run is interrupted."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.chaos import ChaosExecutor, Schedule, ScheduledFault
+from harness.chaos import ChaosExecutor, ChaosRun, Schedule, ScheduledFault
 from harness.faults import Faults, Nemesis
-from harness.history import FAULT_END, FAULT_START, NEMESIS, History
+from harness.history import FAULT_END, FAULT_START, NEMESIS, SEND, History, MessageKey
 from harness.topology import shared_file
 
 
@@ -126,3 +128,190 @@ def test_an_interrupted_run_heals_every_fault_it_started(tmp_path: Path) -> None
         executor.run()
     assert all(fault.healed for fault in nemesis.injected)
     assert cluster.nodes["amq1"].alive and not cluster.nodes["amq2"].paused
+
+
+class ServesFrom:
+    """A cluster's serving state for the executor: not serving until ``at`` seconds after the first
+    question (None: never)."""
+
+    def __init__(self, at: float | None) -> None:
+        self.at = at
+        self.first: float | None = None
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        self.first = self.first if self.first is not None else now
+        return self.at is not None and now - self.first >= self.at
+
+
+def test_a_fault_due_while_the_cluster_does_not_serve_waits_and_shifts_the_rest(tmp_path: Path) -> None:
+    faults = (
+        ScheduledFault("kill", 0.1, 0.2, "node", "ms-broker-a", "amq1"),
+        ScheduledFault("pause", 0.3, 0.1, "node", "ms-broker-a", "amq2"),
+    )
+    cluster = StandInCluster(tmp_path)
+    schedule = Schedule(seed=1, duration_s=0.6, topology="shared_file(2)", faults=faults)
+    serving = ServesFrom(0.5)
+    executor = ChaosExecutor(schedule, Faults(Nemesis(History()), cluster), cluster, [].append, serving=serving)  # type: ignore[arg-type]
+    began = time.monotonic()
+    first, second = executor.run()
+    took = time.monotonic() - began
+    # Held from its time (0.1 s) until the cluster served (0.5 s after 0.1 s); the next start moved as much.
+    assert first.held_s is not None and first.held_s >= 0.45, first
+    assert first.started_at_s is not None and first.started_at_s >= 0.55, first
+    assert second.held_s is None, second  # serving by then: started on its shifted time
+    assert second.started_at_s is not None
+    assert second.started_at_s - first.started_at_s == pytest.approx(0.2, abs=0.08), (first, second)
+    # Durations as drawn, and the run ends as much later as it held.
+    assert first.healed_at_s - first.started_at_s == pytest.approx(0.2, abs=0.08), first
+    assert second.healed_at_s - second.started_at_s == pytest.approx(0.1, abs=0.08), second
+    assert executor.shift_s == pytest.approx(first.held_s, abs=0.01)
+    assert took >= 0.6 + first.held_s - 0.02
+    assert cluster.nodes["amq1"].events == ["kill", "start"] and cluster.nodes["amq2"].events == ["pause", "resume"]
+
+
+def test_open_faults_heal_on_time_while_a_later_one_is_held(tmp_path: Path) -> None:
+    # The pause is what keeps the cluster down: it must heal at 0.35 s even though #1 waits from 0.15 s.
+    faults = (
+        ScheduledFault("pause", 0.05, 0.3, "node", "ms-broker-a", "amq1"),
+        ScheduledFault("kill", 0.15, 0.1, "node", "ms-broker-a", "amq2"),
+    )
+    cluster = StandInCluster(tmp_path)
+    schedule = Schedule(seed=1, duration_s=0.5, topology="shared_file(2)", faults=faults)
+
+    def serving() -> bool:
+        return not cluster.nodes["amq1"].paused
+
+    executor = ChaosExecutor(schedule, Faults(Nemesis(History()), cluster), cluster, [].append, serving=serving)  # type: ignore[arg-type]
+    pause, kill = executor.run()
+    assert pause.healed_at_s == pytest.approx(0.35, abs=0.06), pause
+    assert kill.started_at_s is not None and kill.started_at_s >= pause.healed_at_s, (pause, kill)
+    assert kill.held_s == pytest.approx(0.2, abs=0.08), kill
+
+
+def test_a_cluster_that_never_serves_holds_each_fault_within_the_bounds_and_then_starts_it(tmp_path: Path) -> None:
+    faults = tuple(ScheduledFault("pause", 0.05 + 0.1 * i, 0.05, "node", "ms-broker-a", "amq1") for i in range(4))
+    cluster = StandInCluster(tmp_path)
+    schedule = Schedule(seed=1, duration_s=0.6, topology="shared_file(2)", faults=faults)
+    lines: list[str] = []
+    executor = ChaosExecutor(
+        schedule,
+        Faults(Nemesis(History()), cluster),  # type: ignore[arg-type]
+        cluster,  # type: ignore[arg-type]
+        lines.append,
+        serving=ServesFrom(None),
+        max_hold_s=0.2,
+        hold_budget_s=0.5,
+    )
+    executed = executor.run()
+    # 0.2 s, 0.2 s, the 0.1 s left of the budget, then nothing: every fault still starts, in order.
+    assert [e.held_s for e in executed] == pytest.approx([0.2, 0.2, 0.1, None], abs=0.05)
+    assert all(e.started_at_s is not None for e in executed)
+    starts = [e.started_at_s for e in executed]
+    assert starts == sorted(starts)
+    assert any("started anyway after 0.2 s" in line for line in lines), lines
+
+
+class SlowToServeCluster(StandInCluster):
+    """Stand-in nodes behind a service that stops while a node is down or paused and serves again only
+    ``recover_s`` after it is back, as a starved JVM that takes long to become master again."""
+
+    def __init__(self, tmp_path: Path, recover_s: float) -> None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        super().__init__(tmp_path)
+        self.recover_s = recover_s
+        self.back_at = 0.0
+        self.nodes = {name: ComingBackNode(name, node.role, self) for name, node in self.nodes.items()}
+
+    def serves(self) -> bool:
+        return time.monotonic() >= self.back_at and all(n.alive and not n.paused for n in self.nodes.values())
+
+
+class ComingBackNode(StandInNode):
+    """A node whose return (start, resume) puts the cluster's service ``recover_s`` out."""
+
+    def __init__(self, name: str, role: str, cluster: SlowToServeCluster) -> None:
+        super().__init__(name, role)
+        self.cluster = cluster
+
+    def start(self) -> None:
+        super().start()
+        self.cluster.back_at = time.monotonic() + self.cluster.recover_s
+
+    def resume(self) -> None:
+        super().resume()
+        self.cluster.back_at = time.monotonic() + self.cluster.recover_s
+
+
+class Producer(threading.Thread):
+    """Records a receipted send every 10 ms while the cluster serves; keeps the time of the last one."""
+
+    def __init__(self, cluster: SlowToServeCluster, history: History) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.history = cluster, history
+        self.last_ns: int | None = None
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        seq = 0
+        while not self.stopping.wait(0.01):
+            if self.cluster.serves():
+                self.history.record(1, "ok", SEND, MessageKey("p1", seq), node="amq1")
+                self.last_ns, seq = time.monotonic_ns(), seq + 1
+
+
+def chaos_on_a_slow_cluster(tmp_path: Path, recover_s: float, *, hold: bool, max_hold_s: float = 5.0) -> ChaosRun:
+    """Three faults drawn closer together than the cluster recovers (1 s after each comes back), under a
+    receipting producer; the exercise rule's lookback 0.3 s (2 s in real runs)."""
+    faults = (
+        ScheduledFault("kill", 0.5, 0.1, "node", "ms-broker-a", "amq1"),
+        ScheduledFault("kill", 1.0, 0.1, "node", "ms-broker-a", "amq2"),
+        ScheduledFault("restart", 1.4, 0.1, "node", "ms-broker-a", "amq1"),
+    )
+    cluster = SlowToServeCluster(tmp_path, recover_s)
+    history = History()
+    producer = Producer(cluster, history)
+    made = ChaosRun(
+        cluster,  # type: ignore[arg-type]
+        Faults(Nemesis(history), cluster),  # type: ignore[arg-type]
+        history,
+        seed=1,
+        duration_s=2.0,
+        given=Schedule(seed=1, duration_s=2.0, topology=cluster.topology.name, faults=faults),
+        progress=lambda line: None,
+        last_receipt_ns=(lambda: producer.last_ns) if hold else None,
+        lookback_s=0.3,
+        max_hold_s=max_hold_s,
+    )
+    producer.start()
+    try:
+        made.run()
+    finally:
+        producer.stopping.set()
+        producer.join()
+    return made
+
+
+def test_holding_faults_until_a_slow_cluster_serves_again_keeps_the_run_meaningful(tmp_path: Path) -> None:
+    # As drawn, the second and third faults land while the cluster is still coming back from the first:
+    # the run would be an error for showing nothing, on the harness's own account.
+    drawn = chaos_on_a_slow_cluster(tmp_path / "drawn", 1.0, hold=False).exercise()
+    assert drawn is not None and drawn.idle == (1, 2), drawn
+    assert drawn.insufficient() is not None
+    # Held until it serves, each fault hits a serving cluster.
+    made = chaos_on_a_slow_cluster(tmp_path / "held", 1.0, hold=True)
+    exercise = made.exercise()
+    assert exercise is not None and exercise.idle == () and exercise.insufficient() is None, made.describe()
+    assert [e.held_s is not None for e in made.executed] == [False, True, True], made.executed
+    described = made.describe()
+    assert described is not None and described["held_s"] >= 1.0, described  # about 0.6 s and 0.7 s
+    assert described["schedule"]["faults"][1]["start_s"] == 1.0  # the schedule stays as drawn
+
+
+def test_a_cluster_that_never_serves_again_is_still_an_error(tmp_path: Path) -> None:
+    made = chaos_on_a_slow_cluster(tmp_path, 3600.0, hold=True, max_hold_s=0.3)
+    exercise = made.exercise()
+    assert exercise is not None and exercise.idle == (1, 2), exercise
+    reason = exercise.insufficient()
+    assert reason is not None and "only 1 of 3 started faults hit a serving cluster" in reason, reason
+    assert [e.held_s for e in made.executed] == pytest.approx([None, 0.3, 0.3], abs=0.1), made.executed
