@@ -93,8 +93,7 @@ def probeable(topology: Topology, bridge: Bridge) -> bool:
     """Whether the probe queue may cross the bridge: a connector with destination filters may leave it
     out, and the probe does not guess a user queue to use instead (no preset sets filters)."""
     return not any(
-        c.excluded or c.dynamically_included or c.statically_included
-        for c in topology.connectors_of(bridge.connector)
+        c.excluded or c.dynamically_included or c.statically_included for c in topology.connectors_of(bridge.connector)
     )
 
 

@@ -14,7 +14,8 @@ stamps come from a coarse clock (one tick, at most 10 ms behind real time), so a
 same tick as the recorded one could keep ctime: a signature is therefore trusted only when its
 ctime and mtime are more than ``RACY_MARGIN_NS`` older than the clock read before the first stat.
 The content is read between two stats that must agree, so the trusted signature is the one of the
-content read.
+content read. (Only a wall clock stepped back past the recorded ctime could give a later change the
+same ctime, and then only a change landing in that very tick with the same size and inode.)
 
 What stays per check: the claim of the next term (``epoch.d/<term+1>``, created before the epoch
 file is published) is looked up every time, as before, so a rival that has claimed but not yet
