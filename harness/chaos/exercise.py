@@ -58,35 +58,57 @@ class Exercise:
         )
 
 
+class ExerciseJudge:
+    """Judges the started faults of ``executed`` (``started_at_s`` counted from ``started_ns``) as ops go by
+    in record order (times never go back): ``feed`` each op, then ``result()``. Receipts anywhere in the
+    cluster count. Fed beside other readers, so that a soak's history is read once."""
+
+    def __init__(
+        self, started_ns: int, executed: Sequence[ExecutedFault], lookback_s: float = SERVING_LOOKBACK_S
+    ) -> None:
+        self.lookback_s = lookback_s
+        self._lookback_ns = round(lookback_s * 1e9)
+        self._starts = sorted(
+            (started_ns + round(e.started_at_s * 1e9), e.index)
+            for e in executed
+            if e.skipped is None and e.started_at_s is not None
+        )
+        self._next = 0  # the first start not judged yet
+        self._last_receipt: int | None = None
+        self._idle: list[int] = []
+
+    @property
+    def done(self) -> bool:
+        return self._next >= len(self._starts)
+
+    def _judge_until(self, time_ns: float) -> None:
+        starts = self._starts
+        while self._next < len(starts) and starts[self._next][0] <= time_ns:
+            at, index = starts[self._next]
+            if self._last_receipt is None or at - self._last_receipt > self._lookback_ns:
+                self._idle.append(index)
+            self._next += 1
+
+    def feed(self, op: Op) -> None:
+        if self.done:
+            return
+        self._judge_until(op.time_ns)
+        if op.f == SEND and op.type == "ok":
+            self._last_receipt = op.time_ns
+
+    def result(self) -> Exercise:
+        """The judgement; starts after the last op fed are judged on what came before them."""
+        self._judge_until(math.inf)
+        return Exercise(started=len(self._starts), idle=tuple(sorted(self._idle)), lookback_s=self.lookback_s)
+
+
 def exercised_faults(
     ops: Iterable[Op], started_ns: int, executed: Sequence[ExecutedFault], lookback_s: float = SERVING_LOOKBACK_S
 ) -> Exercise:
-    """Read ``ops`` once, in record order (times never go back), against the started faults of ``executed``
-    (``started_at_s`` counted from ``started_ns``). Receipts anywhere in the cluster count."""
-    starts = sorted(
-        (started_ns + round(e.started_at_s * 1e9), e.index)
-        for e in executed
-        if e.skipped is None and e.started_at_s is not None
-    )
-    lookback_ns = round(lookback_s * 1e9)
-    idle: list[int] = []
-    last_receipt: int | None = None
-    pending = iter(starts)
-    upcoming = next(pending, None)
-
-    def judge(at: int, index: int) -> None:
-        if last_receipt is None or at - last_receipt > lookback_ns:
-            idle.append(index)
-
+    """Read ``ops`` once, in record order, up to the last started fault, and judge every started fault."""
+    judge = ExerciseJudge(started_ns, executed, lookback_s)
     for op in ops:
-        while upcoming is not None and upcoming[0] <= op.time_ns:
-            judge(*upcoming)
-            upcoming = next(pending, None)
-        if upcoming is None:
+        if judge.done:
             break
-        if op.f == SEND and op.type == "ok":
-            last_receipt = op.time_ns
-    while upcoming is not None:
-        judge(*upcoming)
-        upcoming = next(pending, None)
-    return Exercise(started=len(starts), idle=tuple(sorted(idle)), lookback_s=lookback_s)
+        judge.feed(op)
+    return judge.result()

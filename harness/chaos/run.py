@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.chaos.executor import MAX_HOLD_S, ChaosExecutor, ExecutedFault
-from harness.chaos.exercise import SERVING_LOOKBACK_S, Exercise, exercised_faults
+from harness.chaos.exercise import SERVING_LOOKBACK_S, Exercise, ExerciseJudge
 from harness.chaos.generator import generate
 from harness.chaos.memory import RssSampler, rss_bytes, to_mb
 from harness.chaos.schedule import Schedule, ScheduleError
-from harness.chaos.throughput import throughput_windows
+from harness.chaos.throughput import ThroughputCounter
 from harness.cluster import Cluster
 from harness.faults.api import Faults
 from harness.history import History
@@ -60,6 +60,7 @@ class ChaosRun:
         self.rss = RssSampler()
         self.held_s = 0.0  # how much later than drawn the run's faults started, in all
         self._exercise: Exercise | None = None
+        self._throughput: list[dict[str, Any]] | None = None
 
     def plan(self, leave_out: Mapping[str, str] | None = None) -> Schedule:
         """The schedule this run executes: the given one (checked against the topology), else the seed's."""
@@ -109,11 +110,22 @@ class ChaosRun:
         last = self.last_receipt_ns() if self.last_receipt_ns is not None else None
         return last is not None and time.monotonic_ns() - last <= self.lookback_s * 1e9
 
+    def _read_history(self) -> None:
+        """Which faults hit a serving cluster and the throughput per window, from one read of the history
+        after the run (a soak's is read through from its file, not loaded)."""
+        if self._exercise is not None or self.started_ns is None or self.ended_ns is None:
+            return
+        judge = ExerciseJudge(self.started_ns, self.executed, self.lookback_s)
+        counter = ThroughputCounter(self.started_ns, self.ended_ns, THROUGHPUT_WINDOW_S)
+        for op in iter(self.history):
+            judge.feed(op)
+            counter.feed(op)
+        self._exercise = judge.result()
+        self._throughput = counter.windows(self.rss.samples)
+
     def exercise(self) -> Exercise | None:
-        """Which started faults hit a serving cluster (None before the schedule ran); read from the history
-        once, after the run."""
-        if self._exercise is None and self.started_ns is not None and self.ended_ns is not None:
-            self._exercise = exercised_faults(iter(self.history), self.started_ns, self.executed, self.lookback_s)
+        """Which started faults hit a serving cluster (None before the schedule ran)."""
+        self._read_history()
         return self._exercise
 
     def describe(self) -> dict[str, Any] | None:
@@ -129,17 +141,14 @@ class ChaosRun:
             "held_s": self.held_s,
         }
         if self.started_ns is not None and self.ended_ns is not None:
+            self._read_history()
             described["throughput_window_s"] = THROUGHPUT_WINDOW_S
-            # Read through, not loaded: a soak's history is far larger than one window's counts.
-            described["throughput"] = throughput_windows(
-                iter(self.history), self.started_ns, self.ended_ns, THROUGHPUT_WINDOW_S, self.rss.samples
-            )
+            described["throughput"] = self._throughput
             summary = self.rss.summary_mb()
             if summary is not None:
                 now = rss_bytes()
                 described["rss_mb"] = {**summary, "after_check": to_mb(now) if now else None}
             described["history_ops"] = len(self.history)
-            exercise = self.exercise()
-            if exercise is not None:
-                described.update(exercise.to_json())
+            if self._exercise is not None:
+                described.update(self._exercise.to_json())
         return described

@@ -781,11 +781,16 @@ class Workload:
         # for the checkers, not a reason to give up before draining.
         self.cluster.wait_for_any_master(timeout=master_timeout)
         self.drain()
-        missing = check_total_queue(self.history.ops()).lost
+        # Loaded once for the lost check and the checkers (a soak's history is read from its file), again
+        # only when the drain after a restart added records.
+        ops = self.history.ops()
+        missing = check_total_queue(ops).lost
         if missing:
             self.progress(f"{missing} receipted messages missing after the drain: restarting every node to drain again")
+            ops.clear()  # this copy's records go before the reload: a soak's would double the peak
             self.cluster.restart_all(timeout=master_timeout)
             self.drain(after_restart=True)
+            ops = self.history.ops()
         groups = {g.name: list(g.nodes) for g in self.cluster.topology.groups}
         chosen: dict[str, Checker | None] = {
             **standard_checkers(
@@ -798,9 +803,7 @@ class Workload:
             **(self._network_checkers(stuck_bound_ms, min_share) if self.cluster.topology.is_network else {}),
             **(checkers or {}),
         }
-        self.verdict = run_checkers(
-            self.history.ops(), {name: checker for name, checker in chosen.items() if checker is not None}
-        )
+        self.verdict = run_checkers(ops, {name: checker for name, checker in chosen.items() if checker is not None})
         self.progress(self.verdict.summary())
         return self.verdict
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from harness.chaos import ChaosExecutor, ChaosRun, Schedule, ScheduledFault
 from harness.faults import Faults, Nemesis
-from harness.history import FAULT_END, FAULT_START, NEMESIS, SEND, History, MessageKey
+from harness.history import FAULT_END, FAULT_START, NEMESIS, SEND, History, MessageKey, Op
 from harness.topology import shared_file
 
 
@@ -260,7 +261,9 @@ class Producer(threading.Thread):
                 self.last_ns, seq = time.monotonic_ns(), seq + 1
 
 
-def chaos_on_a_slow_cluster(tmp_path: Path, recover_s: float, *, hold: bool, max_hold_s: float = 5.0) -> ChaosRun:
+def chaos_on_a_slow_cluster(
+    tmp_path: Path, recover_s: float, *, hold: bool, max_hold_s: float = 5.0, history: History | None = None
+) -> ChaosRun:
     """Three faults drawn closer together than the cluster recovers (1 s after each comes back), under a
     receipting producer; the exercise rule's lookback 0.3 s (2 s in real runs)."""
     faults = (
@@ -269,7 +272,7 @@ def chaos_on_a_slow_cluster(tmp_path: Path, recover_s: float, *, hold: bool, max
         ScheduledFault("restart", 1.4, 0.1, "node", "ms-broker-a", "amq1"),
     )
     cluster = SlowToServeCluster(tmp_path, recover_s)
-    history = History()
+    history = history if history is not None else History()
     producer = Producer(cluster, history)
     made = ChaosRun(
         cluster,  # type: ignore[arg-type]
@@ -315,3 +318,22 @@ def test_a_cluster_that_never_serves_again_is_still_an_error(tmp_path: Path) -> 
     reason = exercise.insufficient()
     assert reason is not None and "only 1 of 3 started faults hit a serving cluster" in reason, reason
     assert [e.held_s for e in made.executed] == pytest.approx([None, 0.3, 0.3], abs=0.1), made.executed
+
+
+class CountedReads(History):
+    reads = 0
+
+    def __iter__(self) -> Iterator[Op]:
+        self.reads += 1
+        return super().__iter__()
+
+
+def test_the_exercise_and_the_throughput_come_from_one_read_of_the_history(tmp_path: Path) -> None:
+    history = CountedReads()
+    made = chaos_on_a_slow_cluster(tmp_path, 0.0, hold=True, history=history)
+    exercise = made.exercise()
+    described = made.describe()
+    assert history.reads == 1
+    assert exercise is not None and described is not None
+    assert described["faults_started"] == exercise.started == 3
+    assert sum(window["sent"] for window in described["throughput"]) > 0, described["throughput"]

@@ -179,3 +179,18 @@ def test_a_key_the_producer_never_sent_gets_the_brokers_group_header():
     consumer.on_delivery(delivery("p0:9:xx", {"JMSXGroupID": "theirs"}))
     [receive] = [op for op in wl.history.ops() if op.f == "receive"]
     assert receive.meta["group"] == "theirs"
+
+
+def test_the_last_receipt_time_moves_on_receipted_sends_only():
+    wl = workload()
+    assert wl.last_receipt_ns() is None  # nothing receipted yet: the cluster has not served
+    key = MessageKey("p0", 0)
+    wl.sending(key)
+    wl.count("received", key)
+    wl.count("acked")
+    assert wl.last_receipt_ns() is None
+    wl.count("sent", key)
+    first = wl.last_receipt_ns()
+    assert first is not None
+    wl.count("received", key)
+    assert wl.last_receipt_ns() == first
