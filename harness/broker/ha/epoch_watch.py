@@ -10,12 +10,16 @@ the signature is (device, inode, size, mtime, ctime). Every way to change what t
 changes one of them: a rename over it (how ``EpochStore`` publishes) names another inode, and
 a reused inode number has a new ctime; writing into the file, truncating it, chmod, and even
 ``os.utime`` putting the old mtime back set ctime to the current time, which nobody can set. Time
-stamps come from a coarse clock (one tick, at most 10 ms behind real time), so a change made in the
-same tick as the recorded one could keep ctime: a signature is therefore trusted only when its
-ctime and mtime are more than ``RACY_MARGIN_NS`` older than the clock read before the first stat.
-The content is read between two stats that must agree, so the trusted signature is the one of the
-content read. (Only a wall clock stepped back past the recorded ctime could give a later change the
-same ctime, and then only a change landing in that very tick with the same size and inode.)
+stamps are coarse, though: a kernel clock tick (1-10 ms) on most file systems, and whole seconds
+on ext2/ext3, ext4 with 128-byte inodes and reiserfs. A change made within the same tick or second
+as the recorded one can keep both stamps, so a signature is trusted only when its ctime and mtime
+are more than ``RACY_MARGIN_NS`` (2 s: a whole-second stamp lags the change by up to 1 s) older
+than the clock read before the first stat. Until then every check re-reads the content, as
+without the stat, so the margin only delays the saving for two seconds after the epoch file
+changed (a takeover). The content is read between two stats that must agree, so the trusted
+signature is the one of the content read. (Only a wall clock stepped back past the recorded ctime
+could give a later change the same ctime, and then only a change landing in that very tick or second
+with the same size and inode.)
 
 What stays per check: the claim of the next term (``epoch.d/<term+1>``, created before the epoch
 file is published) is looked up every time, as before, so a rival that has claimed but not yet
@@ -37,8 +41,8 @@ from pathlib import Path
 
 from harness.broker.ha.fencing import EpochStore
 
-# Far more than a coarse clock tick (1-10 ms) and than the lag of any local file system's stamps.
-RACY_MARGIN_NS = 100_000_000
+# More than the lag of any local file system's stamps: a clock tick (1-10 ms), or a whole second.
+RACY_MARGIN_NS = 2_000_000_000
 
 # File systems whose stat() reflects every change made on this host at once.
 LOCAL_FILE_SYSTEMS = frozenset(

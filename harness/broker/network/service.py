@@ -170,7 +170,7 @@ class NetworkService:
         schedule = ReconnectSchedule(connector.reconnect, self.clock)
         while True:
             schedule.attempt()
-            await self._bridge_once(connector, targets)
+            await self._attempt(connector, targets)
             delay = schedule.failed()
             where = ", ".join(str(t) for t in targets)
             if delay is None:
@@ -183,6 +183,15 @@ class NetworkService:
                 return
             self.log.info("Network connector %s: next attempt to %s in %d ms", connector.name, where, delay)
             await self.sleep(delay / 1000.0)
+
+    async def _attempt(self, connector: NetworkConnectorConfig, targets: tuple[Endpoint, ...]) -> None:
+        """``_bridge_once`` that ends as a failed attempt, logged, whatever it raises (but cancellation):
+        an error escaping it would end the connector's loop, and the broker would never be dialled again."""
+        try:
+            await self._bridge_once(connector, targets)
+        except Exception:
+            where = ", ".join(str(t) for t in targets)
+            self.log.exception("Network connector %s: the bridge to %s failed unexpectedly", connector.name, where)
 
     async def _bridge_once(self, connector: NetworkConnectorConfig, targets: tuple[Endpoint, ...]) -> None:
         """One attempt: a bridge to the first of ``targets`` that accepts one, served until it fails."""
@@ -324,7 +333,7 @@ class _MulticastConnector:
             task.cancel()
 
     async def _dial(self, endpoint: Endpoint, broker: DiscoveredBroker) -> None:
-        await self.service._bridge_once(self.connector, (endpoint,))
+        await self.service._attempt(self.connector, (endpoint,))
         delay = broker.bridge_failed()
         if delay is None:
             return

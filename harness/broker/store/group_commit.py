@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from harness.broker.store.contract import Fenced, StoreError
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class GroupCommit(Generic[T]):
@@ -46,6 +49,7 @@ class GroupCommit(Generic[T]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: Exception | None = None
         self._closed = False
+        self._name = thread_name
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
         self.batches = 0
         self.records = 0
@@ -96,6 +100,14 @@ class GroupCommit(Generic[T]):
         return finished
 
     def _next_batch(self) -> None:
+        try:
+            self._start_batch()
+        except BaseException as exc:  # an interrupt is re-raised below
+            self._failed(exc, [])
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+
+    def _start_batch(self) -> None:
         if not self._pending or self._error is not None:
             self._went_idle()
             return
@@ -114,6 +126,16 @@ class GroupCommit(Generic[T]):
             self._failed(exc, waiters)
 
     def _written(self, done: concurrent.futures.Future[None], count: int, waiters: list[asyncio.Future[None]]) -> None:
+        # Whatever goes wrong in here (the fence check raising, say) must end in the failure path:
+        # otherwise _busy stays True, no later batch is ever scheduled and every send waits forever.
+        try:
+            self._confirm(done, count, waiters)
+        except BaseException as exc:  # an interrupt is re-raised below
+            self._failed(exc, waiters)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+
+    def _confirm(self, done: concurrent.futures.Future[None], count: int, waiters: list[asyncio.Future[None]]) -> None:
         exc = done.exception()
         if exc is not None:
             self._failed(exc, waiters)
@@ -140,12 +162,23 @@ class GroupCommit(Generic[T]):
         self._next_batch()
 
     def _failed(self, exc: BaseException, waiters: list[asyncio.Future[None]]) -> None:
-        self._error = self._as_error(exc) if isinstance(exc, Exception) else StoreError(str(exc))
-        for fut in [*waiters, *self._waiters]:
-            fail(fut, self._error)
-        self._waiters, self._pending = [], []
-        self._on_failure(self._error)
-        self._went_idle()
+        """Fail the batch and everything queued; always ends idle, even if a hook raises."""
+        try:
+            error: Exception
+            try:
+                error = self._as_error(exc) if isinstance(exc, Exception) else StoreError(repr(exc))
+            except Exception as conv:  # the waiters still need an error
+                error = StoreError(f"{exc!r} (and as_error raised {conv!r})")
+            self._error = error
+            for fut in [*waiters, *self._waiters]:
+                fail(fut, error)
+            self._waiters, self._pending = [], []
+            try:
+                self._on_failure(error)
+            except Exception:  # the store already failed: note it, go idle
+                log.exception("group commit %s: the failure hook raised", self._name)
+        finally:
+            self._went_idle()
 
     def _went_idle(self) -> None:
         self._busy = False

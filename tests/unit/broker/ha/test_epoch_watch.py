@@ -6,21 +6,22 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from harness.broker.fence import Fence
 from harness.broker.ha import epoch_watch
-from harness.broker.ha.epoch_watch import RACY_MARGIN_NS, EpochWatch, file_system_type
+from harness.broker.ha.epoch_watch import RACY_MARGIN_NS, EpochWatch, file_system_type, signature
 from harness.broker.ha.fencing import EpochStore
 
 
 def settled_master(store: Path) -> tuple[EpochStore, int, EpochWatch]:
-    """A master whose epoch file is older than the racy margin, and whose watch trusts its stat."""
+    """A master whose epoch file is older than the racy margin (by the watch's clock, which runs
+    ahead instead of the test sleeping), and whose watch trusts its stat."""
     epochs = EpochStore(store)
     term = epochs.claim_next()
-    time.sleep(RACY_MARGIN_NS / 1e9 + 0.05)
-    watch = EpochWatch(epochs, term, trust_stat=True)
+    watch = EpochWatch(epochs, term, trust_stat=True, clock=lambda: time.time_ns() + RACY_MARGIN_NS + 50_000_000)
     assert watch() == term
     return epochs, term, watch
 
@@ -90,6 +91,63 @@ def test_a_fresh_epoch_file_is_read_every_time(tmp_path: Path) -> None:
     for _ in range(3):
         assert watch() == term
     assert watch.content_reads == 3
+
+
+class WholeSecondStamps:
+    """os.stat as on a file system storing whole seconds (ext3, ext4 with 128-byte inodes): the epoch
+    file's mtime and ctime are the second, by ``clock``, in which its content or inode last changed."""
+
+    def __init__(self, path: Path, clock: Callable[[], int]) -> None:
+        self.real_stat = os.stat
+        self.path = str(path)
+        self.clock = clock
+        self.seen: tuple[int, ...] | None = None
+        self.stamp = 0
+
+    def __call__(self, path: str | os.PathLike[str], *args: object, **kwargs: object) -> object:
+        st = self.real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+        if os.fspath(path) != self.path:
+            return st
+        if signature(st) != self.seen:  # changed since the last stat: stamped with this second
+            self.seen = signature(st)
+            self.stamp = self.clock() // 10**9 * 10**9
+        return SimpleNamespace(
+            st_dev=st.st_dev, st_ino=st.st_ino, st_size=st.st_size, st_mtime_ns=self.stamp, st_ctime_ns=self.stamp
+        )
+
+
+def test_a_rewrite_in_the_same_whole_second_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With whole-second stamps, a signature recorded 300 ms into a second matches a rewrite made
+    later in that second: the watch must not trust it yet (a 100 ms margin did)."""
+    second = 1_700_000_000 * 10**9
+    now = second + 150_000_000
+
+    def clock() -> int:
+        return now
+
+    epochs = EpochStore(tmp_path)
+    term = epochs.claim_next()
+    monkeypatch.setattr(epoch_watch.os, "stat", WholeSecondStamps(epochs.path, clock))
+    watch = EpochWatch(epochs, term, trust_stat=True, clock=clock)
+    now = second + 300_000_000
+    assert watch() == term
+    now = second + 500_000_000
+    with open(epochs.path, "r+b") as f:  # a rival rewrites it in place, same size, same second
+        f.write(f"{term + 1}\n".encode())
+    assert os.stat(epochs.path).st_ctime_ns == second, "the fake file system should keep the stamp"
+    assert watch() == term + 1, f"a rewrite within the recorded second went unseen: the fence still saw {term}"
+
+    # Once the stamps are older than the margin, stat alone is trusted, and a later rewrite is seen.
+    rival = EpochWatch(epochs, term + 1, trust_stat=True, clock=clock)
+    now = second + RACY_MARGIN_NS + 500_000_000
+    assert rival() == term + 1
+    reads = rival.content_reads
+    assert rival() == term + 1
+    assert rival.content_reads == reads, "a settled epoch file was read again instead of stat()ed"
+    now += 100_000_000
+    with open(epochs.path, "r+b") as f:
+        f.write(f"{term + 2}\n".encode())
+    assert rival() == term + 2
 
 
 def test_a_claim_not_yet_published_is_seen(tmp_path: Path) -> None:

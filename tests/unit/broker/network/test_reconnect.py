@@ -178,3 +178,22 @@ def test_the_connector_gives_up_after_max_reconnect_attempts() -> None:
     service._connect = connect  # type: ignore[method-assign,assignment]
     asyncio.run(service._keep_bridged(static, static.targets))  # returns: reconnecting disabled
     assert tried == [A, A]
+
+
+def test_an_attempt_failing_with_an_unexpected_error_is_retried_on_the_schedule() -> None:
+    """An error outside the ones a dial expects ends the attempt, not the connector's loop."""
+    static = NetworkConnectorConfig(discovery="static", targets=(A,), reconnect=Reconnect(max_attempts=3))
+    service = NetworkService(NetworkConfig(), logging.getLogger("test.reconnect"))
+    tried: list[Endpoint] = []
+
+    async def connect(_: NetworkConnectorConfig, target: Endpoint) -> None:
+        tried.append(target)
+        raise ValueError("bad answer")
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    service.sleep = sleep
+    service._connect = connect  # type: ignore[method-assign,assignment]
+    asyncio.run(service._keep_bridged(static, static.targets))
+    assert tried == [A, A, A], f"expected 3 attempts (maxReconnectAttempts), saw {len(tried)}"

@@ -96,9 +96,15 @@ def test_max_reconnect_attempts_stops_redialling_once_exceeded() -> None:
     assert not broker.heard()
 
 
-def dial_times(redial: Redial, seconds: float, lost: tuple[float, float] | None = None) -> list[float]:
+def dial_times(
+    redial: Redial,
+    seconds: float,
+    lost: tuple[float, float] | None = None,
+    error: type[Exception] = ConnectionRefusedError,
+) -> list[float]:
     """A multicast connector hearing one broker every beat for ``seconds`` (not at all during ``lost``,
-    (from, to) in seconds, after which the agent drops it), every dial refused; when it dialled."""
+    (from, to) in seconds, after which the agent drops it), every dial failing with ``error``; when it
+    dialled."""
     clock = Clock()
     start = clock.now
     service = NetworkService(NetworkConfig(), logging.getLogger("test.rediscovery"))
@@ -109,7 +115,7 @@ def dial_times(redial: Redial, seconds: float, lost: tuple[float, float] | None 
     async def connect(_: NetworkConnectorConfig, endpoint: Endpoint) -> None:
         assert endpoint == target
         dialled.append(round(clock.now - start, 3))
-        raise ConnectionRefusedError("refused")
+        raise error("dial failed")
 
     service._connect = connect  # type: ignore[method-assign,assignment]
     connector = _MulticastConnector(
@@ -149,3 +155,9 @@ def test_with_exponential_back_off_the_first_redials_come_on_every_advertisement
 def test_a_broker_forgotten_and_heard_again_is_dialled_at_once_with_no_failures_counted() -> None:
     # Refused at 0 s; not heard from 1 s (dropped) until 3 s; heard again at 3 s: dialled then, not at 5 s.
     assert dial_times(Redial(), 9.0, lost=(1.0, 3.0)) == [0.0, 3.0, 8.0]
+
+
+def test_a_dial_failing_with_an_unexpected_error_is_still_redialled() -> None:
+    """An error outside the ones a dial expects (a bug, a malformed answer) still marks the broker
+    failed: without that it was never dialled again while it kept advertising."""
+    assert dial_times(Redial(), 11.0, error=ValueError) == [0.0, 5.0, 10.0]

@@ -77,3 +77,47 @@ def test_a_failed_write_fails_what_waits_and_what_queued_behind_it() -> None:
         await commits.close(StoreError("closed"), timeout=5)
 
     asyncio.run(run())
+
+
+def test_a_fence_check_that_raises_fails_the_batch_and_never_wedges_later_submits() -> None:
+    """A raising fence check once left the group busy for ever: later sends queued and never ran."""
+    calls = 0
+
+    def fence() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("lock file unreadable")
+        return True
+
+    async def run() -> None:
+        commits, failures = group(lambda items: None, fence)
+        first = commits.submit(1, StoreError("closed"))
+        with pytest.raises(StoreError, match="lock file unreadable"):
+            await asyncio.wait_for(first, 10)  # the bound only guards against a hang
+        assert [str(f) for f in failures] == ["lock file unreadable"], f"failure hook heard {failures}"
+        later = commits.submit(2, StoreError("closed"))
+        with pytest.raises(StoreError, match="lock file unreadable"):
+            await asyncio.wait_for(later, 10)
+        await asyncio.wait_for(commits.flush(), 10)
+        assert await commits.close(StoreError("closed"), timeout=5), "close saw a write still running"
+
+    asyncio.run(run())
+
+
+def test_a_failure_hook_that_raises_still_fails_the_waiters_and_ends_idle() -> None:
+    def hook(exc: Exception) -> None:
+        raise RuntimeError("hook broke")
+
+    def write(items: list[int]) -> None:
+        raise OSError("disk gone")
+
+    async def run() -> None:
+        commits: GroupCommit[int] = GroupCommit(write, lambda: True, hook, lambda e: StoreError(str(e)), "test-gc")
+        fut = commits.submit(1, StoreError("closed"))
+        with pytest.raises(StoreError, match="disk gone"):
+            await asyncio.wait_for(fut, 10)
+        assert commits.submit(2, StoreError("closed")).done(), "a submit after the failure was queued"
+        assert await commits.close(StoreError("closed"), timeout=5), "close saw a write still running"
+
+    asyncio.run(run())
