@@ -364,10 +364,11 @@ class Cluster:
                 bridges.append(bridge)
             else:
                 log.info("bridge %s: not probed (its connector filters destinations)", bridge)
-        sides = {g: self._probe_side(g) for g in {name for b in bridges for name in (b.source, b.target)}}
 
         def probe(bridge: Bridge, queue: str, deadline: float, stop: threading.Event) -> bool:
-            return probe_bridge(sides[bridge.source], sides[bridge.target], queue, deadline, stop)
+            return probe_bridge(
+                lambda: self._probe_side(bridge.source), lambda: self._probe_side(bridge.target), queue, deadline, stop
+            )
 
         try:
             return wait_for_bridges(bridges, probe, timeout)
@@ -378,8 +379,14 @@ class Cluster:
             )
             raise BridgesNotReady(exc.missing, timeout, f"connector logs end with:\n{logs}") from None
 
-    def _probe_side(self, group: str) -> Side:
-        master = self.master(group)
+    def _probe_side(self, group: str) -> Side | None:
+        """Where a bridge probe reaches the group now: its current master (looked up on every try, so a
+        takeover during the wait moves the probe too), or None while it has no single master."""
+        # Only this group's nodes: it runs on each try of each probe, and roles() would ask every node.
+        masters = [name for name in self.group(group).nodes if self.role(name) == "master"]
+        if len(masters) != 1:
+            return None
+        master = self.nodes[masters[0]]
         login, passcode = self.credentials(group)
         return Side(master.host, master.stomp_port, login, passcode)
 

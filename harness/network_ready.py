@@ -116,15 +116,26 @@ class Side:
         return conn
 
 
-def probe_bridge(source: Side, target: Side, queue: str, deadline: float, stop: threading.Event) -> bool:
+# Where one end of a bridge is now (its group's current master), or None while it has no single master.
+SideLookup = Callable[[], Side | None]
+
+
+def probe_bridge(source: SideLookup, target: SideLookup, queue: str, deadline: float, stop: threading.Event) -> bool:
     """Subscribe on ``target``, send one persistent message on ``source`` and wait for it; True once it
     arrived, False at ``deadline`` (or once ``stop`` is set). A message sent before the consumer's
     demand crossed the bridge waits on ``source`` and is forwarded once it does, on both vendors, so
     one message is enough. A broker that cannot be reached or drops the probe's connection is tried
-    again on the same queue, where a message of the earlier try counts as well."""
+    again on the same queue, where a message of the earlier try counts as well. Each try looks both
+    ends up afresh: a group whose master changed during the wait is probed at its new master, not
+    dialled at the old one until the bound runs out."""
     while not stop.is_set() and time.monotonic() < deadline:
+        sides = source(), target()
+        if sides[0] is None or sides[1] is None:
+            log.debug("bridge probe on %s: a group has no single master now; trying again", queue)
+            stop.wait(RETRY_S)
+            continue
         try:
-            return _probe_once(source, target, queue, deadline, stop)
+            return _probe_once(sides[0], sides[1], queue, deadline, stop)
         except (OSError, ClientError) as exc:
             log.debug("bridge probe on %s: %s; trying again", queue, exc)
             stop.wait(RETRY_S)

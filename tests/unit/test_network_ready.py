@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from harness import network_ready
 from harness.network_ready import (
     Bridge,
     BridgesNotReady,
@@ -103,9 +104,38 @@ def test_a_probe_of_an_unreachable_broker_gives_up_at_its_deadline() -> None:
         port = sock.getsockname()[1]
     nowhere = Side("127.0.0.1", port)
     started = time.monotonic()
-    carried = probe_bridge(nowhere, nowhere, "/queue/amqh.bridge-probe.t", started + 0.5, threading.Event())
+    carried = probe_bridge(
+        lambda: nowhere, lambda: nowhere, "/queue/amqh.bridge-probe.t", started + 0.5, threading.Event()
+    )
     assert carried is False
     assert time.monotonic() - started < 5.0, "the probe outlived its deadline"
+
+
+def test_a_probe_follows_a_master_that_changed_during_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source group's master moves (a takeover) while the probe waits: the next try must dial the
+    new master, not the old one until the bound runs out (which made a sound network an error)."""
+    old, new, consumer = Side("127.0.0.1", 1001), Side("127.0.0.1", 1002), Side("127.0.0.1", 2001)
+    lookups: list[str] = []
+
+    def source() -> Side | None:
+        lookups.append("source")
+        # The old master first, then no master for a moment (the takeover), then the new one.
+        return [old, None][len(lookups) - 1] if len(lookups) <= 2 else new
+
+    dialled: list[Side] = []
+
+    def probe_once(src: Side, dst: Side, queue: str, deadline: float, stop: threading.Event) -> bool:
+        dialled.append(src)
+        if src == old:
+            raise ConnectionRefusedError("the old master closed its connectors")
+        return True
+
+    monkeypatch.setattr(network_ready, "_probe_once", probe_once)
+    carried = probe_bridge(
+        source, lambda: consumer, "/queue/amqh.bridge-probe.t", time.monotonic() + 30, threading.Event()
+    )
+    assert carried, f"the probe never reached the new master; it dialled {dialled}"
+    assert dialled == [old, new], f"expected the old master once, then the new one; dialled {dialled}"
 
 
 def test_a_bridge_not_ready_is_an_error_not_a_fail() -> None:
