@@ -85,7 +85,8 @@ for line in open(sys.argv[1], encoding="utf-8"):
     chaos = r.get("chaos") or {}
     windows = chaos.get("throughput") or []
     print(f"soak: {r['scenario']}: {r['verdict']}, {chaos.get('started', 0)} faults started, "
-          f"{chaos.get('faults_exercised', '?')} of them on a serving cluster, "
+          f"{chaos.get('faults_exercised', '?')} of them on a serving cluster "
+          f"(held {chaos.get('held_s', 0)} s in all while it did not serve), "
           f"{r['figures'].get('attempted', 0)} sends, {chaos.get('history_ops', 0)} ops recorded; "
           f"receipted sends/s per {chaos.get('throughput_window_s')} s:")
     print("  " + " ".join(f"{w['sent_per_s']:.0f}" for w in windows))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +65,24 @@ class StandInCluster:
         return self.lock
 
 
-def run(tmp_path: Path, faults: tuple[ScheduledFault, ...], duration: float = 0.6, **kwargs: Any) -> Any:
+def run(
+    tmp_path: Path,
+    faults: tuple[ScheduledFault, ...],
+    duration: float = 0.6,
+    serving: Callable[[StandInCluster], bool] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """An executor over stand-in nodes; ``serving`` says from the cluster whether it serves (None: no
+    holding), other keywords go to the executor."""
     cluster = StandInCluster(tmp_path)
     history = History()
     nemesis = Nemesis(history)
     schedule = Schedule(seed=1, duration_s=duration, topology="shared_file(2)", faults=faults)
     lines: list[str] = []
-    executor = ChaosExecutor(schedule, Faults(nemesis, cluster), cluster, kwargs.get("progress", lines.append))  # type: ignore[arg-type]
+    kwargs.setdefault("progress", lines.append)
+    if serving is not None:
+        kwargs["serving"] = lambda: serving(cluster)
+    executor = ChaosExecutor(schedule, Faults(nemesis, cluster), cluster, **kwargs)  # type: ignore[arg-type]
     return executor, cluster, history, nemesis
 
 
@@ -150,10 +161,8 @@ def test_a_fault_due_while_the_cluster_does_not_serve_waits_and_shifts_the_rest(
         ScheduledFault("kill", 0.1, 0.2, "node", "ms-broker-a", "amq1"),
         ScheduledFault("pause", 0.3, 0.1, "node", "ms-broker-a", "amq2"),
     )
-    cluster = StandInCluster(tmp_path)
-    schedule = Schedule(seed=1, duration_s=0.6, topology="shared_file(2)", faults=faults)
-    serving = ServesFrom(0.5)
-    executor = ChaosExecutor(schedule, Faults(Nemesis(History()), cluster), cluster, [].append, serving=serving)  # type: ignore[arg-type]
+    serves = ServesFrom(0.5)
+    executor, cluster, _, _ = run(tmp_path, faults, 0.6, lambda cluster: serves())
     began = time.monotonic()
     first, second = executor.run()
     took = time.monotonic() - began
@@ -177,13 +186,7 @@ def test_open_faults_heal_on_time_while_a_later_one_is_held(tmp_path: Path) -> N
         ScheduledFault("pause", 0.05, 0.3, "node", "ms-broker-a", "amq1"),
         ScheduledFault("kill", 0.15, 0.1, "node", "ms-broker-a", "amq2"),
     )
-    cluster = StandInCluster(tmp_path)
-    schedule = Schedule(seed=1, duration_s=0.5, topology="shared_file(2)", faults=faults)
-
-    def serving() -> bool:
-        return not cluster.nodes["amq1"].paused
-
-    executor = ChaosExecutor(schedule, Faults(Nemesis(History()), cluster), cluster, [].append, serving=serving)  # type: ignore[arg-type]
+    executor, _, _, _ = run(tmp_path, faults, 0.5, lambda cluster: not cluster.nodes["amq1"].paused)
     pause, kill = executor.run()
     assert pause.healed_at_s == pytest.approx(0.35, abs=0.06), pause
     assert kill.started_at_s is not None and kill.started_at_s >= pause.healed_at_s, (pause, kill)
@@ -192,17 +195,10 @@ def test_open_faults_heal_on_time_while_a_later_one_is_held(tmp_path: Path) -> N
 
 def test_a_cluster_that_never_serves_holds_each_fault_within_the_bounds_and_then_starts_it(tmp_path: Path) -> None:
     faults = tuple(ScheduledFault("pause", 0.05 + 0.1 * i, 0.05, "node", "ms-broker-a", "amq1") for i in range(4))
-    cluster = StandInCluster(tmp_path)
-    schedule = Schedule(seed=1, duration_s=0.6, topology="shared_file(2)", faults=faults)
     lines: list[str] = []
-    executor = ChaosExecutor(
-        schedule,
-        Faults(Nemesis(History()), cluster),  # type: ignore[arg-type]
-        cluster,  # type: ignore[arg-type]
-        lines.append,
-        serving=ServesFrom(None),
-        max_hold_s=0.2,
-        hold_budget_s=0.5,
+    never = ServesFrom(None)
+    executor, _, _, _ = run(
+        tmp_path, faults, 0.6, lambda cluster: never(), progress=lines.append, max_hold_s=0.2, hold_budget_s=0.5
     )
     executed = executor.run()
     # 0.2 s, 0.2 s, the 0.1 s left of the budget, then nothing: every fault still starts, in order.
