@@ -23,6 +23,11 @@ SERVING_LOOKBACK_S = 2.0
 MIN_EXERCISED_SHARE = 0.5
 
 
+def lookback_ns(lookback_s: float) -> int:
+    """The lookback in whole ns, as the rule and the executor's serving check both count it."""
+    return round(lookback_s * 1e9)
+
+
 @dataclass(frozen=True)
 class Exercise:
     """``idle``: the indices of started faults that hit a cluster with no receipt in the lookback."""
@@ -67,7 +72,7 @@ class ExerciseJudge:
         self, started_ns: int, executed: Sequence[ExecutedFault], lookback_s: float = SERVING_LOOKBACK_S
     ) -> None:
         self.lookback_s = lookback_s
-        self._lookback_ns = round(lookback_s * 1e9)
+        self._lookback_ns = lookback_ns(lookback_s)
         self._starts = sorted(
             (started_ns + round(e.started_at_s * 1e9), e.index)
             for e in executed
@@ -82,8 +87,10 @@ class ExerciseJudge:
         return self._next >= len(self._starts)
 
     def _judge_until(self, time_ns: float) -> None:
+        """Judge the starts before ``time_ns``: a receipt at the very instant of a start counts for it, as
+        the executor's serving check, which read it before the clock, counted it."""
         starts = self._starts
-        while self._next < len(starts) and starts[self._next][0] <= time_ns:
+        while self._next < len(starts) and starts[self._next][0] < time_ns:
             at, index = starts[self._next]
             if self._last_receipt is None or at - self._last_receipt > self._lookback_ns:
                 self._idle.append(index)

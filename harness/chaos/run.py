@@ -2,17 +2,18 @@
 the result line says about it (the schedule, what each fault did, throughput over time).
 
 The cluster serves when a send was receipted within the exercise rule's lookback: the executor holds a
-fault while it does not, so that the faults it starts are the ones that rule counts as exercised.
+fault while it does not, so that the faults it starts are the ones that rule counts as exercised: the
+executor's times count from the run's ``started_ns`` and a start it found serving is the instant judged.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from harness.chaos.clock import SYSTEM_CLOCK, Clock
 from harness.chaos.executor import MAX_HOLD_S, ChaosExecutor, ExecutedFault
-from harness.chaos.exercise import SERVING_LOOKBACK_S, Exercise, ExerciseJudge
+from harness.chaos.exercise import SERVING_LOOKBACK_S, Exercise, ExerciseJudge, lookback_ns
 from harness.chaos.generator import generate
 from harness.chaos.memory import RssSampler, rss_bytes, to_mb
 from harness.chaos.schedule import Schedule, ScheduleError
@@ -41,6 +42,7 @@ class ChaosRun:
         last_receipt_ns: Callable[[], int | None] | None = None,
         lookback_s: float = SERVING_LOOKBACK_S,
         max_hold_s: float = MAX_HOLD_S,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.cluster = cluster
         self.faults = faults
@@ -49,15 +51,16 @@ class ChaosRun:
         self.duration_s = duration_s
         self.given = given
         self.progress = progress
-        # When the workload's last send was receipted (time.monotonic_ns); None: never hold a fault.
+        # When the workload's last send was receipted (on ``clock``, as the history); None: never hold a fault.
         self.last_receipt_ns = last_receipt_ns
         self.lookback_s = lookback_s
         self.max_hold_s = max_hold_s
+        self.clock = clock
         self.schedule: Schedule | None = None
         self.executed: list[ExecutedFault] = []
         self.started_ns: int | None = None
         self.ended_ns: int | None = None
-        self.rss = RssSampler()
+        self.rss = RssSampler(clock=clock.now_ns)
         self.held_s = 0.0  # how much later than drawn the run's faults started, in all
         self._exercise: Exercise | None = None
         self._throughput: list[dict[str, Any]] | None = None
@@ -89,26 +92,35 @@ class ChaosRun:
         self.progress(self.schedule.describe())
         serving = self._serving if self.last_receipt_ns is not None else None
         executor = ChaosExecutor(
-            self.schedule, self.faults, self.cluster, self.progress, serving=serving, max_hold_s=self.max_hold_s
+            self.schedule,
+            self.faults,
+            self.cluster,
+            self.progress,
+            serving=serving,
+            max_hold_s=self.max_hold_s,
+            clock=self.clock,
         )
-        self.started_ns = time.monotonic_ns()
+        self.started_ns = self.clock.now_ns()
         self.rss.start()
         try:
-            self.executed = executor.run()
+            self.executed = executor.run(t0_ns=self.started_ns)
         finally:
             self.executed = executor.executed
             self.held_s = round(executor.shift_s, 2)
-            self.ended_ns = time.monotonic_ns()
+            self.ended_ns = self.clock.now_ns()
             self.rss.stop()
         started = sum(1 for e in self.executed if e.skipped is None)
         held = f" (held {self.held_s:.1f} s in all while the cluster did not serve)" if self.held_s else ""
         self.progress(f"chaos: {started} of {len(self.executed)} faults started, every one healed{held}")
         return self.executed
 
-    def _serving(self) -> bool:
-        """A send was receipted within the lookback the exercise rule uses."""
+    def _serving(self) -> int | None:
+        """Now, if a send was receipted within the lookback the exercise rule uses, else None. The receipt
+        is read before the clock, so it is never later than the instant returned, which the executor takes
+        as the fault's start: the rule then sees that same receipt in its lookback."""
         last = self.last_receipt_ns() if self.last_receipt_ns is not None else None
-        return last is not None and time.monotonic_ns() - last <= self.lookback_s * 1e9
+        now = self.clock.now_ns()
+        return now if last is not None and now - last <= lookback_ns(self.lookback_s) else None
 
     def _read_history(self) -> None:
         """Which faults hit a serving cluster and the throughput per window, from one read of the history

@@ -165,8 +165,8 @@ class Producer(_Worker):
                             persistent=opts.persistent,
                             timeout=opts.send_timeout_s,
                         )
-                        wl.history.record(self.process, "ok", SEND, key, node=wl.node_of(result.endpoint))
-                        wl.count("sent", key)
+                        ok = wl.history.record(self.process, "ok", SEND, key, node=wl.node_of(result.endpoint))
+                        wl.count("sent", key, at_ns=ok.time_ns)
                     except SendFailed as exc:
                         wl.history.record(self.process, "fail", SEND, key, error=str(exc))
                         wl.send_done(key)
@@ -451,12 +451,13 @@ class Workload:
                 del self._in_flight[key.producer]
             self._early.discard(key)
 
-    def count(self, what: str, key: MessageKey | None = None) -> None:
-        """Count a receipted send ("sent") or a delivery ("received") of ``key``, or an ack ("acked")."""
+    def count(self, what: str, key: MessageKey | None = None, *, at_ns: int | None = None) -> None:
+        """Count a receipted send ("sent") or a delivery ("received") of ``key``, or an ack ("acked").
+        ``at_ns``: a receipt's time in the history (its op's), the one the exercise rule judges by."""
         with self._counts_lock:
             self._counts[what] = self._counts.get(what, 0) + 1
             if what == "sent":
-                self._last_receipt_ns = time.monotonic_ns()
+                self._last_receipt_ns = at_ns if at_ns is not None else time.monotonic_ns()
             if key is None:
                 return
             if what == "sent":
@@ -565,8 +566,8 @@ class Workload:
         return time.monotonic() - started
 
     def last_receipt_ns(self) -> int | None:
-        """When a send was last receipted (time.monotonic_ns), None before the first: whether the cluster
-        serves now, for the chaos executor."""
+        """When a send was last receipted (its op's time in the history, time.monotonic_ns), None before
+        the first: whether the cluster serves now, for the chaos executor."""
         with self._counts_lock:
             return self._last_receipt_ns
 

@@ -9,8 +9,9 @@ involve the initial delay). There is no timer: the re-dial happens at the first 
 or after that time, so on the peer's 500 ms keep-alive. The failure count is cleared by an
 advertisement heard more than 60 s after the last re-dial time while the broker is not failed, never
 by a successful bridge; once it exceeds ``maxReconnectAttempts`` (when > 0) the broker is not dialled
-again while it keeps advertising. A broker not heard for 10 keep-alives is forgotten (discovery.py):
-heard again, it is a new one, dialled at once with no failures counted.
+again while it keeps advertising. A broker not heard for 10 keep-alives, or that said it stopped (a
+clean stop sends ``dead``), is forgotten (discovery.py): heard again, it is a new one, dialled at once
+with no failures counted.
 """
 
 from __future__ import annotations

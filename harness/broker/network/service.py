@@ -117,6 +117,7 @@ class NetworkService:
         registry = self.registry = Registry(broker, store_id)
         server: asyncio.Server | None = None
         tasks: list[asyncio.Task[None]] = []
+        discovery: asyncio.Task[None] | None = None
         discovered: list[_MulticastConnector] = []
         try:
             listen = self.config.listen
@@ -145,11 +146,15 @@ class NetworkService:
                     for each in discovered:
                         each.lost(endpoint)
 
-                tasks.append(asyncio.ensure_future(agent.run(heard, lost)))
+                discovery = asyncio.ensure_future(agent.run(heard, lost))
+                tasks.append(discovery)
             await asyncio.Event().wait()
         finally:
             for task in tasks:
                 task.cancel()
+            if discovery is not None:
+                # Let the agent say this broker stopped before the term (and perhaps the process) ends.
+                await asyncio.wait([discovery], timeout=1.0)
             for each in discovered:
                 each.close()
             for task in list(self._bridge_tasks):
@@ -326,7 +331,8 @@ class _MulticastConnector:
         self.dials[endpoint] = asyncio.ensure_future(self._dial(endpoint, known))
 
     def lost(self, endpoint: Endpoint) -> None:
-        """Not heard for long: forgotten with its failures (heard again, it is dialled at once)."""
+        """Not heard for long, or said it stopped: forgotten with its failures (heard again, it is
+        dialled at once)."""
         self.brokers.pop(endpoint, None)
         task = self.dials.pop(endpoint, None)
         if task is not None:

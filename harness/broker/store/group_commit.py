@@ -122,8 +122,10 @@ class GroupCommit(Generic[T]):
 
         try:
             self._executor.submit(self._write, items).add_done_callback(written)
-        except RuntimeError as exc:  # the executor was shut down (closed after a timeout)
-            self._failed(exc, waiters)
+        except BaseException as exc:  # RuntimeError: the executor was shut down (closed after a timeout)
+            self._failed(exc, waiters)  # these waiters are no longer queued: fail them here
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
 
     def _written(self, done: concurrent.futures.Future[None], count: int, waiters: list[asyncio.Future[None]]) -> None:
         # Whatever goes wrong in here (the fence check raising, say) must end in the failure path:

@@ -194,3 +194,6 @@ def test_the_last_receipt_time_moves_on_receipted_sends_only():
     assert first is not None
     wl.count("received", key)
     assert wl.last_receipt_ns() == first
+    # A receipt counted with its op's time keeps that time: the instant the exercise rule judges it at.
+    wl.count("sent", key, at_ns=first + 7)
+    assert wl.last_receipt_ns() == first + 7

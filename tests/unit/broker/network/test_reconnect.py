@@ -162,14 +162,15 @@ def test_a_masterslave_attempt_is_one_pass_over_the_pair_in_order() -> None:
     assert tried == [A, B, A, B, A, B]
 
 
-def test_the_connector_gives_up_after_max_reconnect_attempts() -> None:
-    static = NetworkConnectorConfig(discovery="static", targets=(A,), reconnect=Reconnect(max_attempts=2))
+def attempts_until_given_up(max_attempts: int, error: type[Exception]) -> list[Endpoint]:
+    """The targets a static connector tried, every dial failing with ``error``, until it gave up."""
+    static = NetworkConnectorConfig(discovery="static", targets=(A,), reconnect=Reconnect(max_attempts=max_attempts))
     service = NetworkService(NetworkConfig(), logging.getLogger("test.reconnect"))
     tried: list[Endpoint] = []
 
     async def connect(_: NetworkConnectorConfig, target: Endpoint) -> None:
         tried.append(target)
-        raise ConnectionRefusedError("refused")
+        raise error("dial failed")
 
     async def sleep(seconds: float) -> None:
         pass
@@ -177,23 +178,14 @@ def test_the_connector_gives_up_after_max_reconnect_attempts() -> None:
     service.sleep = sleep
     service._connect = connect  # type: ignore[method-assign,assignment]
     asyncio.run(service._keep_bridged(static, static.targets))  # returns: reconnecting disabled
-    assert tried == [A, A]
+    return tried
+
+
+def test_the_connector_gives_up_after_max_reconnect_attempts() -> None:
+    assert attempts_until_given_up(2, ConnectionRefusedError) == [A, A]
 
 
 def test_an_attempt_failing_with_an_unexpected_error_is_retried_on_the_schedule() -> None:
     """An error outside the ones a dial expects ends the attempt, not the connector's loop."""
-    static = NetworkConnectorConfig(discovery="static", targets=(A,), reconnect=Reconnect(max_attempts=3))
-    service = NetworkService(NetworkConfig(), logging.getLogger("test.reconnect"))
-    tried: list[Endpoint] = []
-
-    async def connect(_: NetworkConnectorConfig, target: Endpoint) -> None:
-        tried.append(target)
-        raise ValueError("bad answer")
-
-    async def sleep(seconds: float) -> None:
-        pass
-
-    service.sleep = sleep
-    service._connect = connect  # type: ignore[method-assign,assignment]
-    asyncio.run(service._keep_bridged(static, static.targets))
+    tried = attempts_until_given_up(3, ValueError)
     assert tried == [A, A, A], f"expected 3 attempts (maxReconnectAttempts), saw {len(tried)}"

@@ -121,3 +121,23 @@ def test_a_failure_hook_that_raises_still_fails_the_waiters_and_ends_idle() -> N
         assert await commits.close(StoreError("closed"), timeout=5), "close saw a write still running"
 
     asyncio.run(run())
+
+
+def test_a_batch_that_cannot_be_handed_to_the_writer_fails_its_waiters() -> None:
+    """The items are taken off the queue before the hand-over: if it raises, their waiters must fail,
+    not wait for ever."""
+
+    async def run() -> None:
+        commits, failures = group(lambda items: None)
+
+        def refuse(*args: object) -> None:
+            raise TypeError("no writer")
+
+        commits._executor.submit = refuse  # type: ignore[method-assign,assignment]
+        fut = commits.submit(1, StoreError("closed"))
+        with pytest.raises(StoreError, match="no writer"):
+            await asyncio.wait_for(fut, 10)  # the bound only guards against a hang
+        assert [str(f) for f in failures] == ["no writer"]
+        assert await commits.close(StoreError("closed"), timeout=5)
+
+    asyncio.run(run())
