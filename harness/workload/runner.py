@@ -336,8 +336,13 @@ class Consumer(_Worker):
                 delivery, key, node = self._work.get(timeout=0.1)
             except queue.Empty:
                 continue
+            # The processing time passes outside the lock: reopen() takes it, and a worker holding it
+            # through each delay could take it straight back (locks are not fair) and ack the whole
+            # backlog before the reopen, leaving nothing to drop.
+            if self.stopping.wait(self.processing_delay_s):
+                continue
             with self._acking:
-                if delivery.subscription != self._subscription or self.stopping.wait(self.processing_delay_s):
+                if delivery.subscription != self._subscription:
                     continue
                 self._ack(delivery, key, node)
                 self.last_delivery = time.monotonic()
