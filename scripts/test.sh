@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 bash scripts/setup.sh
-echo "== ruff"; "$PY" -m ruff check .
+echo "== ruff"; "$PY" -m ruff check . && "$PY" -m ruff format --check .
 echo "== mypy"; "$PY" -m mypy harness fixtures
 echo "== the nightly workflow against GitHub's workflow schema (the copy check-jsonschema bundles; no network)"
 offline=(); [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1 && offline=(unshare --net)
